@@ -1,0 +1,1 @@
+//! The simulated world around rollsim's systems under test.

@@ -1,0 +1,7 @@
+//! rollsim's systems under test.
+//!
+//! Everything in this crate is ordinary async Rust written against tokio APIs and the port traits:
+//! it knows nothing of the simulation. In the default build tokio is madsim's deterministic runtime
+//! (see `.cargo/config.toml`); with `RUSTFLAGS=` the same code runs on real tokio.
+
+pub mod kzg;

@@ -5,3 +5,4 @@
 //! (see `.cargo/config.toml`); with `RUSTFLAGS=` the same code runs on real tokio.
 
 pub mod kzg;
+pub mod signer;

@@ -1,1 +1,15 @@
-//! The simulated world around rollsim's systems under test.
+//! The simulated world around rollsim's systems under test: a fake L1, nodes talking RPC over
+//! madsim's simulated network, faults, oracles, and the trace that identifies a run.
+//!
+//! The world exists only in the simulation build (`--cfg madsim`, the default through
+//! `.cargo/config.toml`); a native build (`RUSTFLAGS=`) compiles this crate empty.
+#![cfg(madsim)]
+
+pub mod faults;
+pub mod invariants;
+pub mod l1;
+pub mod net;
+pub mod scenario;
+pub mod seed;
+pub mod trace;
+pub mod world;

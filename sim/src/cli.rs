@@ -1,0 +1,187 @@
+//! The `rollsim` command line (simulation build only).
+
+use clap::{Parser, Subcommand};
+use rollsim_sim::{
+    invariants::InvariantResult,
+    scenario::Scenario,
+    world::{self, Outcome, RunOptions},
+};
+use std::{
+    io::Write as _,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
+
+#[derive(Parser)]
+#[command(name = "rollsim", version, about = "Deterministic simulation testbed for rollup infrastructure")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario at one seed.
+    Run {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+        /// Run seed; default: the scenario's first pinned seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print one JSON object instead of the human summary.
+        #[arg(long)]
+        json: bool,
+        /// Write the event trace as JSON lines.
+        #[arg(long, value_name = "FILE.jsonl")]
+        trace: Option<PathBuf>,
+        /// Run twice and fail if the trace hashes differ.
+        #[arg(long)]
+        twice: bool,
+    },
+    /// List scenarios with their one-line descriptions.
+    List {
+        #[arg(default_value = "scenarios")]
+        dir: PathBuf,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { scenario, seed, json, trace, twice } => {
+            run(&scenario, seed, json, trace.as_deref(), twice)
+        }
+        Command::List { dir } => list(&dir),
+    };
+    result.unwrap_or_else(|message| {
+        eprintln!("error: {message}");
+        ExitCode::from(2)
+    })
+}
+
+fn run(
+    path: &Path,
+    seed: Option<u64>,
+    json: bool,
+    trace: Option<&Path>,
+    twice: bool,
+) -> Result<ExitCode, String> {
+    let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
+    let seed = seed.unwrap_or(scenario.seeds[0]);
+    let options = RunOptions { seed, record_trace: trace.is_some() };
+    let (mut outcome, wall) = run_with_progress(&scenario, options.clone());
+    if let Some(file) = trace {
+        write_trace(file, &outcome.trace_lines)?;
+    }
+    if twice {
+        let (again, _) = run_with_progress(&scenario, RunOptions { record_trace: false, ..options });
+        let same = again.trace_hash == outcome.trace_hash;
+        outcome.invariants.push(InvariantResult {
+            name: "determinism",
+            ok: same,
+            detail: if same {
+                format!("two runs, one trace hash {}", outcome.trace_hash)
+            } else {
+                format!("trace hashes differ: {} then {}", outcome.trace_hash, again.trace_hash)
+            },
+        });
+    }
+    if json {
+        let mut value = serde_json::to_value(&outcome).expect("outcome serializes");
+        value["wall_time_s"] = serde_json::json!(wall.as_secs_f64());
+        println!("{value}");
+    } else {
+        print_summary(&outcome, wall, path);
+    }
+    Ok(if outcome.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Runs on the simulation thread while this one reports progress on stderr after the first second.
+fn run_with_progress(scenario: &Scenario, options: RunOptions) -> (Outcome, Duration) {
+    // Outside any simulation: this thread only measures and reports.
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let handle = world::spawn_run(scenario.clone(), options);
+    let total_s = scenario.duration.as_secs().max(1);
+    let mut shown = false;
+    while !handle.is_finished() {
+        std::thread::sleep(Duration::from_millis(100));
+        if started.elapsed() >= Duration::from_secs(1) {
+            let done = handle.progress_s();
+            eprint!(
+                "\r{}: simulated {} / {} ({}%)   ",
+                scenario.name,
+                hms(done),
+                hms(total_s),
+                done * 100 / total_s
+            );
+            let _ = std::io::stderr().flush();
+            shown = true;
+        }
+    }
+    if shown {
+        eprintln!();
+    }
+    let outcome = handle.join();
+    (outcome, started.elapsed())
+}
+
+fn hms(s: u64) -> String {
+    format!("{}h{:02}m{:02}s", s / 3600, s / 60 % 60, s % 60)
+}
+
+fn write_trace(file: &Path, lines: &[String]) -> Result<(), String> {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(file, text).map_err(|e| format!("{}: cannot write trace: {e}", file.display()))
+}
+
+fn print_summary(outcome: &Outcome, wall: Duration, path: &Path) {
+    let speed = outcome.sim_time_s / wall.as_secs_f64().max(1e-9);
+    println!("scenario   {}  (seed {})", outcome.scenario, outcome.seed);
+    println!(
+        "time       {} simulated in {:.2} s wall ({:.0}x)",
+        hms(outcome.sim_time_s as u64),
+        wall.as_secs_f64(),
+        speed
+    );
+    println!("trace      {} ({} events)", outcome.trace_hash, outcome.trace_events);
+    println!("invariants");
+    for invariant in &outcome.invariants {
+        println!(
+            "  {:4} {:20} {}",
+            if invariant.ok { "ok" } else { "FAIL" },
+            invariant.name,
+            invariant.detail
+        );
+    }
+    println!("stats");
+    for (name, value) in &outcome.stats {
+        println!("  {name:28} {value}");
+    }
+    if !outcome.ok() {
+        println!("reproduce: cargo sim run {} --seed {}", path.display(), outcome.seed);
+    }
+}
+
+fn list(dir: &Path) -> Result<ExitCode, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("{}: cannot read directory: {e}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    paths.sort();
+    let mut bad = false;
+    for path in paths {
+        match Scenario::load(&path) {
+            Ok(scenario) => println!("{:40} {}", path.display(), scenario.summary()),
+            Err(error) => {
+                bad = true;
+                eprintln!("error: {error}");
+            }
+        }
+    }
+    Ok(if bad { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,201 @@
+//! Oracles: what must hold after every run. Each check says what broke and where.
+
+use crate::l1::chain::L1Chain;
+use alloy_eips::{
+    eip1559::{calc_next_block_base_fee, BaseFeeParams},
+    eip7840::BlobParams,
+};
+use alloy_primitives::{Address, B256};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The verdict of one invariant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvariantResult {
+    pub name: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl InvariantResult {
+    fn from(name: &'static str, result: Result<String, String>) -> Self {
+        match result {
+            Ok(detail) => Self { name, ok: true, detail },
+            Err(detail) => Self { name, ok: false, detail },
+        }
+    }
+}
+
+/// Every L1 invariant over the final canonical chain.
+pub fn check_l1(chain: &L1Chain) -> Vec<InvariantResult> {
+    vec![
+        InvariantResult::from("l1_chain_linked", chain_linked(chain)),
+        InvariantResult::from("l1_fee_market", fee_market(chain)),
+        InvariantResult::from("l1_nonce_order", nonce_order(chain)),
+        InvariantResult::from("l1_receipts", receipts(chain)),
+        InvariantResult::from("l1_heads_ordered", heads_ordered(chain)),
+    ]
+}
+
+/// Parent hashes link, numbers and slots increase, timestamps sit on slot boundaries, and every
+/// hash is the keccak of its header.
+fn chain_linked(chain: &L1Chain) -> Result<String, String> {
+    let config = chain.config();
+    let blocks = chain.canonical();
+    for (i, block) in blocks.iter().enumerate() {
+        let h = &block.header;
+        if block.hash != h.hash_slow() {
+            return Err(format!("block {}: stored hash {} is not the header's hash", h.number, block.hash));
+        }
+        if h.number != i as u64 {
+            return Err(format!("block at height {i} has number {}", h.number));
+        }
+        if h.timestamp != config.genesis_timestamp + block.slot * config.slot_s {
+            return Err(format!(
+                "block {}: timestamp {} is not slot {}'s start",
+                h.number, h.timestamp, block.slot
+            ));
+        }
+        if let Some(parent) = i.checked_sub(1).map(|p| &blocks[p]) {
+            if h.parent_hash != parent.hash {
+                return Err(format!(
+                    "block {}: parent hash {} is not block {}'s hash",
+                    h.number,
+                    h.parent_hash,
+                    i - 1
+                ));
+            }
+            if block.slot <= parent.slot {
+                return Err(format!(
+                    "block {}: slot {} is not after the parent's {}",
+                    h.number, block.slot, parent.slot
+                ));
+            }
+        }
+    }
+    Ok(format!("{} blocks linked", blocks.len()))
+}
+
+/// Base fee and excess blob gas follow alloy-eips' formulas from the parent; gas and blobs stay
+/// within limits; every included transaction pays the base fee and blob base fee.
+fn fee_market(chain: &L1Chain) -> Result<String, String> {
+    let params = BlobParams::prague();
+    let blocks = chain.canonical();
+    for pair in blocks.windows(2) {
+        let (parent, block) = (&pair[0].header, &pair[1]);
+        let h = &block.header;
+        let parent_base_fee = parent.base_fee_per_gas.unwrap_or_default();
+        let base_fee = calc_next_block_base_fee(
+            parent.gas_used,
+            parent.gas_limit,
+            parent_base_fee,
+            BaseFeeParams::ethereum(),
+        );
+        if h.base_fee_per_gas != Some(base_fee) {
+            return Err(format!(
+                "block {}: base fee {:?}, formula gives {base_fee}",
+                h.number, h.base_fee_per_gas
+            ));
+        }
+        let excess = params.next_block_excess_blob_gas_osaka(
+            parent.excess_blob_gas.unwrap_or_default(),
+            parent.blob_gas_used.unwrap_or_default(),
+            parent_base_fee,
+        );
+        if h.excess_blob_gas != Some(excess) {
+            return Err(format!(
+                "block {}: excess blob gas {:?}, formula gives {excess}",
+                h.number, h.excess_blob_gas
+            ));
+        }
+        let gas: u64 = block.txs.iter().map(|tx| tx.gas_used).sum();
+        if gas != h.gas_used || gas > h.gas_limit {
+            return Err(format!(
+                "block {}: header gas {} vs txs {gas}, limit {}",
+                h.number, h.gas_used, h.gas_limit
+            ));
+        }
+        let blob_gas: u64 = block.txs.iter().map(|tx| tx.blob_gas()).sum();
+        if Some(blob_gas) != h.blob_gas_used || blob_gas > params.max_blob_gas_per_block() {
+            return Err(format!("block {}: blob gas {blob_gas} vs header {:?}", h.number, h.blob_gas_used));
+        }
+        let blob_fee = params.calc_blob_fee(excess);
+        if let Some(tx) = block.txs.iter().find(|tx| {
+            tx.effective_tip(base_fee).is_none() || (tx.is_blob() && tx.max_fee_per_blob_gas < blob_fee)
+        }) {
+            return Err(format!(
+                "block {}: tx {} does not pay the base fee or blob base fee",
+                h.number, tx.hash
+            ));
+        }
+    }
+    let head = chain.head();
+    Ok(format!(
+        "{} blocks follow EIP-1559/EIP-4844; head base fee {} wei, blob fee {} wei",
+        blocks.len(),
+        head.base_fee(),
+        head.blob_fee()
+    ))
+}
+
+/// Along the canonical chain each sender's nonces run 0, 1, 2, ... with no gap or repeat, and the
+/// final state agrees.
+fn nonce_order(chain: &L1Chain) -> Result<String, String> {
+    let mut next: BTreeMap<Address, u64> = BTreeMap::new();
+    for block in chain.canonical() {
+        for tx in &block.txs {
+            let expected = next.entry(tx.sender).or_default();
+            if tx.nonce != *expected {
+                return Err(format!(
+                    "block {}: sender {} included nonce {} where {} was next",
+                    block.number(),
+                    tx.sender,
+                    tx.nonce,
+                    expected
+                ));
+            }
+            *expected += 1;
+        }
+    }
+    if let Some((sender, count)) = next.iter().find(|(sender, &count)| chain.account(sender).nonce != count) {
+        return Err(format!(
+            "sender {sender}: {count} included txs but state nonce {}",
+            chain.account(sender).nonce
+        ));
+    }
+    Ok(format!("{} senders in nonce order", next.len()))
+}
+
+/// Every canonical signed transaction appears once and its receipt points at its block.
+fn receipts(chain: &L1Chain) -> Result<String, String> {
+    let mut seen = BTreeSet::<B256>::new();
+    for block in chain.canonical() {
+        for (index, tx) in block.txs.iter().enumerate() {
+            if !seen.insert(tx.hash) {
+                return Err(format!("tx {} included twice (again in block {})", tx.hash, block.number()));
+            }
+            let stored = &block.receipts[index];
+            if stored.tx_hash != tx.hash || stored.block_hash != block.hash {
+                return Err(format!(
+                    "block {}: receipt {index} does not belong to tx {}",
+                    block.number(),
+                    tx.hash
+                ));
+            }
+            if tx.signed.is_some() && chain.receipt(&tx.hash) != Some(stored) {
+                return Err(format!("tx {}: receipt lookup does not find block {}", tx.hash, block.number()));
+            }
+        }
+    }
+    Ok(format!("{} included txs have their receipts", seen.len()))
+}
+
+/// finalized <= safe <= head.
+fn heads_ordered(chain: &L1Chain) -> Result<String, String> {
+    let (head, safe, finalized) = (chain.head().number(), chain.safe().number(), chain.finalized().number());
+    if finalized <= safe && safe <= head {
+        Ok(format!("finalized {finalized} <= safe {safe} <= head {head}"))
+    } else {
+        Err(format!("heads out of order: finalized {finalized}, safe {safe}, head {head}"))
+    }
+}

@@ -1,0 +1,268 @@
+//! Transactions as the fake L1 sees them, and the stateless checks a node runs on a raw transaction.
+
+use alloy_consensus::{
+    transaction::{PooledTransaction, SignerRecoverable},
+    Signed, Transaction, TxEip4844Variant, TxEnvelope,
+};
+use alloy_eips::{
+    eip2718::{Decodable2718, Encodable2718},
+    eip4844::{BlobTransactionSidecar, DATA_GAS_PER_BLOB},
+    eip7594::BlobTransactionSidecarVariant,
+    eip7840::BlobParams,
+};
+use alloy_primitives::{Address, B256, U256};
+use std::sync::Arc;
+
+/// A transaction in the pool or in a block.
+///
+/// Background traffic is *synthetic*: it has a sender, nonce, gas and fees but no signed bytes.
+/// It exists to fill blocks and move fees, and nothing in the world ever reads its contents; signing
+/// and recovering ~200k transactions per simulated day would cost tens of seconds. Transactions
+/// that arrive over RPC are real signed transactions, decoded and sender-recovered.
+#[derive(Debug, Clone)]
+pub struct PoolTx {
+    pub hash: B256,
+    pub sender: Address,
+    pub nonce: u64,
+    pub to: Address,
+    pub value: U256,
+    pub gas_limit: u64,
+    /// Gas the block charges: intrinsic gas with the EIP-7623 floor. The fake L1 runs no code.
+    pub gas_used: u64,
+    pub max_fee_per_gas: u128,
+    pub max_priority_fee_per_gas: u128,
+    /// Zero for non-blob transactions.
+    pub max_fee_per_blob_gas: u128,
+    pub blob_count: u64,
+    /// The signed transaction (canonical form, without sidecar); `None` for synthetic traffic.
+    pub signed: Option<Arc<SignedTx>>,
+}
+
+/// The signed parts of a transaction that arrived over RPC.
+#[derive(Debug)]
+pub struct SignedTx {
+    pub envelope: TxEnvelope,
+    pub sidecar: Option<BlobTransactionSidecar>,
+    /// Size of the network encoding (with sidecar), as the pool's size limit sees it.
+    pub encoded_len: usize,
+}
+
+impl PoolTx {
+    pub fn is_blob(&self) -> bool {
+        self.blob_count > 0
+    }
+
+    pub fn blob_gas(&self) -> u64 {
+        self.blob_count * DATA_GAS_PER_BLOB
+    }
+
+    /// The miner's tip per gas at `base_fee`, or `None` if the fee cap does not cover it.
+    pub fn effective_tip(&self, base_fee: u64) -> Option<u128> {
+        let base_fee = u128::from(base_fee);
+        (self.max_fee_per_gas >= base_fee)
+            .then(|| self.max_priority_fee_per_gas.min(self.max_fee_per_gas - base_fee))
+    }
+
+    /// The most the sender can be charged: what the balance must cover at admission.
+    pub fn max_cost(&self) -> U256 {
+        U256::from(self.gas_limit) * U256::from(self.max_fee_per_gas)
+            + self.value
+            + U256::from(self.blob_gas()) * U256::from(self.max_fee_per_blob_gas)
+    }
+
+    /// Versioned hashes of the blobs (empty for non-blob and synthetic transactions).
+    pub fn blob_versioned_hashes(&self) -> &[B256] {
+        self.signed.as_ref().and_then(|s| s.envelope.blob_versioned_hashes()).unwrap_or_default()
+    }
+}
+
+/// Why the pool refused a transaction. The messages are geth's, because clients (op-batcher's
+/// tx manager among them) match on them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxPoolError {
+    #[error("rlp: {0}")]
+    Decode(String),
+    #[error("transaction type not supported")]
+    TxTypeNotSupported,
+    #[error("invalid chain id: have {have:?}, want {want}")]
+    InvalidChainId { have: Option<u64>, want: u64 },
+    #[error("oversized data: transaction size {size}, limit {limit}")]
+    Oversized { size: usize, limit: usize },
+    #[error("exceeds block gas limit")]
+    GasLimit,
+    #[error("max priority fee per gas higher than max fee per gas")]
+    TipAboveFeeCap,
+    #[error("invalid sender")]
+    InvalidSender,
+    #[error("contract creation is not supported by the fake L1")]
+    ContractCreation,
+    #[error("intrinsic gas too low: gas {gas}, minimum needed {needed}")]
+    IntrinsicGas { gas: u64, needed: u64 },
+    #[error("insufficient gas for floor data gas cost: gas {gas}, minimum needed {needed}")]
+    FloorDataGas { gas: u64, needed: u64 },
+    #[error("transaction underpriced: tip needed {needed}, tip permitted {tip}")]
+    Underpriced { needed: u128, tip: u128 },
+    #[error("blobless blob transaction")]
+    BloblessBlobTx,
+    #[error("too many blobs in transaction: have {have}, permitted {permitted}")]
+    TooManyBlobs { have: u64, permitted: u64 },
+    #[error("missing sidecar in blob transaction")]
+    MissingSidecar,
+    #[error("invalid blob sidecar: {0}")]
+    InvalidSidecar(String),
+    #[error("nonce too low: next nonce {next}, tx nonce {nonce}")]
+    NonceTooLow { next: u64, nonce: u64 },
+    #[error("nonce too high: tx nonce {nonce}, gapped nonce {next}")]
+    NonceTooHigh { nonce: u64, next: u64 },
+    #[error("already known")]
+    AlreadyKnown,
+    #[error("address already reserved")]
+    AlreadyReserved,
+    #[error("replacement transaction underpriced")]
+    ReplaceUnderpriced,
+    #[error("insufficient funds for gas * price + value: balance {balance}, tx cost {cost}")]
+    InsufficientFunds { balance: U256, cost: U256 },
+}
+
+/// Chain rules the stateless checks need.
+#[derive(Debug, Clone, Copy)]
+pub struct TxRules {
+    pub chain_id: u64,
+    pub block_gas_limit: u64,
+    pub max_tx_size_bytes: usize,
+    pub min_tip_wei: u128,
+    pub blob_params: BlobParams,
+}
+
+/// Intrinsic gas and the EIP-7623 calldata floor of a call to an account without code.
+pub fn intrinsic_gas(input: &[u8], access_list_addresses: u64, access_list_keys: u64) -> (u64, u64) {
+    let zeros = input.iter().filter(|&&b| b == 0).count() as u64;
+    let tokens = zeros + 4 * (input.len() as u64 - zeros);
+    let intrinsic = 21_000 + 4 * tokens + 2_400 * access_list_addresses + 1_900 * access_list_keys;
+    let floor = 21_000 + 10 * tokens;
+    (intrinsic, floor)
+}
+
+/// Decodes a raw transaction in its network form (blob transactions carry their sidecar) and
+/// runs every check that needs no chain state.
+pub fn decode_raw(raw: &[u8], rules: &TxRules) -> Result<PoolTx, TxPoolError> {
+    let pooled = PooledTransaction::decode_2718_exact(raw).map_err(|e| TxPoolError::Decode(e.to_string()))?;
+    if matches!(pooled, PooledTransaction::Eip7702(_)) {
+        return Err(TxPoolError::TxTypeNotSupported);
+    }
+    let encoded_len = raw.len();
+    let chain_id = pooled.chain_id();
+    if chain_id.is_some_and(|id| id != rules.chain_id) || (chain_id.is_none() && !pooled.is_legacy()) {
+        return Err(TxPoolError::InvalidChainId { have: chain_id, want: rules.chain_id });
+    }
+    if !pooled.is_eip4844() && encoded_len > rules.max_tx_size_bytes {
+        return Err(TxPoolError::Oversized { size: encoded_len, limit: rules.max_tx_size_bytes });
+    }
+    if pooled.gas_limit() > rules.block_gas_limit {
+        return Err(TxPoolError::GasLimit);
+    }
+    let max_fee = pooled.max_fee_per_gas();
+    let tip = pooled.max_priority_fee_per_gas().unwrap_or(max_fee);
+    if tip > max_fee {
+        return Err(TxPoolError::TipAboveFeeCap);
+    }
+    let sender = pooled.recover_signer().map_err(|_| TxPoolError::InvalidSender)?;
+    let Some(to) = pooled.to() else { return Err(TxPoolError::ContractCreation) };
+    let (addresses, keys) = pooled.access_list().map_or((0, 0), |list| {
+        (list.len() as u64, list.iter().map(|item| item.storage_keys.len() as u64).sum())
+    });
+    let (intrinsic, floor) = intrinsic_gas(pooled.input(), addresses, keys);
+    if pooled.gas_limit() < intrinsic {
+        return Err(TxPoolError::IntrinsicGas { gas: pooled.gas_limit(), needed: intrinsic });
+    }
+    if pooled.gas_limit() < floor {
+        return Err(TxPoolError::FloorDataGas { gas: pooled.gas_limit(), needed: floor });
+    }
+    if tip < rules.min_tip_wei {
+        return Err(TxPoolError::Underpriced { needed: rules.min_tip_wei, tip });
+    }
+    let hash = *pooled.hash();
+    let (blob_count, max_fee_per_blob_gas) = match &pooled {
+        PooledTransaction::Eip4844(_) => {
+            let hashes = pooled.blob_versioned_hashes().unwrap_or_default();
+            let count = hashes.len() as u64;
+            if count == 0 {
+                return Err(TxPoolError::BloblessBlobTx);
+            }
+            if count > rules.blob_params.max_blobs_per_tx {
+                return Err(TxPoolError::TooManyBlobs {
+                    have: count,
+                    permitted: rules.blob_params.max_blobs_per_tx,
+                });
+            }
+            (count, pooled.max_fee_per_blob_gas().unwrap_or_default())
+        }
+        _ => (0, 0),
+    };
+    let value = pooled.value();
+    let gas_limit = pooled.gas_limit();
+    let (envelope, sidecar) = split_sidecar(pooled)?;
+    if let Some(sidecar) = &sidecar {
+        let hashes = envelope.blob_versioned_hashes().unwrap_or_default();
+        rollsim::kzg::verify(sidecar, hashes).map_err(|e| TxPoolError::InvalidSidecar(e.to_string()))?;
+    }
+    Ok(PoolTx {
+        hash,
+        sender,
+        nonce: envelope.nonce(),
+        to,
+        value,
+        gas_limit,
+        gas_used: intrinsic.max(floor),
+        max_fee_per_gas: max_fee,
+        max_priority_fee_per_gas: tip,
+        max_fee_per_blob_gas,
+        blob_count,
+        signed: Some(Arc::new(SignedTx { envelope, sidecar, encoded_len })),
+    })
+}
+
+/// The canonical (in-block) envelope and the EIP-4844 sidecar of a network-form transaction.
+fn split_sidecar(
+    pooled: PooledTransaction,
+) -> Result<(TxEnvelope, Option<BlobTransactionSidecar>), TxPoolError> {
+    match pooled {
+        PooledTransaction::Eip4844(signed) => {
+            let (tx, signature, hash) = signed.into_parts();
+            let sidecar = match tx.sidecar {
+                BlobTransactionSidecarVariant::Eip4844(sidecar) => sidecar,
+                BlobTransactionSidecarVariant::Eip7594(_) => {
+                    return Err(TxPoolError::InvalidSidecar(
+                        "cell-proof (EIP-7594) sidecars are not accepted before Osaka".into(),
+                    ))
+                }
+            };
+            let envelope: TxEnvelope = Signed::new_unchecked(
+                TxEip4844Variant::<BlobTransactionSidecarVariant>::TxEip4844(tx.tx),
+                signature,
+                hash,
+            )
+            .into();
+            Ok((envelope, Some(sidecar)))
+        }
+        other => Ok((other.into_envelope(), None)),
+    }
+}
+
+/// The network encoding of a signed transaction with an optional sidecar: what
+/// `eth_sendRawTransaction` takes.
+pub fn encode_network(envelope: &TxEnvelope, sidecar: Option<&BlobTransactionSidecar>) -> Vec<u8> {
+    match (envelope, sidecar) {
+        (TxEnvelope::Eip4844(signed), Some(sidecar)) => {
+            let tx = signed.tx().tx().clone();
+            let with_sidecar = alloy_consensus::TxEip4844WithSidecar::from_tx_and_sidecar(
+                tx,
+                BlobTransactionSidecarVariant::Eip4844(sidecar.clone()),
+            );
+            let pooled: PooledTransaction =
+                Signed::new_unchecked(with_sidecar, *signed.signature(), *signed.hash()).into();
+            pooled.encoded_2718()
+        }
+        _ => envelope.encoded_2718(),
+    }
+}

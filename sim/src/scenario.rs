@@ -1,0 +1,178 @@
+//! Scenario files: a documented situation, pinned seeds, node configs and a fault schedule (TOML).
+//!
+//! Unknown keys, wrong types and out-of-range values are rejected with a message naming the file,
+//! the key and the reason; the CLI exits 2 on them.
+
+use crate::{faults::Fault, l1::L1Config};
+use serde::{Deserialize, Deserializer};
+use std::{fmt, path::Path, time::Duration};
+
+/// A parsed and validated scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    /// What situation this is and what must hold; the first line is the one-line summary.
+    pub description: String,
+    /// Simulated time the run lasts, e.g. "24h", "90m".
+    #[serde(deserialize_with = "duration")]
+    pub duration: Duration,
+    /// Seeds `cargo test` runs; the first is the default of `rollsim run`.
+    pub seeds: Vec<u64>,
+    #[serde(default)]
+    pub l1: L1Config,
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+}
+
+/// A scenario that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    /// Dotted path of the offending key, when there is one.
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{}: {}: {}", self.file, field, self.reason),
+            None => write!(f, "{}: {}", self.file, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Deserializes a humantime duration ("24h", "1h 30m", "500ms").
+pub fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!("invalid duration {text:?}: {e} (write e.g. \"90s\", \"2h\")"))
+    })
+}
+
+/// The longest run a scenario may ask for.
+const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            field: None,
+            reason: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, &file)
+    }
+
+    /// Parses and validates scenario text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Self, ScenarioError> {
+        let deserializer = toml::Deserializer::new(text);
+        let scenario: Self = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let line = inner.span().map(|span| text[..span.start].matches('\n').count() + 1);
+            ScenarioError {
+                file: file.to_owned(),
+                field: (path != ".").then_some(path),
+                reason: match line {
+                    Some(line) => format!("{} (line {line})", inner.message()),
+                    None => inner.message().to_owned(),
+                },
+            }
+        })?;
+        scenario.validate().map_err(|(field, reason)| ScenarioError {
+            file: file.to_owned(),
+            field: Some(field),
+            reason,
+        })?;
+        Ok(scenario)
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let err = |field: &str, reason: &str| Err((field.to_owned(), reason.to_owned()));
+        if self.name.trim().is_empty() {
+            return err("name", "must not be empty");
+        }
+        if self.description.trim().is_empty() {
+            return err("description", "must say what the situation is and what must hold");
+        }
+        if self.duration.is_zero() || self.duration > MAX_DURATION {
+            return err("duration", "must be more than zero and at most 30 days");
+        }
+        if self.seeds.is_empty() {
+            return err("seeds", "must list at least one seed");
+        }
+        self.l1.validate().map_err(|(field, reason)| (format!("l1.{field}"), reason))?;
+        for (index, fault) in self.faults.iter().enumerate() {
+            fault.validate(self).map_err(|(field, reason)| (format!("faults[{index}].{field}"), reason))?;
+        }
+        Ok(())
+    }
+
+    /// The one-line summary: the description's first line.
+    pub fn summary(&self) -> &str {
+        self.description.lines().next().unwrap_or_default().trim()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "name = \"x\"\ndescription = \"d\"\nduration = \"1h\"\nseeds = [1]\n";
+
+    fn error(text: &str) -> ScenarioError {
+        Scenario::parse(text, "x.toml").expect_err("invalid scenario")
+    }
+
+    #[test]
+    fn minimal_scenario_takes_defaults() {
+        let scenario = Scenario::parse(MINIMAL, "x.toml").unwrap();
+        assert_eq!(scenario.duration, Duration::from_secs(3600));
+        assert_eq!(scenario.l1.slot_s, 12);
+    }
+
+    #[test]
+    fn errors_name_the_file_key_and_reason() {
+        let e = error(&format!("{MINIMAL}[l1]\ngas_limitt = 5\n"));
+        assert_eq!(e.field.as_deref(), Some("l1.gas_limitt"));
+        assert!(e.reason.contains("unknown field `gas_limitt`"), "{e}");
+        assert!(e.reason.contains("line 6"), "{e}");
+
+        let e = error(&format!("{MINIMAL}[l1]\ngas_limit = \"many\"\n"));
+        assert_eq!(e.field.as_deref(), Some("l1.gas_limit"));
+        assert!(e.reason.contains("invalid type"), "{e}");
+
+        let e = error(&format!("{MINIMAL}[l1]\nslot_s = 0\n"));
+        assert_eq!(e.field.as_deref(), Some("l1.slot_s"));
+        assert!(e.to_string().starts_with("x.toml: l1.slot_s: must be in 1..=60"), "{e}");
+
+        let e = error(&format!("{MINIMAL}[l1.traffic]\ntip_gwei = [2.0, 1.0]\n"));
+        assert_eq!(e.field.as_deref(), Some("l1.traffic.tip_gwei"));
+
+        let e = error("name = \"x\"\ndescription = \"d\"\nduration = \"1 fortnight\"\nseeds = [1]\n");
+        assert_eq!(e.field.as_deref(), Some("duration"));
+        assert!(e.reason.contains("invalid duration"), "{e}");
+
+        let e = error("name = \"x\"\nduration = \"1h\"\nseeds = [1]\n");
+        assert!(e.reason.contains("missing field `description`"), "{e}");
+
+        let e = error("name = \"x\"\ndescription = \"d\nduration = 1");
+        assert!(e.field.is_none() && e.reason.contains("line"), "bad TOML names the line: {e}");
+    }
+
+    #[test]
+    fn faults_are_checked_against_the_run() {
+        let e = error(&format!("{MINIMAL}[[faults]]\nkind = \"l1_reorg\"\nat = \"2h\"\ndepth = 1\n"));
+        assert_eq!(e.field.as_deref(), Some("faults[0].at"));
+        let e = error(&format!("{MINIMAL}[[faults]]\nkind = \"l1_reorg\"\nat = \"10m\"\ndepth = 0\n"));
+        assert_eq!(e.field.as_deref(), Some("faults[0].depth"));
+        let e = error(&format!("{MINIMAL}[[faults]]\nkind = \"meteor\"\nat = \"10m\"\n"));
+        assert_eq!(e.field.as_deref(), Some("faults[0].kind"));
+        assert!(e.reason.contains("unknown variant `meteor`"), "{e}");
+    }
+}

@@ -1,0 +1,263 @@
+//! The world: builds madsim nodes from a scenario, runs them, collects the outcome.
+//!
+//! A run owns one madsim runtime seeded with the run seed, on a fresh OS thread (the thread-local
+//! hash-map keys and madsim's context then start clean, as with `#[madsim::test]`). Simulated time
+//! zero is L1 genesis. Nodes have names and IPs (10.0.0.x); they talk RPC on [`RPC_PORT`].
+
+use crate::{
+    faults,
+    invariants::{self, InvariantResult},
+    l1::{self, chain::L1Chain, SharedChain},
+    net::{RpcClient, RpcFaults, RPC_PORT},
+    scenario::Scenario,
+    seed,
+    trace::{Trace, TraceSummary},
+};
+use madsim::{runtime::Handle, task::NodeId};
+use serde::Serialize;
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+use tracing_subscriber::{layer::SubscriberExt, Layer as _};
+
+/// Simulated time since the world started. Panics outside a simulation.
+pub fn sim_now() -> Duration {
+    madsim::time::TimeHandle::current().elapsed()
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub seed: u64,
+    /// Keep the trace's lines (for `--trace` and tests), not only its hash.
+    pub record_trace: bool,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub scenario: String,
+    pub seed: u64,
+    pub sim_time_s: f64,
+    pub trace_hash: String,
+    pub trace_events: u64,
+    pub invariants: Vec<InvariantResult>,
+    pub stats: BTreeMap<&'static str, u64>,
+    #[serde(skip)]
+    pub trace_lines: Vec<String>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.invariants.iter().all(|i| i.ok)
+    }
+}
+
+/// A run in progress on its own thread.
+pub struct RunHandle {
+    thread: std::thread::JoinHandle<Outcome>,
+    progress_s: Arc<AtomicU64>,
+}
+
+impl RunHandle {
+    /// Simulated seconds done so far.
+    pub fn progress_s(&self) -> u64 {
+        self.progress_s.load(Ordering::Relaxed)
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+
+    /// Waits for the outcome. A panic inside the simulation is re-raised here.
+    pub fn join(self) -> Outcome {
+        self.thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+/// Starts `scenario` on a fresh thread.
+pub fn spawn_run(scenario: Scenario, options: RunOptions) -> RunHandle {
+    let progress_s = Arc::new(AtomicU64::new(0));
+    let progress = progress_s.clone();
+    // Outside any simulation: the runtime is created on this new thread.
+    #[allow(clippy::disallowed_methods)]
+    let thread = std::thread::Builder::new()
+        .name(format!("rollsim-{}-{}", scenario.name, options.seed))
+        .stack_size(64 << 20)
+        .spawn(move || run_on_this_thread(&scenario, &options, &progress))
+        .expect("spawning the simulation thread");
+    RunHandle { thread, progress_s }
+}
+
+/// Runs `scenario` to the end and returns its outcome.
+pub fn run(scenario: &Scenario, options: RunOptions) -> Outcome {
+    spawn_run(scenario.clone(), options).join()
+}
+
+fn run_on_this_thread(scenario: &Scenario, options: &RunOptions, progress_s: &Arc<AtomicU64>) -> Outcome {
+    let trace = if options.record_trace { Trace::recording() } else { Trace::new() };
+    let subscriber = tracing_subscriber::registry().with(trace.layer()).with(
+        std::env::var("RUST_LOG").ok().map(|filter| {
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(tracing_subscriber::EnvFilter::new(filter))
+        }),
+    );
+    let (sim_time, invariants, stats) = tracing::subscriber::with_default(subscriber, || {
+        let runtime = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
+        runtime.block_on(async {
+            let world = World::start(scenario, options.seed);
+            let end = scenario.duration;
+            while sim_now() < end {
+                let step = (end - sim_now()).min(Duration::from_secs(60));
+                tokio::time::sleep(step).await;
+                progress_s.store(sim_now().as_secs(), Ordering::Relaxed);
+            }
+            world.finish()
+        })
+    });
+    let TraceSummary { hash, events } = trace.summary();
+    Outcome {
+        scenario: scenario.name.clone(),
+        seed: options.seed,
+        // Whole milliseconds: madsim advances its clock a few ns per poll.
+        sim_time_s: sim_time.as_millis() as f64 / 1000.0,
+        trace_hash: hash.to_string(),
+        trace_events: events,
+        invariants,
+        stats,
+        trace_lines: trace.take_lines(),
+    }
+}
+
+struct NodeEntry {
+    id: NodeId,
+    ip: IpAddr,
+}
+
+/// The running world: its nodes, the shared L1 chain, and the RPC fault table.
+pub struct World {
+    handle: Handle,
+    nodes: Mutex<BTreeMap<String, NodeEntry>>,
+    pub rpc_faults: Arc<RpcFaults>,
+    pub l1: SharedChain,
+}
+
+impl World {
+    /// Builds the world of `scenario` and starts it: L1 production, node `l1`, the fault schedule.
+    /// Must run inside the simulation.
+    pub fn start(scenario: &Scenario, seed: u64) -> Self {
+        let chain = L1Chain::new(
+            scenario.l1.clone(),
+            seed::stream(seed, "l1-traffic"),
+            seed::stream(seed, "l1-randao"),
+        );
+        let world = Self {
+            handle: Handle::current(),
+            nodes: Mutex::default(),
+            rpc_faults: Arc::default(),
+            l1: Arc::new(Mutex::new(chain)),
+        };
+        tokio::spawn(l1::produce_blocks(world.l1.clone()));
+        let (chain, addr) = (world.l1.clone(), world.rpc_addr_of_next_node());
+        world.add_node("l1", move || l1::serve(chain.clone(), addr));
+        for fault in &scenario.faults {
+            tokio::spawn(faults::inject(fault.clone(), world.l1.clone()));
+        }
+        world
+    }
+
+    fn rpc_addr_of_next_node(&self) -> SocketAddr {
+        let index = self.nodes.lock().expect("world lock").len() as u8 + 1;
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, index)), RPC_PORT)
+    }
+
+    /// Creates node `name` with the next free IP; `init` runs at start and at every restart. When
+    /// the future returned by `init` completes, the node exits (madsim): a node that only hosts tasks
+    /// spawned later uses `std::future::pending`.
+    pub fn add_node<F>(&self, name: &str, init: impl Fn() -> F + Send + Sync + 'static) -> NodeId
+    where
+        F: Future<Output = ()> + 'static,
+    {
+        let ip = self.rpc_addr_of_next_node().ip();
+        let node = self.handle.create_node().name(name).ip(ip).init(init).build();
+        let previous =
+            self.nodes.lock().expect("world lock").insert(name.to_owned(), NodeEntry { id: node.id(), ip });
+        assert!(previous.is_none(), "node {name} added twice");
+        node.id()
+    }
+
+    fn node(&self, name: &str) -> (NodeId, IpAddr) {
+        let nodes = self.nodes.lock().expect("world lock");
+        let entry = nodes.get(name).unwrap_or_else(|| panic!("no node named {name}"));
+        (entry.id, entry.ip)
+    }
+
+    /// A client on node `from` for node `to`'s RPC, each call limited to `timeout`.
+    pub fn rpc_client(&self, from: &str, to: &str, timeout: Duration) -> RpcClient {
+        let (_, ip) = self.node(to);
+        RpcClient::new(from, to, SocketAddr::new(ip, RPC_PORT), timeout, self.rpc_faults.clone())
+    }
+
+    /// Runs `future` on node `name`.
+    pub fn spawn_on<F>(&self, name: &str, future: F) -> madsim::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (id, _) = self.node(name);
+        self.handle.get_node(id).expect("node exists").spawn(future)
+    }
+
+    /// Kills node `name`: its tasks stop, its sockets close.
+    pub fn kill(&self, name: &str) {
+        tracing::info!(target: "rollsim_sim::world", node = name, "node killed");
+        self.handle.kill(self.node(name).0);
+    }
+
+    /// Restarts node `name`: its init task runs again.
+    pub fn restart(&self, name: &str) {
+        tracing::info!(target: "rollsim_sim::world", node = name, "node restarted");
+        self.handle.restart(self.node(name).0);
+    }
+
+    /// Checks the invariants and gathers the counters.
+    fn finish(&self) -> (Duration, Vec<InvariantResult>, BTreeMap<&'static str, u64>) {
+        let chain = l1::lock(&self.l1);
+        let s = chain.stats();
+        let stats = BTreeMap::from([
+            ("l1_head", chain.head().number()),
+            ("l1_safe", chain.safe().number()),
+            ("l1_finalized", chain.finalized().number()),
+            ("l1_blocks_produced", s.blocks),
+            ("l1_txs_included", s.txs),
+            ("l1_signed_txs_included", s.signed_txs),
+            ("l1_blob_txs_included", s.blob_txs),
+            ("l1_blobs_included", s.blobs),
+            ("l1_txs_accepted", s.accepted_txs),
+            ("l1_txs_rejected", s.rejected_txs),
+            ("l1_background_txs_sent", chain.traffic().submitted),
+            ("l1_txs_expired", s.expired_txs),
+            ("l1_txpool_size", chain.pool().len() as u64),
+            ("l1_reorgs", s.reorgs),
+            ("l1_reorged_blocks", s.reorged_blocks),
+            ("l1_orphaned_txs", s.orphaned_txs),
+            ("l1_orphans_readded", s.orphans_readded),
+            ("l1_orphans_dropped", s.orphans_dropped),
+            ("l1_base_fee_min_wei", s.base_fee_min),
+            ("l1_base_fee_max_wei", s.base_fee_max),
+            ("l1_base_fee_last_wei", chain.head().base_fee()),
+            ("l1_blob_fee_min_wei", u64::try_from(s.blob_fee_min).unwrap_or(u64::MAX)),
+            ("l1_blob_fee_max_wei", u64::try_from(s.blob_fee_max).unwrap_or(u64::MAX)),
+            ("l1_blob_fee_last_wei", u64::try_from(chain.head().blob_fee()).unwrap_or(u64::MAX)),
+        ]);
+        (sim_now(), invariants::check_l1(&chain), stats)
+    }
+}

@@ -6,3 +6,4 @@
 
 pub mod kzg;
 pub mod signer;
+pub mod simsig;

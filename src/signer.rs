@@ -50,7 +50,7 @@ impl std::fmt::Debug for LocalSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_consensus::{transaction::SignerRecoverable, TxEip1559};
+    use alloy_consensus::TxEip1559;
 
     #[test]
     fn signature_recovers_to_the_signer() {

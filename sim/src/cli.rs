@@ -7,7 +7,7 @@ use rollsim_sim::{
     world::{self, Outcome, RunOptions},
 };
 use std::{
-    io::Write as _,
+    io::{IsTerminal as _, Write as _},
     path::{Path, PathBuf},
     process::ExitCode,
     time::Duration,
@@ -104,20 +104,17 @@ fn run_with_progress(scenario: &Scenario, options: RunOptions) -> (Outcome, Dura
     let started = std::time::Instant::now();
     let handle = world::spawn_run(scenario.clone(), options);
     let total_s = scenario.duration.as_secs().max(1);
-    let mut shown = false;
+    // Only a terminal gets the progress line, and only when it changes.
+    let terminal = std::io::stderr().is_terminal();
+    let (mut shown, mut last) = (false, None);
     while !handle.is_finished() {
         std::thread::sleep(Duration::from_millis(100));
-        if started.elapsed() >= Duration::from_secs(1) {
-            let done = handle.progress_s();
-            eprint!(
-                "\r{}: simulated {} / {} ({}%)   ",
-                scenario.name,
-                hms(done),
-                hms(total_s),
-                done * 100 / total_s
-            );
+        let done = handle.progress_s();
+        if terminal && started.elapsed() >= Duration::from_secs(1) && last != Some(done) {
+            let percent = done * 100 / total_s;
+            eprint!("\r{}: simulated {} / {} ({percent}%)   ", scenario.name, hms(done), hms(total_s));
             let _ = std::io::stderr().flush();
-            shown = true;
+            (shown, last) = (true, Some(done));
         }
     }
     if shown {

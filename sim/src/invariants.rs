@@ -1,6 +1,6 @@
 //! Oracles: what must hold after every run. Each check says what broke and where.
 
-use crate::l1::chain::L1Chain;
+use crate::{l1::chain::L1Chain, l2::chain::L2Chain};
 use alloy_eips::{
     eip1559::{calc_next_block_base_fee, BaseFeeParams},
     eip7840::BlobParams,
@@ -198,4 +198,57 @@ fn heads_ordered(chain: &L1Chain) -> Result<String, String> {
     } else {
         Err(format!("heads out of order: finalized {finalized}, safe {safe}, head {head}"))
     }
+}
+
+/// Every L2 invariant over the final chain.
+pub fn check_l2(chain: &L2Chain, block_time_s: u64) -> Vec<InvariantResult> {
+    vec![
+        InvariantResult::from("l2_chain_linked", l2_chain_linked(chain, block_time_s)),
+        InvariantResult::from("l2_derived_equals_produced", derived_equals_produced(chain)),
+    ]
+}
+
+/// Parent hashes link, timestamps advance by the block time, L1 origins never go back, and
+/// sequence numbers restart at each new origin.
+fn l2_chain_linked(chain: &L2Chain, block_time_s: u64) -> Result<String, String> {
+    let blocks = chain.canonical();
+    for pair in blocks.windows(2) {
+        let (parent, block) = (&pair[0], &pair[1]);
+        let n = block.number();
+        if block.header().parent_hash != parent.hash || n != parent.number() + 1 {
+            return Err(format!("block {n} does not link to block {}", parent.number()));
+        }
+        if block.timestamp() != parent.timestamp() + block_time_s {
+            return Err(format!(
+                "block {n}: timestamp {} after the parent's {}",
+                block.timestamp(),
+                parent.timestamp()
+            ));
+        }
+        let (origin, parent_origin) = (block.info.l1_origin, parent.info.l1_origin);
+        let expected_seq = if origin == parent_origin { parent.info.seq_num + 1 } else { 0 };
+        if origin.number < parent_origin.number || block.info.seq_num != expected_seq {
+            return Err(format!(
+                "block {n}: origin {} seq {} after origin {} seq {}",
+                origin.number, block.info.seq_num, parent_origin.number, parent.info.seq_num
+            ));
+        }
+    }
+    Ok(format!("{} blocks linked", blocks.len()))
+}
+
+/// Safety: every safe block is a block the sequencer produced at that height.
+fn derived_equals_produced(chain: &L2Chain) -> Result<String, String> {
+    let safe = chain.safe().number();
+    for number in 1..=safe {
+        let block = chain.block(number).expect("safe blocks exist");
+        if !chain.produced(number).contains(&block.hash) {
+            return Err(format!(
+                "block {number}: derived {} but the sequencer produced {:?}",
+                block.hash,
+                chain.produced(number)
+            ));
+        }
+    }
+    Ok(format!("{safe} safe blocks equal the sequencer's"))
 }

@@ -5,11 +5,16 @@
 //! `.cargo/config.toml`); a native build (`RUSTFLAGS=`) compiles this crate empty.
 #![cfg(madsim)]
 
+pub mod da;
 pub mod faults;
 pub mod invariants;
 pub mod l1;
+pub mod l2;
 pub mod net;
+pub mod rollup_node;
 pub mod scenario;
 pub mod seed;
+pub mod sequencer;
 pub mod trace;
+pub mod workload;
 pub mod world;

@@ -216,6 +216,15 @@ pub struct RpcClient {
     inner: Arc<ClientInner>,
 }
 
+impl fmt::Debug for RpcClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RpcClient")
+            .field("client", &self.inner.client)
+            .field("server", &self.inner.server)
+            .finish()
+    }
+}
+
 struct ClientInner {
     client: String,
     server: String,

@@ -3,7 +3,7 @@
 //! Unknown keys, wrong types and out-of-range values are rejected with a message naming the file,
 //! the key and the reason; the CLI exits 2 on them.
 
-use crate::{faults::Fault, l1::L1Config};
+use crate::{faults::Fault, l1::L1Config, l2::L2Config};
 use serde::{Deserialize, Deserializer};
 use std::{fmt, path::Path, time::Duration};
 
@@ -21,9 +21,18 @@ pub struct Scenario {
     pub seeds: Vec<u64>,
     #[serde(default)]
     pub l1: L1Config,
+    /// The L2 side (sequencer, rollup node); absent: the world is L1 only.
+    pub l2: Option<L2Config>,
+    /// The AltDA server; absent: none.
+    pub da: Option<DaConfig>,
     #[serde(default)]
     pub faults: Vec<Fault>,
 }
+
+/// The `[da]` table: its presence starts an AltDA server (node `da`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaConfig {}
 
 /// A scenario that cannot be used, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +116,9 @@ impl Scenario {
             return err("seeds", "must list at least one seed");
         }
         self.l1.validate().map_err(|(field, reason)| (format!("l1.{field}"), reason))?;
+        if let Some(l2) = &self.l2 {
+            l2.validate(self.duration).map_err(|(field, reason)| (format!("l2.{field}"), reason))?;
+        }
         for (index, fault) in self.faults.iter().enumerate() {
             fault.validate(self).map_err(|(field, reason)| (format!("faults[{index}].{field}"), reason))?;
         }

@@ -126,7 +126,8 @@ where
             .and_then(|scope| {
                 scope.into_iter().find_map(|span| span.extensions().get::<NodeName>().map(|n| n.0.clone()))
             })
-            .unwrap_or_else(|| "-".to_owned());
+            // Tasks of madsim's supervisor node (the world's own) may carry no node span.
+            .unwrap_or_else(|| "world".to_owned());
         let t_ns = madsim::time::TimeHandle::try_current().map_or(0, |t| t.elapsed().as_nanos());
         let mut line = String::with_capacity(160);
         let _ = write!(line, "{{\"t_ns\":{t_ns},\"node\":");

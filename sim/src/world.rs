@@ -5,15 +5,29 @@
 //! zero is L1 genesis. Nodes have names and IPs (10.0.0.x); they talk RPC on [`RPC_PORT`].
 
 use crate::{
+    da::{self, DaClient, SharedDa},
     faults,
     invariants::{self, InvariantResult},
-    l1::{self, chain::L1Chain, SharedChain},
+    l1::{self, chain::L1Chain, L1Client, SharedChain},
+    l2::{
+        self,
+        block::L2Block,
+        chain::{L2Chain, SharedL2},
+    },
     net::{RpcClient, RpcFaults, RPC_PORT},
+    rollup_node::RollupNode,
     scenario::Scenario,
     seed,
+    sequencer::Sequencer,
     trace::{Trace, TraceSummary},
+    workload::Workload,
 };
+use alloy_consensus::{Block, BlockBody};
+use alloy_primitives::{keccak256, U256};
+use kona_genesis::RollupConfig;
+use kona_protocol::{BlockInfo, L2BlockInfo};
 use madsim::{runtime::Handle, task::NodeId};
+use rollsim::signer::LocalSigner;
 use serde::Serialize;
 use std::{
     collections::BTreeMap,
@@ -25,7 +39,7 @@ use std::{
     },
     time::Duration,
 };
-use tracing_subscriber::{layer::SubscriberExt, Layer as _};
+use tracing_subscriber::{filter::Targets, layer::SubscriberExt, Layer as _};
 
 /// Simulated time since the world started. Panics outside a simulation.
 pub fn sim_now() -> Duration {
@@ -104,11 +118,12 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Outcome {
 fn run_on_this_thread(scenario: &Scenario, options: &RunOptions, progress_s: &Arc<AtomicU64>) -> Outcome {
     let trace = if options.record_trace { Trace::recording() } else { Trace::new() };
     let subscriber = tracing_subscriber::registry().with(trace.layer()).with(
-        std::env::var("RUST_LOG").ok().map(|filter| {
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_filter(tracing_subscriber::EnvFilter::new(filter))
-        }),
+        // `Targets`, not `EnvFilter`: building an `EnvFilter` creates a std hash map, which would
+        // fix this thread's hash-map keys before madsim can seed them.
+        std::env::var("RUST_LOG")
+            .ok()
+            .and_then(|filter| filter.parse::<Targets>().ok())
+            .map(|filter| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter)),
     );
     let (sim_time, invariants, stats) = tracing::subscriber::with_default(subscriber, || {
         let runtime = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
@@ -142,12 +157,33 @@ struct NodeEntry {
     ip: IpAddr,
 }
 
-/// The running world: its nodes, the shared L1 chain, and the RPC fault table.
+/// The running world: its nodes, the shared chains, and the RPC fault table.
 pub struct World {
     handle: Handle,
     nodes: Mutex<BTreeMap<String, NodeEntry>>,
     pub rpc_faults: Arc<RpcFaults>,
     pub l1: SharedChain,
+    pub l2: Option<L2World>,
+    pub da: Option<SharedDa>,
+}
+
+/// The L2 side: the chain shared by nodes `sequencer` and `rollup`, and its rollup config.
+pub struct L2World {
+    pub chain: SharedL2,
+    pub rollup: Arc<RollupConfig>,
+}
+
+/// The timeout of the world's own RPC clients (op-node's and op-geth's default is 10 s).
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The batcher's L1 key. Fixed, so the system config's batcher address is the same in every run.
+pub fn batcher_signer() -> LocalSigner {
+    LocalSigner::new(keccak256("rollsim/batcher")).expect("a keccak digest is a valid secp256k1 key")
+}
+
+/// Ether, in wei.
+fn ether(amount: u64) -> U256 {
+    U256::from(amount) * U256::from(10u64).pow(U256::from(18))
 }
 
 impl World {
@@ -159,19 +195,100 @@ impl World {
             seed::stream(seed, "l1-traffic"),
             seed::stream(seed, "l1-randao"),
         );
-        let world = Self {
+        let mut world = Self {
             handle: Handle::current(),
             nodes: Mutex::default(),
             rpc_faults: Arc::default(),
             l1: Arc::new(Mutex::new(chain)),
+            l2: None,
+            da: None,
         };
         tokio::spawn(l1::produce_blocks(world.l1.clone()));
         let (chain, addr) = (world.l1.clone(), world.rpc_addr_of_next_node());
         world.add_node("l1", move || l1::serve(chain.clone(), addr));
+        if scenario.da.is_some() {
+            let (store, addr) = (SharedDa::default(), world.rpc_addr_of_next_node());
+            let served = store.clone();
+            world.add_node("da", move || da::serve(served.clone(), addr));
+            world.da = Some(store);
+        }
+        if let Some(config) = &scenario.l2 {
+            world.l2 = Some(world.start_l2(config, seed));
+        }
         for fault in &scenario.faults {
             tokio::spawn(faults::inject(fault.clone(), world.l1.clone()));
         }
         world
+    }
+
+    /// Genesis, the sequencer and the rollup node.
+    fn start_l2(&self, config: &l2::L2Config, seed: u64) -> L2World {
+        let batcher = batcher_signer().address();
+        let (l1_genesis, l1_config) = {
+            let mut chain = l1::lock(&self.l1);
+            chain.fund(batcher, ether(1_000));
+            (chain.canonical()[0].clone(), chain.config().clone())
+        };
+        let header =
+            l2::block::genesis(l1_genesis.header.timestamp, config.gas_limit, config.initial_base_fee_wei);
+        let hash = header.hash_slow();
+        let rollup = Arc::new(l2::rollup_config(
+            config,
+            l1_config.chain_id,
+            l1_genesis.num_hash(),
+            alloy_eips::BlockNumHash::new(0, hash),
+            header.timestamp,
+            batcher,
+        ));
+        let genesis = L2Block {
+            info: L2BlockInfo::new(
+                BlockInfo::new(hash, 0, header.parent_hash, header.timestamp),
+                l1_genesis.num_hash(),
+                0,
+            ),
+            block: Block {
+                header,
+                body: BlockBody {
+                    transactions: Vec::new(),
+                    ommers: Vec::new(),
+                    withdrawals: Some(Default::default()),
+                },
+            },
+            hash,
+            raw_txs: Vec::new(),
+            senders: Vec::new(),
+        };
+        let chain: SharedL2 = Arc::new(Mutex::new(L2Chain::new(genesis, l1_genesis.num_hash())));
+        let system_config = l2::system_config(config, batcher);
+
+        let sequencer = Arc::new(Sequencer {
+            chain: chain.clone(),
+            rollup: rollup.clone(),
+            system_config,
+            config: config.clone(),
+            genesis_timestamp: l1_config.genesis_timestamp,
+            workload: Mutex::new(Workload::new(
+                config.workload.clone(),
+                config.chain_id,
+                Duration::from_secs(config.block_time_s),
+                seed::stream(seed, "l2-workload"),
+            )),
+        });
+        let l1 = L1Client::new(self.rpc_client("sequencer", "l1", RPC_TIMEOUT));
+        let addr = self.rpc_addr_of_next_node();
+        self.add_node("sequencer", move || sequencer.clone().run(addr, l1.clone()));
+
+        let rollup_node = Arc::new(RollupNode {
+            chain: chain.clone(),
+            rollup: rollup.clone(),
+            system_config,
+            l1_slot_s: l1_config.slot_s,
+        });
+        let l1 = L1Client::new(self.rpc_client("rollup", "l1", RPC_TIMEOUT));
+        let da = self.da.as_ref().map(|_| DaClient::new(self.rpc_client("rollup", "da", RPC_TIMEOUT)));
+        let addr = self.rpc_addr_of_next_node();
+        self.add_node("rollup", move || rollup_node.clone().run(addr, l1.clone(), da.clone()));
+        L2World { chain, rollup }
     }
 
     fn rpc_addr_of_next_node(&self) -> SocketAddr {
@@ -258,6 +375,27 @@ impl World {
             ("l1_blob_fee_max_wei", u64::try_from(s.blob_fee_max).unwrap_or(u64::MAX)),
             ("l1_blob_fee_last_wei", u64::try_from(chain.head().blob_fee()).unwrap_or(u64::MAX)),
         ]);
-        (sim_now(), invariants::check_l1(&chain), stats)
+        let mut stats = stats;
+        let mut checks = invariants::check_l1(&chain);
+        drop(chain);
+        if let Some(l2) = &self.l2 {
+            let chain = l2::chain::lock(&l2.chain);
+            let s = &chain.stats;
+            stats.extend([
+                ("l2_unsafe", chain.head().number()),
+                ("l2_safe", chain.safe().number()),
+                ("l2_finalized", chain.finalized().number()),
+                ("l2_blocks_built", s.blocks_built),
+                ("l2_user_txs_included", s.user_txs_included),
+                ("l2_txpool_size", chain.pool().len() as u64),
+                ("l2_blocks_consolidated", s.blocks_consolidated),
+                ("l2_blocks_derived_ahead", s.blocks_derived_ahead),
+                ("l2_unsafe_reorgs", s.unsafe_reorgs),
+                ("l2_unsafe_blocks_replaced", s.unsafe_blocks_replaced),
+                ("l2_safe_rewinds", s.safe_rewinds),
+            ]);
+            checks.extend(invariants::check_l2(&chain, l2.rollup.block_time));
+        }
+        (sim_now(), checks, stats)
     }
 }

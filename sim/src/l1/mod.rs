@@ -189,7 +189,7 @@ pub async fn produce_blocks(chain: SharedChain) {
 }
 
 /// Typed client for node `l1`.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct L1Client {
     rpc: RpcClient,
 }

@@ -1,0 +1,235 @@
+//! The L2 chain (the engine's database): canonical unsafe blocks, the safe and finalized heads,
+//! sender nonces at the head, and the sequencer's transaction pool.
+
+use super::block::L2Block;
+use alloy_eips::BlockNumHash;
+use alloy_primitives::{Address, Bytes, B256};
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
+
+/// A user transaction waiting in the sequencer's pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingTx {
+    pub hash: B256,
+    pub raw: Bytes,
+    pub sender: Address,
+    pub nonce: u64,
+    pub gas: u64,
+    /// Estimated DA bytes (Fjord FastLZ estimate): what `miner_setMaxDASize` limits.
+    pub da_bytes: u64,
+}
+
+/// Counters of the chain's life.
+#[derive(Debug, Clone, Default)]
+pub struct L2Stats {
+    pub blocks_built: u64,
+    pub user_txs_included: u64,
+    pub blocks_consolidated: u64,
+    pub blocks_derived_ahead: u64,
+    pub unsafe_reorgs: u64,
+    pub unsafe_blocks_replaced: u64,
+    pub safe_rewinds: u64,
+}
+
+/// The chain. Block 0 is genesis.
+#[derive(Debug)]
+pub struct L2Chain {
+    blocks: Vec<Arc<L2Block>>,
+    safe: u64,
+    finalized: u64,
+    /// For each safe block, the L1 block its batch was read from (genesis: L1 genesis).
+    derived_from: Vec<BlockNumHash>,
+    nonces: BTreeMap<Address, u64>,
+    pool: VecDeque<PendingTx>,
+    /// Every block the sequencer produced, by height (replaced ones too): the safety oracle's
+    /// record of what derivation must reproduce.
+    produced: BTreeMap<u64, Vec<B256>>,
+    pub stats: L2Stats,
+}
+
+/// The chain as shared by the sequencer, the rollup node and the world.
+pub type SharedL2 = Arc<Mutex<L2Chain>>;
+
+/// Locks the chain (a panic while holding it aborts the simulation, so poisoning is moot).
+pub fn lock(chain: &SharedL2) -> MutexGuard<'_, L2Chain> {
+    chain.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl L2Chain {
+    pub fn new(genesis: L2Block, l1_genesis: BlockNumHash) -> Self {
+        Self {
+            blocks: vec![Arc::new(genesis)],
+            safe: 0,
+            finalized: 0,
+            derived_from: vec![l1_genesis],
+            nonces: BTreeMap::new(),
+            pool: VecDeque::new(),
+            produced: BTreeMap::new(),
+            stats: L2Stats::default(),
+        }
+    }
+
+    pub fn head(&self) -> &Arc<L2Block> {
+        self.blocks.last().expect("the chain always holds genesis")
+    }
+
+    pub fn safe(&self) -> &Arc<L2Block> {
+        &self.blocks[self.safe as usize]
+    }
+
+    pub fn finalized(&self) -> &Arc<L2Block> {
+        &self.blocks[self.finalized as usize]
+    }
+
+    pub fn block(&self, number: u64) -> Option<&Arc<L2Block>> {
+        self.blocks.get(usize::try_from(number).ok()?)
+    }
+
+    pub fn canonical(&self) -> &[Arc<L2Block>] {
+        &self.blocks
+    }
+
+    /// The L1 block the safe block `number` was derived from.
+    pub fn derived_from(&self, number: u64) -> Option<BlockNumHash> {
+        self.derived_from.get(usize::try_from(number).ok()?).copied()
+    }
+
+    /// The next nonce of `sender` at the head.
+    pub fn nonce(&self, sender: &Address) -> u64 {
+        self.nonces.get(sender).copied().unwrap_or_default()
+    }
+
+    /// Appends a block the sequencer produced.
+    pub fn append_produced(&mut self, block: L2Block) {
+        self.produced.entry(block.number()).or_default().push(block.hash);
+        self.stats.blocks_built += 1;
+        self.append(block);
+    }
+
+    /// The hashes the sequencer produced at `number`.
+    pub fn produced(&self, number: u64) -> &[B256] {
+        self.produced.get(&number).map_or(&[], Vec::as_slice)
+    }
+
+    /// Appends `block` on the head.
+    pub fn append(&mut self, block: L2Block) {
+        assert_eq!(
+            block.block.header.parent_hash,
+            self.head().hash,
+            "block {} does not build on the head",
+            block.number()
+        );
+        for (tx, sender) in block.user_txs() {
+            let nonce = alloy_consensus::Transaction::nonce(tx);
+            self.nonces.insert(sender, nonce + 1);
+        }
+        self.stats.user_txs_included += block.user_txs().count() as u64;
+        self.blocks.push(Arc::new(block));
+    }
+
+    /// Drops every block above `number` (never safe ones) and returns their user transactions to
+    /// the front of the pool, in order, as op-geth re-injects reorged transactions.
+    pub fn truncate(&mut self, number: u64) -> usize {
+        assert!(number >= self.safe, "truncating to {number} below the safe head {}", self.safe);
+        let dropped = self.blocks.split_off(number as usize + 1);
+        let mut returned = Vec::new();
+        for block in dropped.iter().rev() {
+            let user_txs = block
+                .txs()
+                .iter()
+                .zip(&block.raw_txs)
+                .zip(&block.senders)
+                .filter(|((tx, _), _)| !tx.is_deposit());
+            for ((tx, raw), &sender) in user_txs.collect::<Vec<_>>().into_iter().rev() {
+                let nonce = alloy_consensus::Transaction::nonce(tx);
+                self.nonces.insert(sender, nonce);
+                returned.push(PendingTx {
+                    hash: tx.tx_hash(),
+                    gas: super::block::intrinsic_gas(alloy_consensus::Transaction::input(tx)),
+                    da_bytes: op_alloy_flz::tx_estimated_size_fjord_bytes(raw),
+                    raw: raw.clone(),
+                    sender,
+                    nonce,
+                });
+            }
+        }
+        for tx in returned {
+            self.pool.push_front(tx);
+        }
+        dropped.len()
+    }
+
+    /// Marks block `number` safe, derived from L1 block `from`.
+    pub fn set_safe(&mut self, number: u64, from: BlockNumHash) {
+        assert!(number <= self.head().number(), "safe head {number} above the chain");
+        self.derived_from.truncate(number as usize);
+        while self.derived_from.len() < number as usize {
+            let last = *self.derived_from.last().expect("genesis entry");
+            self.derived_from.push(last);
+        }
+        self.derived_from.push(from);
+        if number < self.safe {
+            self.stats.safe_rewinds += 1;
+        }
+        self.safe = number;
+        self.finalized = self.finalized.min(number);
+    }
+
+    /// Finalizes the newest safe block derived from L1 at or below `l1_finalized`.
+    pub fn finalize(&mut self, l1_finalized: u64) {
+        let newest = (self.finalized..=self.safe)
+            .rev()
+            .find(|&n| self.derived_from[n as usize].number <= l1_finalized)
+            .unwrap_or(self.finalized);
+        self.finalized = newest;
+    }
+
+    pub fn pool(&self) -> &VecDeque<PendingTx> {
+        &self.pool
+    }
+
+    pub fn pool_push(&mut self, tx: PendingTx) {
+        self.pool.push_back(tx);
+    }
+
+    /// Takes transactions for a block, in pool order, as op-geth's miner with DA limits would:
+    /// a transaction over `max_tx_da` is skipped (with its sender's later ones), the block stops at
+    /// `max_block_da` or the gas limit; 0 means no limit. Stale transactions are discarded.
+    pub fn take_txs(&mut self, gas_limit: u64, max_tx_da: u64, max_block_da: u64) -> Vec<PendingTx> {
+        let mut taken = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.pool.len());
+        let mut next_nonce: BTreeMap<Address, u64> = BTreeMap::new();
+        let mut blocked: Vec<Address> = Vec::new();
+        let (mut gas, mut da) = (0u64, 0u64);
+        let mut full = false;
+        while let Some(tx) = self.pool.pop_front() {
+            let expected = *next_nonce
+                .entry(tx.sender)
+                .or_insert_with(|| self.nonces.get(&tx.sender).copied().unwrap_or(0));
+            if tx.nonce < expected {
+                continue; // already included: stale
+            }
+            let over_tx_limit = max_tx_da != 0 && tx.da_bytes > max_tx_da;
+            if full || tx.nonce > expected || blocked.contains(&tx.sender) || over_tx_limit {
+                if over_tx_limit {
+                    blocked.push(tx.sender);
+                }
+                kept.push_back(tx);
+                continue;
+            }
+            if gas + tx.gas > gas_limit || (max_block_da != 0 && da + tx.da_bytes > max_block_da) {
+                full = true;
+                kept.push_back(tx);
+                continue;
+            }
+            gas += tx.gas;
+            da += tx.da_bytes;
+            next_nonce.insert(tx.sender, tx.nonce + 1);
+            taken.push(tx);
+        }
+        self.pool = kept;
+        taken
+    }
+}

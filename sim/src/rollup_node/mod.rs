@@ -1,0 +1,321 @@
+//! The rollup node (op-node's derivation side): kona-derive's pipeline over the fake L1, and
+//! consolidation of what it derives with the sequencer's unsafe chain.
+//!
+//! - Derived attributes equal to the block at their height: the safe head advances.
+//! - Different (or no block there yet): the block built from the attributes replaces the unsafe
+//!   chain from that height (traced), and becomes safe. Under Holocene an invalid payload becomes a
+//!   deposit-only block and the channel is flushed.
+//! - L1 reorg (the pipeline asks for a reset): the safe head rewinds to the newest block whose L1
+//!   origin and source L1 block are still canonical, and derivation restarts from its origin.
+//! - `optimism_syncStatus` answers as op-node does.
+
+pub mod providers;
+
+use crate::{
+    da::DaClient,
+    l1::L1Client,
+    l2::{
+        block::{build, BlockInputs, L2Block},
+        chain::{lock, SharedL2},
+    },
+    net::RpcServer,
+    rpc_method,
+    world::sim_now,
+};
+use alloy_eips::{BlockNumHash, BlockNumberOrTag};
+use kona_derive::{
+    OriginProvider, Pipeline, PipelineBuilder, PipelineErrorKind, ResetSignal, Signal, SignalReceiver,
+    StatefulAttributesBuilder, StepResult,
+};
+use kona_genesis::{RollupConfig, SystemConfig};
+use kona_protocol::{BlockInfo, OpAttributesWithParent, SyncStatus};
+use providers::{block_info, DataSource, L1Provider, L2Provider};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+rpc_method!(SyncStatusMethod, "optimism_syncStatus", () => SyncStatus);
+
+/// L1 heads as last seen, for the sync status.
+#[derive(Debug, Clone, Copy, Default)]
+struct L1View {
+    current: BlockInfo,
+    head: BlockInfo,
+    safe: BlockInfo,
+    finalized: BlockInfo,
+}
+
+/// What the rollup node shares with the world across restarts.
+pub struct RollupNode {
+    pub chain: SharedL2,
+    pub rollup: Arc<RollupConfig>,
+    pub system_config: SystemConfig,
+    pub l1_slot_s: u64,
+}
+
+type Polled = kona_derive::DerivationPipeline<
+    kona_derive::PolledAttributesQueueStage<
+        DataSource,
+        L1Provider,
+        L2Provider,
+        StatefulAttributesBuilder<L1Provider, L2Provider>,
+    >,
+    L2Provider,
+>;
+
+/// Why attributes and a block differ, as op-node's `AttributesMatchBlock` would say.
+fn mismatch(block: &L2Block, inputs: &BlockInputs) -> Option<String> {
+    let h = block.header();
+    let extra = inputs.eip1559_params.map(|p| [&[0u8][..], p.as_slice()].concat()).unwrap_or_default();
+    if h.timestamp != inputs.timestamp {
+        return Some(format!("timestamp {} != {}", h.timestamp, inputs.timestamp));
+    }
+    if h.mix_hash != inputs.prev_randao {
+        return Some(format!("prev_randao {} != {}", h.mix_hash, inputs.prev_randao));
+    }
+    if h.beneficiary != inputs.fee_recipient {
+        return Some(format!("fee recipient {} != {}", h.beneficiary, inputs.fee_recipient));
+    }
+    if h.gas_limit != inputs.gas_limit {
+        return Some(format!("gas limit {} != {}", h.gas_limit, inputs.gas_limit));
+    }
+    if h.parent_beacon_block_root != inputs.parent_beacon_block_root {
+        return Some("parent beacon block root differs".to_owned());
+    }
+    if h.extra_data.as_ref() != extra.as_slice() {
+        return Some("eip1559 params differ".to_owned());
+    }
+    if block.raw_txs.len() != inputs.txs.len() {
+        return Some(format!("{} txs in the block, {} derived", block.raw_txs.len(), inputs.txs.len()));
+    }
+    block.raw_txs.iter().zip(&inputs.txs).position(|(a, b)| a != b).map(|i| format!("tx {i} differs"))
+}
+
+impl RollupNode {
+    /// The node's init task: RPC server and the derivation loop.
+    pub async fn run(self: Arc<Self>, addr: SocketAddr, l1: L1Client, da: Option<DaClient>) {
+        let view = Arc::new(Mutex::new(L1View::default()));
+        tokio::spawn(rpc_server(self.chain.clone(), view.clone()).serve(addr));
+        let l1_provider = L1Provider { l1: l1.clone() };
+        let l2_provider = L2Provider { chain: self.chain.clone(), system_config: self.system_config };
+        let mut pipeline: Polled = PipelineBuilder::new()
+            .rollup_config(self.rollup.clone())
+            .origin(BlockInfo::default())
+            .dap_source(DataSource::new(l1.clone(), da, &self.rollup))
+            .builder(StatefulAttributesBuilder::new(
+                self.rollup.clone(),
+                l2_provider.clone(),
+                l1_provider.clone(),
+            ))
+            .chain_provider(l1_provider)
+            .l2_chain_provider(l2_provider)
+            .build_polled();
+        while let Err(error) = self.reset(&mut pipeline, &l1).await {
+            tracing::info!(target: "rollsim_sim::rollup_node", %error, "pipeline reset failed: retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        loop {
+            let cursor = lock(&self.chain).safe().info;
+            let step = pipeline.step(cursor).await;
+            if let Some(origin) = pipeline.origin() {
+                view.lock().unwrap_or_else(PoisonError::into_inner).current = origin;
+            }
+            match step {
+                StepResult::PreparedAttributes => {
+                    while let Some(attributes) = pipeline.next() {
+                        if self.consolidate(attributes) {
+                            let _ = pipeline.signal(Signal::FlushChannel).await;
+                        }
+                    }
+                }
+                StepResult::AdvancedOrigin => {}
+                StepResult::OriginAdvanceErr(error) | StepResult::StepFailed(error) => match error {
+                    PipelineErrorKind::Temporary(_) => {
+                        self.refresh_l1_view(&l1, &view).await;
+                        self.wait_for_next_l1_block().await;
+                    }
+                    PipelineErrorKind::Reset(reason) => {
+                        tracing::info!(target: "rollsim_sim::rollup_node", %reason, "derivation reset");
+                        while let Err(error) = self.reset(&mut pipeline, &l1).await {
+                            tracing::info!(target: "rollsim_sim::rollup_node", %error, "pipeline reset failed: retrying");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                    PipelineErrorKind::Critical(error) => {
+                        tracing::warn!(target: "rollsim_sim::rollup_node", %error, "critical derivation error: resetting");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        let _ = self.reset(&mut pipeline, &l1).await;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Sleeps until just after the next L1 slot starts: derivation has nothing new before.
+    async fn wait_for_next_l1_block(&self) {
+        let slot = Duration::from_secs(self.l1_slot_s);
+        let now = sim_now();
+        let next = Duration::from_secs((now.as_secs() / self.l1_slot_s + 1) * self.l1_slot_s)
+            + Duration::from_millis(100);
+        tokio::time::sleep((next - now).min(slot)).await;
+    }
+
+    async fn refresh_l1_view(&self, l1: &L1Client, view: &Mutex<L1View>) {
+        let mut fetched = [BlockInfo::default(); 3];
+        for (slot, tag) in fetched.iter_mut().zip([
+            BlockNumberOrTag::Latest,
+            BlockNumberOrTag::Safe,
+            BlockNumberOrTag::Finalized,
+        ]) {
+            match l1.block_by_number(tag).await {
+                Ok(Some(block)) => *slot = block_info(&block),
+                _ => return,
+            }
+        }
+        let [head, safe, finalized] = fetched;
+        {
+            let mut view = view.lock().unwrap_or_else(PoisonError::into_inner);
+            view.head = head;
+            view.safe = safe;
+            view.finalized = finalized;
+        }
+        lock(&self.chain).finalize(finalized.number);
+    }
+
+    /// Whether `id` is on the canonical L1 chain.
+    async fn canonical(&self, l1: &L1Client, id: BlockNumHash) -> Result<bool, crate::net::RpcError> {
+        Ok(l1.block_by_number(BlockNumberOrTag::Number(id.number)).await?.is_some_and(|b| b.hash == id.hash))
+    }
+
+    /// Rewinds the safe head to the newest block whose L1 origin and source L1 block are both
+    /// canonical, then restarts the pipeline at that block's L1 origin.
+    async fn reset(&self, pipeline: &mut Polled, l1: &L1Client) -> Result<(), String> {
+        let mut number = lock(&self.chain).safe().number();
+        while number > 0 {
+            let (origin, from) = {
+                let chain = lock(&self.chain);
+                let block = chain.block(number).expect("safe block exists");
+                (block.info.l1_origin, chain.derived_from(number).expect("safe blocks have a source"))
+            };
+            let canonical = self.canonical(l1, origin).await.map_err(|e| e.to_string())?
+                && self.canonical(l1, from).await.map_err(|e| e.to_string())?;
+            if canonical {
+                break;
+            }
+            number -= 1;
+        }
+        let safe_info = {
+            let mut chain = lock(&self.chain);
+            let old = chain.safe().number();
+            if number < old {
+                let from = chain.derived_from(number).expect("safe blocks have a source");
+                chain.set_safe(number, from);
+                tracing::info!(target: "rollsim_sim::rollup_node", from = old, to = number, "l2 safe head rewound");
+            }
+            chain.safe().info
+        };
+        let origin = l1
+            .block_by_number(BlockNumberOrTag::Number(safe_info.l1_origin.number))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the safe head's L1 origin is missing")?;
+        let signal = ResetSignal {
+            l2_safe_head: safe_info,
+            l1_origin: block_info(&origin),
+            system_config: Some(self.system_config),
+        };
+        pipeline.signal(signal.signal()).await.map_err(|e| e.to_string())
+    }
+
+    /// Applies derived attributes to the chain. Returns whether the channel must be flushed
+    /// (Holocene: the payload was invalid and replaced by a deposit-only block).
+    fn consolidate(&self, attributes: OpAttributesWithParent) -> bool {
+        let parent = attributes.parent;
+        let number = parent.block_info.number + 1;
+        let from = attributes.derived_from.map(|b| b.id()).unwrap_or_default();
+        let payload = attributes.inner;
+        let inputs = BlockInputs {
+            timestamp: payload.payload_attributes.timestamp,
+            prev_randao: payload.payload_attributes.prev_randao,
+            fee_recipient: payload.payload_attributes.suggested_fee_recipient,
+            parent_beacon_block_root: payload.payload_attributes.parent_beacon_block_root,
+            gas_limit: payload.gas_limit.unwrap_or(self.system_config.gas_limit),
+            eip1559_params: payload.eip_1559_params,
+            txs: payload.transactions.unwrap_or_default(),
+        };
+        let mut chain = lock(&self.chain);
+        if chain.safe().hash != parent.block_info.hash {
+            tracing::info!(target: "rollsim_sim::rollup_node", number, "derived attributes for a stale parent dropped");
+            return false;
+        }
+        if let Some(existing) = chain.block(number).cloned() {
+            match mismatch(&existing, &inputs) {
+                None => {
+                    chain.set_safe(number, from);
+                    chain.stats.blocks_consolidated += 1;
+                    tracing::info!(target: "rollsim_sim::rollup_node", number, hash = %existing.hash, l1 = from.number, "l2 safe head");
+                    return false;
+                }
+                Some(reason) => {
+                    let dropped = chain.truncate(parent.block_info.number);
+                    chain.stats.unsafe_reorgs += 1;
+                    chain.stats.unsafe_blocks_replaced += dropped as u64;
+                    tracing::info!(
+                        target: "rollsim_sim::rollup_node", number, dropped, reason = %reason,
+                        "l2 unsafe chain replaced by derived block"
+                    );
+                }
+            }
+        } else {
+            chain.stats.blocks_derived_ahead += 1;
+        }
+        let parent_block = chain.head().clone();
+        let (block, flush) = match build(
+            parent_block.header(),
+            parent_block.hash,
+            inputs.clone(),
+            &self.rollup.genesis,
+        ) {
+            Ok(block) => (block, false),
+            Err(error) => {
+                tracing::info!(target: "rollsim_sim::rollup_node", number, %error, "invalid payload: deposit-only block");
+                let deposits_only = BlockInputs {
+                    txs: inputs.txs.into_iter().filter(|raw| raw.first() == Some(&0x7e)).collect(),
+                    ..inputs
+                };
+                let block =
+                    build(parent_block.header(), parent_block.hash, deposits_only, &self.rollup.genesis)
+                        .expect("a deposit-only payload always builds");
+                (block, true)
+            }
+        };
+        tracing::info!(target: "rollsim_sim::rollup_node", number, hash = %block.hash, l1 = from.number, "l2 safe head (derived block)");
+        chain.append(block);
+        chain.set_safe(number, from);
+        flush
+    }
+}
+
+/// Node `rollup`'s RPC.
+fn rpc_server(chain: SharedL2, view: Arc<Mutex<L1View>>) -> RpcServer {
+    let mut server = RpcServer::new();
+    server.register::<SyncStatusMethod>(move |()| {
+        let view = *view.lock().unwrap_or_else(PoisonError::into_inner);
+        let chain = lock(&chain);
+        Ok(SyncStatus {
+            current_l1: view.current,
+            current_l1_finalized: view.finalized,
+            head_l1: view.head,
+            safe_l1: view.safe,
+            finalized_l1: view.finalized,
+            unsafe_l2: chain.head().info,
+            safe_l2: chain.safe().info,
+            finalized_l2: chain.finalized().info,
+            cross_unsafe_l2: chain.head().info,
+            local_safe_l2: chain.safe().info,
+        })
+    });
+    server
+}

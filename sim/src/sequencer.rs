@@ -1,0 +1,246 @@
+//! The sequencer node: op-geth's block building with op-node's sequencing rules.
+//!
+//! Every `block_time_s` it builds the next unsafe block: picks the L1 origin as op-node does
+//! (adopt the next L1 block once the L2 time reaches it, keeping `sequencer_conf_depth` blocks
+//! behind the L1 head; past the max sequencer drift only a new origin or an empty block), puts the
+//! L1-info deposit first, then user transactions from the pool within the gas limit and the DA
+//! limits set by `miner_setMaxDASize`. The DA limits live in memory: a restart forgets them, as
+//! op-geth does.
+
+use crate::{
+    l1::{chain::L1Block, L1Client},
+    l2::{
+        block::{build, BlockInputs, L2Block},
+        chain::{lock, SharedL2},
+        L2Config,
+    },
+    net::{RpcError, RpcServer},
+    rpc_method,
+    workload::Workload,
+    world::sim_now,
+};
+use alloy_eips::{eip2718::Encodable2718, BlockNumberOrTag};
+use alloy_primitives::B256;
+use kona_genesis::{RollupConfig, SystemConfig};
+use kona_protocol::{L1BlockInfoTx, Predeploys};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+/// The max sequencer drift after Fjord (a protocol constant).
+pub const MAX_SEQUENCER_DRIFT_S: u64 = 1_800;
+
+rpc_method!(
+    /// An L2 block by number or tag (latest = unsafe head), with its transactions.
+    L2BlockByNumber, "eth_getBlockByNumber", BlockNumberOrTag => Option<Arc<L2Block>>
+);
+rpc_method!(L2BlockByHash, "eth_getBlockByHash", B256 => Option<Arc<L2Block>>);
+rpc_method!(
+    /// `(max_tx_size, max_block_size)` in estimated DA bytes; 0 means no limit.
+    SetMaxDASize, "miner_setMaxDASize", (u64, u64) => bool
+);
+
+/// What the sequencer shares with the world across restarts.
+pub struct Sequencer {
+    pub chain: SharedL2,
+    pub rollup: Arc<RollupConfig>,
+    pub system_config: SystemConfig,
+    pub config: L2Config,
+    pub genesis_timestamp: u64,
+    /// Users keep sending while the sequencer is down: the workload outlives restarts.
+    pub workload: Mutex<Workload>,
+}
+
+/// Why a block could not be built now.
+#[derive(Debug, thiserror::Error)]
+enum SequencingError {
+    #[error("L1: {0}")]
+    L1(#[from] RpcError),
+    #[error("L1 block {0} is not available")]
+    MissingL1(String),
+    #[error("past the max sequencer drift and no next L1 origin is available")]
+    PastDrift,
+    #[error("the chain head moved while building")]
+    HeadMoved,
+    #[error("building: {0}")]
+    Build(String),
+}
+
+impl Sequencer {
+    /// The node's init task: RPC server and block production.
+    pub async fn run(self: Arc<Self>, addr: SocketAddr, l1: L1Client) {
+        let limits = Arc::new(Mutex::new((0u64, 0u64)));
+        tokio::spawn(rpc_server(self.chain.clone(), limits.clone()).serve(addr));
+        loop {
+            let next_timestamp = lock(&self.chain).head().timestamp() + self.config.block_time_s;
+            let at = Duration::from_secs(next_timestamp - self.genesis_timestamp);
+            tokio::time::sleep(at.saturating_sub(sim_now())).await;
+            match self.build_next(&l1, &limits).await {
+                Ok(()) => {}
+                Err(error) => {
+                    tracing::info!(target: "rollsim_sim::sequencer", %error, "l2 block not built");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    async fn l1_block(&self, l1: &L1Client, number: u64) -> Result<Option<Arc<L1Block>>, RpcError> {
+        l1.block_by_number(BlockNumberOrTag::Number(number)).await
+    }
+
+    /// Picks the L1 origin of the block after `parent` (op-node's L1OriginSelector).
+    async fn select_origin(&self, l1: &L1Client, parent: &L2Block) -> Result<Arc<L1Block>, SequencingError> {
+        let current_id = parent.info.l1_origin;
+        let current = l1
+            .block_by_hash(current_id.hash)
+            .await?
+            .ok_or_else(|| SequencingError::MissingL1(format!("{current_id:?}")))?;
+        let timestamp = parent.timestamp() + self.config.block_time_s;
+        let past_drift = timestamp > current.header.timestamp + MAX_SEQUENCER_DRIFT_S;
+        let head = l1.block_number().await?;
+        let next_number = current_id.number + 1;
+        let next = if next_number + self.config.sequencer_conf_depth <= head || past_drift {
+            self.l1_block(l1, next_number).await?
+        } else {
+            None
+        };
+        match next {
+            Some(next) if next.header.parent_hash == current.hash && timestamp >= next.header.timestamp => {
+                Ok(next)
+            }
+            _ if past_drift => Err(SequencingError::PastDrift),
+            _ => Ok(current),
+        }
+    }
+
+    /// If the unsafe chain's L1 origins were reorged out of L1, drops the unsafe blocks built on
+    /// them (op-node's sequencer reset). Never touches safe blocks.
+    async fn drop_reorged_origins(&self, l1: &L1Client) -> Result<(), SequencingError> {
+        let mut keep = lock(&self.chain).head().number();
+        loop {
+            let (origin, safe) = {
+                let chain = lock(&self.chain);
+                (chain.block(keep).expect("block at or below head").info.l1_origin, chain.safe().number())
+            };
+            if keep <= safe {
+                break;
+            }
+            let canonical = self.l1_block(l1, origin.number).await?.map(|b| b.hash);
+            if canonical == Some(origin.hash) {
+                break;
+            }
+            keep -= 1;
+        }
+        let mut chain = lock(&self.chain);
+        if keep < chain.head().number() {
+            let from = chain.head().number();
+            let dropped = chain.truncate(keep);
+            chain.stats.unsafe_reorgs += 1;
+            chain.stats.unsafe_blocks_replaced += dropped as u64;
+            tracing::info!(
+                target: "rollsim_sim::sequencer", from, to = keep, dropped,
+                "l2 unsafe blocks dropped: their l1 origin was reorged out"
+            );
+        }
+        Ok(())
+    }
+
+    async fn build_next(&self, l1: &L1Client, limits: &Mutex<(u64, u64)>) -> Result<(), SequencingError> {
+        self.drop_reorged_origins(l1).await?;
+        let parent = lock(&self.chain).head().clone();
+        let origin = self.select_origin(l1, &parent).await?;
+        let timestamp = parent.timestamp() + self.config.block_time_s;
+        let sequence_number =
+            if origin.hash == parent.info.l1_origin.hash { parent.info.seq_num + 1 } else { 0 };
+        let (_, deposit) = L1BlockInfoTx::try_new_with_deposit_tx(
+            &self.rollup,
+            &self.system_config,
+            sequence_number,
+            &origin.header,
+            timestamp,
+        )
+        .map_err(|e| SequencingError::Build(e.to_string()))?;
+        let no_tx_pool = timestamp > origin.header.timestamp + MAX_SEQUENCER_DRIFT_S;
+
+        let mut chain = lock(&self.chain);
+        if chain.head().hash != parent.hash {
+            return Err(SequencingError::HeadMoved);
+        }
+        let arrivals = self
+            .workload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .arrivals(sim_now(), chain.pool().len());
+        for tx in arrivals {
+            chain.pool_push(tx);
+        }
+        // Limits are read at assembly, as op-geth's miner does: a block assembled after
+        // `miner_setMaxDASize` returned respects them.
+        let (max_tx_da, max_block_da) = *limits.lock().unwrap_or_else(PoisonError::into_inner);
+        let deposit_raw = deposit.encoded_2718();
+        let deposit_gas = crate::l2::block::intrinsic_gas(&deposit.input);
+        let user = if no_tx_pool {
+            Vec::new()
+        } else {
+            chain.take_txs(self.system_config.gas_limit - deposit_gas, max_tx_da, max_block_da)
+        };
+        let user_count = user.len();
+        let da_bytes: u64 = user.iter().map(|tx| tx.da_bytes).sum();
+        let mut txs = Vec::with_capacity(1 + user.len());
+        txs.push(deposit_raw.into());
+        txs.extend(user.into_iter().map(|tx| tx.raw));
+        let inputs = BlockInputs {
+            timestamp,
+            prev_randao: origin.header.mix_hash,
+            fee_recipient: Predeploys::SEQUENCER_FEE_VAULT,
+            parent_beacon_block_root: Some(origin.header.parent_beacon_block_root.unwrap_or_default()),
+            gas_limit: self.system_config.gas_limit,
+            eip1559_params: self.system_config.eip_1559_params(&self.rollup, parent.timestamp(), timestamp),
+            txs,
+        };
+        let block = build(parent.header(), parent.hash, inputs, &self.rollup.genesis)
+            .map_err(|e| SequencingError::Build(e.to_string()))?;
+        tracing::info!(
+            target: "rollsim_sim::sequencer",
+            number = block.number(), hash = %block.hash, origin = origin.number(), seq = sequence_number,
+            txs = user_count, da_bytes, max_tx_da, max_block_da, pool = chain.pool().len(),
+            "l2 block"
+        );
+        chain.append_produced(block);
+        Ok(())
+    }
+}
+
+/// Node `sequencer`'s RPC (op-geth's methods the batcher and tests use).
+fn rpc_server(chain: SharedL2, limits: Arc<Mutex<(u64, u64)>>) -> RpcServer {
+    let mut server = RpcServer::new();
+    let shared = chain.clone();
+    server.register::<L2BlockByNumber>(move |tag| {
+        let chain = lock(&shared);
+        Ok(match tag {
+            BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => Some(chain.head().clone()),
+            BlockNumberOrTag::Safe => Some(chain.safe().clone()),
+            BlockNumberOrTag::Finalized => Some(chain.finalized().clone()),
+            BlockNumberOrTag::Earliest => chain.block(0).cloned(),
+            BlockNumberOrTag::Number(n) => chain.block(n).cloned(),
+        })
+    });
+    let shared = chain;
+    server.register::<L2BlockByHash>(move |hash| {
+        let chain = lock(&shared);
+        // Recent blocks are the ones asked for: search from the head.
+        Ok(chain.canonical().iter().rev().find(|b| b.hash == hash).cloned())
+    });
+    server.register::<SetMaxDASize>(move |(max_tx, max_block)| {
+        let mut current = limits.lock().unwrap_or_else(PoisonError::into_inner);
+        if *current != (max_tx, max_block) {
+            tracing::info!(target: "rollsim_sim::sequencer", max_tx, max_block, "da limits set");
+            *current = (max_tx, max_block);
+        }
+        Ok(true)
+    });
+    server
+}

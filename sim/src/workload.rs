@@ -1,0 +1,236 @@
+//! The L2 workload: seeded user transactions for the sequencer's pool.
+//!
+//! Each L2 block slot, a Poisson number of transactions arrives from a population of senders:
+//! value transfers and calldata-heavy calls (calldata with a share of zero bytes, so it compresses
+//! like real calldata), plus scheduled bursts of large transactions that outrun the DA layer and
+//! build a backlog. Transactions carry simulated signatures (`rollsim::simsig`).
+
+use crate::l2::{block::intrinsic_gas, chain::PendingTx};
+use alloy_consensus::TxEip1559;
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use op_alloy_consensus::OpTxEnvelope;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+use std::{collections::BTreeMap, time::Duration};
+
+/// A window of large transactions.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Burst {
+    #[serde(deserialize_with = "crate::scenario::duration")]
+    pub at: Duration,
+    #[serde(deserialize_with = "crate::scenario::duration")]
+    pub duration: Duration,
+    /// Extra transactions per L2 block during the burst (mean).
+    pub txs_per_block: f64,
+    /// Calldata size range of the burst's transactions.
+    pub tx_bytes: [u64; 2],
+}
+
+/// The `[l2.workload]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkloadConfig {
+    /// Mean user transactions per L2 block.
+    pub txs_per_block: f64,
+    /// Share of plain value transfers; the rest carry calldata.
+    pub transfer_share: f64,
+    pub calldata_bytes: [u64; 2],
+    /// Share of zero bytes in generated calldata (compressibility).
+    pub calldata_zero_share: f64,
+    pub senders: u64,
+    /// Most transactions the pool holds; beyond it users are turned away (op-geth's pool limit).
+    pub pool_capacity: usize,
+    pub bursts: Vec<Burst>,
+}
+
+impl Default for WorkloadConfig {
+    fn default() -> Self {
+        Self {
+            txs_per_block: 20.0,
+            transfer_share: 0.7,
+            calldata_bytes: [200, 2_000],
+            calldata_zero_share: 0.35,
+            senders: 2_000,
+            pool_capacity: 20_000,
+            bursts: Vec::new(),
+        }
+    }
+}
+
+impl WorkloadConfig {
+    /// Checks ranges; errors name the field (relative to `[l2.workload]`).
+    pub fn validate(&self, run: Duration) -> Result<(), (String, String)> {
+        let err = |field: &str, reason: String| Err((field.to_owned(), reason));
+        if !(0.0..=5_000.0).contains(&self.txs_per_block) {
+            return err("txs_per_block", format!("must be in 0..=5000, got {}", self.txs_per_block));
+        }
+        for (field, share) in
+            [("transfer_share", self.transfer_share), ("calldata_zero_share", self.calldata_zero_share)]
+        {
+            if !(0.0..=1.0).contains(&share) {
+                return err(field, format!("must be in 0..=1, got {share}"));
+            }
+        }
+        let check_range = |field: &str, [lo, hi]: [u64; 2]| {
+            if lo > hi || hi > 120_000 {
+                return err(field, format!("must be a range [lo, hi] with hi <= 120000, got [{lo}, {hi}]"));
+            }
+            Ok(())
+        };
+        check_range("calldata_bytes", self.calldata_bytes)?;
+        if !(1..=10_000_000).contains(&self.senders) {
+            return err("senders", format!("must be in 1..=10000000, got {}", self.senders));
+        }
+        if self.pool_capacity == 0 {
+            return err("pool_capacity", "must be at least 1".to_owned());
+        }
+        for (i, burst) in self.bursts.iter().enumerate() {
+            if burst.at >= run {
+                return err(&format!("bursts[{i}].at"), "must be before the end of the run".to_owned());
+            }
+            if !(0.0..=5_000.0).contains(&burst.txs_per_block) {
+                return err(
+                    &format!("bursts[{i}].txs_per_block"),
+                    format!("must be in 0..=5000, got {}", burst.txs_per_block),
+                );
+            }
+            check_range(&format!("bursts[{i}].tx_bytes"), burst.tx_bytes)?;
+        }
+        Ok(())
+    }
+}
+
+/// The generator. It remembers each sender's next nonce: transactions it made are either in the
+/// pool or in the chain (reorged ones return to the pool), so the sequence never gaps.
+pub struct Workload {
+    config: WorkloadConfig,
+    chain_id: u64,
+    block_time: Duration,
+    rng: ChaCha8Rng,
+    next_nonce: BTreeMap<Address, u64>,
+    /// Simulated time up to which arrivals were generated.
+    until: Duration,
+    pub generated: u64,
+    pub turned_away: u64,
+}
+
+/// L2 senders live at 0xa2..00 + index.
+fn sender_address(index: u64) -> Address {
+    let mut bytes = [0u8; 20];
+    bytes[0] = 0xa2;
+    bytes[12..].copy_from_slice(&index.to_be_bytes());
+    Address::from(bytes)
+}
+
+impl Workload {
+    pub fn new(config: WorkloadConfig, chain_id: u64, block_time: Duration, rng: ChaCha8Rng) -> Self {
+        Self {
+            config,
+            chain_id,
+            block_time,
+            rng,
+            next_nonce: BTreeMap::new(),
+            until: Duration::ZERO,
+            generated: 0,
+            turned_away: 0,
+        }
+    }
+
+    /// Transactions that arrived since the last call, up to simulated time `now`: one draw per
+    /// whole L2 block time elapsed (rates are per block). `pool_len` is the pool's current size.
+    pub fn arrivals(&mut self, now: Duration, pool_len: usize) -> Vec<PendingTx> {
+        let mut txs = Vec::new();
+        while self.until + self.block_time <= now {
+            self.arrive(self.until, &mut txs);
+            self.until += self.block_time;
+        }
+        let room = self.config.pool_capacity.saturating_sub(pool_len);
+        self.turned_away += txs.len().saturating_sub(room) as u64;
+        txs.truncate(room);
+        txs.into_iter().map(|bytes| self.transaction(bytes as usize)).collect()
+    }
+
+    /// Draws the calldata sizes of one block time's arrivals, starting at `now`.
+    fn arrive(&mut self, now: Duration, txs: &mut Vec<u64>) {
+        let base = self.poisson(self.config.txs_per_block);
+        for _ in 0..base {
+            let bytes = if self.rng.gen_bool(self.config.transfer_share) {
+                0
+            } else {
+                self.rng.gen_range(self.config.calldata_bytes[0]..=self.config.calldata_bytes[1])
+            };
+            txs.push(bytes);
+        }
+        let bursts: Vec<Burst> =
+            self.config.bursts.iter().filter(|b| (b.at..b.at + b.duration).contains(&now)).cloned().collect();
+        for burst in bursts {
+            for _ in 0..self.poisson(burst.txs_per_block) {
+                txs.push(self.rng.gen_range(burst.tx_bytes[0]..=burst.tx_bytes[1]));
+            }
+        }
+    }
+
+    fn poisson(&mut self, lambda: f64) -> u64 {
+        if lambda <= 0.0 {
+            return 0;
+        }
+        if lambda > 30.0 {
+            // Normal approximation keeps large rates cheap.
+            let u1: f64 = self.rng.gen_range(f64::EPSILON..1.0);
+            let u2: f64 = self.rng.gen();
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            return (lambda + z * lambda.sqrt()).round().max(0.0) as u64;
+        }
+        let limit = (-lambda).exp();
+        let mut product: f64 = self.rng.gen();
+        let mut count = 0;
+        while product > limit {
+            product *= self.rng.gen::<f64>();
+            count += 1;
+        }
+        count
+    }
+
+    fn transaction(&mut self, calldata_bytes: usize) -> PendingTx {
+        let sender = sender_address(self.rng.gen_range(0..self.config.senders));
+        let nonce = self.next_nonce.entry(sender).or_default();
+        let tx_nonce = *nonce;
+        *nonce += 1;
+        let mut input = vec![0u8; calldata_bytes];
+        self.rng.fill(&mut input[..]);
+        // Bytes below the threshold become zero: about `calldata_zero_share` of them.
+        let threshold = (self.config.calldata_zero_share * 256.0) as u16;
+        for byte in &mut input {
+            if u16::from(*byte) < threshold {
+                *byte = 0;
+            }
+        }
+        let to = sender_address(self.rng.gen_range(0..self.config.senders));
+        let gas = intrinsic_gas(&input);
+        let tx = TxEip1559 {
+            chain_id: self.chain_id,
+            nonce: tx_nonce,
+            gas_limit: gas,
+            max_fee_per_gas: 1_000_000_000,
+            max_priority_fee_per_gas: self.rng.gen_range(1_000..1_000_000),
+            to: TxKind::Call(to),
+            value: U256::from(self.rng.gen_range(1u64..1_000_000_000_000)),
+            access_list: Default::default(),
+            input: Bytes::from(input),
+        };
+        let envelope = OpTxEnvelope::Eip1559(rollsim::simsig::sign(tx, sender));
+        let raw: Bytes = envelope.encoded_2718().into();
+        self.generated += 1;
+        PendingTx {
+            hash: envelope.tx_hash(),
+            da_bytes: op_alloy_flz::tx_estimated_size_fjord_bytes(&raw),
+            raw,
+            sender,
+            nonce: tx_nonce,
+            gas,
+        }
+    }
+}

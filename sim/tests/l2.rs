@@ -1,0 +1,147 @@
+//! The L2 side without a batcher: sequencing, throttling, sync status, sequencing-window expiry.
+#![cfg(madsim)]
+
+use alloy_eips::BlockNumberOrTag;
+use rollsim_sim::{
+    l1,
+    l2::chain::lock,
+    rollup_node::SyncStatusMethod,
+    scenario::Scenario,
+    sequencer::{L2BlockByNumber, SetMaxDASize},
+    world::{sim_now, World, RPC_TIMEOUT},
+};
+use std::{future::Future, sync::Arc, time::Duration};
+
+/// Runs `test` on node `tester` in the world of `l2_table` (TOML under `[l2]`).
+fn in_world<F, Fut>(l2_table: &str, test: F)
+where
+    F: FnOnce(Arc<World>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let text = format!(
+        "name = \"l2\"\ndescription = \"l2 test\"\nduration = \"2h\"\nseeds = [3]\n[l1.traffic]\nenabled = false\n[l2]\n{l2_table}\n"
+    );
+    let scenario = Scenario::parse(&text, "inline").unwrap();
+    let runtime = madsim::runtime::Runtime::with_seed_and_config(3, madsim::Config::default());
+    runtime.block_on(async move {
+        let world = Arc::new(World::start(&scenario, 3));
+        world.add_node("tester", std::future::pending::<()>);
+        world.spawn_on("tester", test(world.clone())).await.unwrap();
+    });
+}
+
+async fn until(t: Duration) {
+    tokio::time::sleep(t.saturating_sub(sim_now())).await;
+}
+
+#[test]
+fn sequencer_builds_every_two_seconds_on_advancing_l1_origins() {
+    in_world("sequencer_conf_depth = 4", |world| async move {
+        until(Duration::from_secs(301)).await;
+        let l2 = world.l2.as_ref().unwrap();
+        let chain = lock(&l2.chain);
+        assert_eq!(chain.head().number(), 150, "one block per 2 s");
+        let l1_head = l1::lock(&world.l1).head().number();
+        let origin = chain.head().info.l1_origin.number;
+        assert!(
+            origin + 4 <= l1_head && origin + 6 >= l1_head,
+            "origin {origin} keeps 4 confirmations behind {l1_head}"
+        );
+        let user_txs: usize = chain.canonical().iter().map(|b| b.user_txs().count()).sum();
+        assert!((2_400..3_600).contains(&user_txs), "about 20 user txs per block: {user_txs}");
+        for block in &chain.canonical()[1..] {
+            assert!(block.txs()[0].is_deposit(), "block {} starts with the L1-info deposit", block.number());
+        }
+    });
+}
+
+#[test]
+fn miner_set_max_da_size_limits_every_new_block_and_zero_lifts_it() {
+    let workload = "[l2.workload]\ntxs_per_block = 40\ntransfer_share = 0.2\ncalldata_bytes = [100, 3000]\n";
+    in_world(workload, |world| async move {
+        let rpc = world.rpc_client("tester", "sequencer", RPC_TIMEOUT);
+        until(Duration::from_secs(60)).await;
+        assert!(rpc.call::<SetMaxDASize>((600, 5_000)).await.unwrap());
+        let throttled_from = lock(&world.l2.as_ref().unwrap().chain).head().number() + 1;
+        until(Duration::from_secs(180)).await;
+        assert!(rpc.call::<SetMaxDASize>((0, 0)).await.unwrap());
+        let lifted_from = lock(&world.l2.as_ref().unwrap().chain).head().number() + 1;
+        until(Duration::from_secs(300)).await;
+
+        let chain = lock(&world.l2.as_ref().unwrap().chain);
+        let da = |raw: &[u8]| op_alloy_flz::tx_estimated_size_fjord_bytes(raw);
+        let mut throttled_txs = 0;
+        for block in &chain.canonical()[throttled_from as usize..lifted_from as usize] {
+            let sizes: Vec<u64> = block.raw_txs[1..].iter().map(|raw| da(raw)).collect();
+            assert!(
+                sizes.iter().all(|&s| s <= 600),
+                "block {}: a tx over the per-tx limit: {sizes:?}",
+                block.number()
+            );
+            assert!(sizes.iter().sum::<u64>() <= 5_000, "block {}: over the per-block limit", block.number());
+            throttled_txs += sizes.len();
+        }
+        assert!(throttled_txs > 0, "throttled blocks still carry small txs");
+        let big_after = chain.canonical()[lifted_from as usize..]
+            .iter()
+            .flat_map(|b| b.raw_txs[1..].iter())
+            .filter(|raw| da(raw) > 600)
+            .count();
+        assert!(big_after > 0, "(0, 0) lifts the limits: large txs return");
+        let before: Vec<u64> = chain.canonical()[1..throttled_from as usize]
+            .iter()
+            .flat_map(|b| b.raw_txs[1..].iter().map(|r| da(r)))
+            .collect();
+        assert!(before.iter().any(|&s| s > 600), "the workload does produce txs over the limit");
+    });
+}
+
+#[test]
+fn sync_status_reports_the_chain() {
+    in_world("", |world| async move {
+        let rollup = world.rpc_client("tester", "rollup", RPC_TIMEOUT);
+        let sequencer = world.rpc_client("tester", "sequencer", RPC_TIMEOUT);
+        for step in 1..=5u64 {
+            // Mid-slot: the rollup node has seen the slot's L1 block.
+            until(Duration::from_secs(step * 60 + 6)).await;
+            let status = rollup.call::<SyncStatusMethod>(()).await.unwrap();
+            let (head, safe, finalized) = {
+                let c = l1::lock(&world.l1);
+                (c.head().num_hash(), c.safe().num_hash(), c.finalized().num_hash())
+            };
+            assert_eq!(status.head_l1.id(), head, "step {step}");
+            assert_eq!(status.safe_l1.id(), safe);
+            assert_eq!(status.finalized_l1.id(), finalized);
+            assert_eq!(status.current_l1.number, head.number, "derivation idles at the L1 head");
+            let unsafe_head =
+                sequencer.call::<L2BlockByNumber>(BlockNumberOrTag::Latest).await.unwrap().unwrap();
+            assert_eq!(status.unsafe_l2, unsafe_head.info);
+            let chain = lock(&world.l2.as_ref().unwrap().chain);
+            assert_eq!(status.safe_l2, chain.safe().info);
+            assert_eq!(status.local_safe_l2, chain.safe().info);
+            assert_eq!(status.finalized_l2, chain.finalized().info);
+            assert_eq!(
+                status.safe_l2.block_info.number, 0,
+                "nothing is batched: the safe head stays at genesis"
+            );
+        }
+    });
+}
+
+#[test]
+fn sequencing_window_expiry_derives_deposit_only_blocks_and_reorgs_the_unsafe_chain() {
+    in_world("seq_window_size = 10\n[l2.workload]\ntxs_per_block = 5", |world| async move {
+        until(Duration::from_secs(600)).await;
+        let chain = lock(&world.l2.as_ref().unwrap().chain);
+        let safe = chain.safe().number();
+        assert!(safe > 100, "the window expired for many epochs: safe {safe}");
+        for number in 1..=safe {
+            let block = chain.block(number).unwrap();
+            assert_eq!(block.txs().len(), 1, "safe block {number} is deposit-only");
+            assert!(!chain.produced(number).contains(&block.hash), "block {number} was not the sequencer's");
+        }
+        assert!(chain.stats.unsafe_reorgs > 0);
+        assert!(chain.stats.unsafe_blocks_replaced > 0);
+        assert!(chain.head().number() > safe, "the sequencer builds on past the derived blocks");
+    });
+}

@@ -10,7 +10,7 @@
 use crate::{
     l1::{chain::L1Block, L1Client},
     l2::{
-        block::{build, BlockInputs, L2Block},
+        block::{build_decoded, BlockInputs, L2Block},
         chain::{lock, SharedL2},
         L2Config,
     },
@@ -23,6 +23,11 @@ use alloy_eips::{eip2718::Encodable2718, BlockNumberOrTag};
 use alloy_primitives::B256;
 use kona_genesis::{RollupConfig, SystemConfig};
 use kona_protocol::{L1BlockInfoTx, Predeploys};
+use op_alloy_consensus::OpTxEnvelope;
+
+/// The `from` of L1-info deposits (op-node's L1 attributes depositor).
+const DEPOSITOR: alloy_primitives::Address =
+    alloy_primitives::address!("deaddeaddeaddeaddeaddeaddeaddeaddead0001");
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex, PoisonError},
@@ -190,8 +195,13 @@ impl Sequencer {
         let user_count = user.len();
         let da_bytes: u64 = user.iter().map(|tx| tx.da_bytes).sum();
         let mut txs = Vec::with_capacity(1 + user.len());
+        let mut decoded = Vec::with_capacity(1 + user.len());
         txs.push(deposit_raw.into());
-        txs.extend(user.into_iter().map(|tx| tx.raw));
+        decoded.push((OpTxEnvelope::Deposit(deposit), DEPOSITOR));
+        for tx in user {
+            txs.push(tx.raw);
+            decoded.push((tx.envelope, tx.sender));
+        }
         let inputs = BlockInputs {
             timestamp,
             prev_randao: origin.header.mix_hash,
@@ -201,7 +211,7 @@ impl Sequencer {
             eip1559_params: self.system_config.eip_1559_params(&self.rollup, parent.timestamp(), timestamp),
             txs,
         };
-        let block = build(parent.header(), parent.hash, inputs, &self.rollup.genesis)
+        let block = build_decoded(parent.header(), parent.hash, inputs, decoded, &self.rollup.genesis)
             .map_err(|e| SequencingError::Build(e.to_string()))?;
         tracing::info!(
             target: "rollsim_sim::sequencer",

@@ -226,6 +226,7 @@ impl Workload {
         self.generated += 1;
         PendingTx {
             hash: envelope.tx_hash(),
+            envelope,
             da_bytes: op_alloy_flz::tx_estimated_size_fjord_bytes(&raw),
             raw,
             sender,

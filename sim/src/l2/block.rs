@@ -125,29 +125,44 @@ pub fn genesis(timestamp: u64, gas_limit: u64, base_fee: u64) -> Header {
     }
 }
 
-/// Builds the block on `parent` from `inputs`.
+/// Builds the block on `parent` from `inputs`, decoding each raw transaction and recovering
+/// its sender.
 pub fn build(
     parent: &Header,
     parent_hash: B256,
     inputs: BlockInputs,
     genesis: &ChainGenesis,
 ) -> Result<L2Block, BuildError> {
-    if inputs.timestamp <= parent.timestamp {
-        return Err(BuildError::Timestamp { timestamp: inputs.timestamp, parent: parent.timestamp });
-    }
-    let mut txs = Vec::with_capacity(inputs.txs.len());
-    let mut senders = Vec::with_capacity(inputs.txs.len());
-    let mut gas_used = 0u64;
-    let mut receipt_bytes = Vec::with_capacity(inputs.txs.len() * 8);
+    let mut decoded = Vec::with_capacity(inputs.txs.len());
     for (index, raw) in inputs.txs.iter().enumerate() {
         let tx = OpTxEnvelope::decode_2718_exact(raw)
             .map_err(|e| BuildError::Decode { index, reason: e.to_string() })?;
         let sender = rollsim::simsig::recover_signer(&tx)
             .map_err(|e| BuildError::Sender { index, reason: e.to_string() })?;
-        gas_used += intrinsic_gas(alloy_consensus::Transaction::input(&tx));
+        decoded.push((tx, sender));
+    }
+    build_decoded(parent, parent_hash, inputs, decoded, genesis)
+}
+
+/// Builds the block on `parent` from `inputs` whose transactions the caller already decoded
+/// (`decoded[i]` is `inputs.txs[i]` with its sender): the sequencer's path.
+pub fn build_decoded(
+    parent: &Header,
+    parent_hash: B256,
+    inputs: BlockInputs,
+    decoded: Vec<(OpTxEnvelope, Address)>,
+    genesis: &ChainGenesis,
+) -> Result<L2Block, BuildError> {
+    assert_eq!(decoded.len(), inputs.txs.len(), "one decoded transaction per raw one");
+    if inputs.timestamp <= parent.timestamp {
+        return Err(BuildError::Timestamp { timestamp: inputs.timestamp, parent: parent.timestamp });
+    }
+    let (txs, senders): (Vec<_>, Vec<_>) = decoded.into_iter().unzip();
+    let mut gas_used = 0u64;
+    let mut receipt_bytes = Vec::with_capacity(txs.len() * 8);
+    for tx in &txs {
+        gas_used += intrinsic_gas(alloy_consensus::Transaction::input(tx));
         receipt_bytes.extend_from_slice(&gas_used.to_be_bytes());
-        txs.push(tx);
-        senders.push(sender);
     }
     if gas_used > inputs.gas_limit {
         return Err(BuildError::GasLimit { gas_used, gas_limit: inputs.gas_limit });

@@ -4,6 +4,7 @@
 use super::block::L2Block;
 use alloy_eips::BlockNumHash;
 use alloy_primitives::{Address, Bytes, B256};
+use op_alloy_consensus::OpTxEnvelope;
 use std::{
     collections::{BTreeMap, VecDeque},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
@@ -14,6 +15,7 @@ use std::{
 pub struct PendingTx {
     pub hash: B256,
     pub raw: Bytes,
+    pub envelope: OpTxEnvelope,
     pub sender: Address,
     pub nonce: u64,
     pub gas: u64,
@@ -146,6 +148,7 @@ impl L2Chain {
                 let nonce = alloy_consensus::Transaction::nonce(tx);
                 self.nonces.insert(sender, nonce);
                 returned.push(PendingTx {
+                    envelope: tx.clone(),
                     hash: tx.tx_hash(),
                     gas: super::block::intrinsic_gas(alloy_consensus::Transaction::input(tx)),
                     da_bytes: op_alloy_flz::tx_estimated_size_fjord_bytes(raw),

@@ -5,5 +5,6 @@
 //! (see `.cargo/config.toml`); with `RUSTFLAGS=` the same code runs on real tokio.
 
 pub mod kzg;
+pub mod protocol;
 pub mod signer;
 pub mod simsig;

@@ -19,8 +19,10 @@ pub const ZLIB_LEVEL: u8 = 9;
 /// Brotli window (log2), the Go encoder's default.
 const BROTLI_LGWIN: u32 = 22;
 const BROTLI_BUFFER_BYTES: usize = 4096;
-/// Output space offered to zlib per call; a flush needs room for everything buffered.
-const ZLIB_CHUNK_BYTES: usize = 64 * 1024;
+/// Output space offered to zlib for a flush: more than its internal buffers hold.
+const ZLIB_FLUSH_ROOM_BYTES: usize = 128 * 1024;
+/// Output space beyond the input offered to zlib for a plain write.
+const ZLIB_WRITE_SLACK_BYTES: usize = 4 * 1024;
 
 /// The compression of a channel's stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -254,8 +256,12 @@ fn deflate(
     flush: TDEFLFlush,
 ) -> Result<(), CompressionError> {
     loop {
-        // Room for all input plus what the compressor buffers, so a flush marker is written once.
-        let room = input.len() + ZLIB_CHUNK_BYTES * 2;
+        // A flush gets room for everything the compressor buffers, so its marker is written once;
+        // plain writes loop instead of zero-filling that much room every call.
+        let room = match flush {
+            TDEFLFlush::None => input.len() + ZLIB_WRITE_SLACK_BYTES,
+            _ => input.len() + ZLIB_FLUSH_ROOM_BYTES,
+        };
         let start = out.len();
         out.resize(start + room, 0);
         let (status, consumed, produced) = compress(state, input, &mut out[start..], flush);

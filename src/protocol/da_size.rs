@@ -58,4 +58,25 @@ mod tests {
         let flz = u64::from(flz_compress_len(&data));
         assert_eq!(tx_estimated_da_size_bytes(&data), (836_500 * flz - 42_585_600) / 1_000_000);
     }
+
+    #[test]
+    fn block_sizes_skip_deposits() {
+        use alloy_consensus::{Block, BlockBody, Signed, TxLegacy};
+        use alloy_primitives::{Sealed, Signature, B256};
+        let legacy = TxLegacy { input: vec![7u8; 3000].into(), ..Default::default() };
+        let tx = OpTxEnvelope::Legacy(Signed::new_unchecked(legacy, Signature::test_signature(), B256::ZERO));
+        let deposit = OpTxEnvelope::Deposit(Sealed::new_unchecked(Default::default(), B256::ZERO));
+        let raw = tx.encoded_2718();
+        let block: OpBlock = Block {
+            header: Default::default(),
+            body: BlockBody {
+                transactions: vec![deposit, tx.clone(), tx],
+                ommers: vec![],
+                withdrawals: None,
+            },
+        };
+        let sizes = block_sizes(&block);
+        assert_eq!(sizes.raw_bytes, 70 + 2 * (raw.len() as u64 + 2));
+        assert_eq!(sizes.estimated_da_bytes, 70 + 2 * tx_estimated_da_size_bytes(&raw));
+    }
 }

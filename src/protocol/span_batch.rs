@@ -134,7 +134,8 @@ impl RawSpanBatch {
         let mut epoch = self.prefix.l1_origin_num;
         for i in (0..self.block_count()).rev() {
             epochs[i] = epoch;
-            if i > 0 && self.origin_bits[i] {
+            let new_epoch = self.origin_bits.get(i).ok_or(SpanBatchError::Truncated("origin_bits"))?;
+            if i > 0 && *new_epoch {
                 epoch = epoch.checked_sub(1).ok_or(SpanBatchError::OriginUnderflow)?;
             }
         }

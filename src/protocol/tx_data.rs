@@ -108,3 +108,31 @@ pub fn parse_alt_da(data: &[u8]) -> Result<AltDaCommitment, AltDaError> {
         other => Err(AltDaError::UnknownType(other)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_0_and_alt_da_round_trip_and_reject() {
+        let frames = vec![
+            Frame { id: [1; 16], number: 0, data: vec![9; 10], is_last: false },
+            Frame { id: [1; 16], number: 1, data: vec![], is_last: true },
+        ];
+        let data = calldata_from_frames(&frames);
+        assert_eq!(parse_tx_data(&data), Ok(frames));
+        assert_eq!(parse_tx_data(&[]), Err(TxDataError::Empty));
+        assert_eq!(parse_tx_data(&[1]), Err(TxDataError::WrongVersion(1)));
+        assert_eq!(parse_tx_data(&[0]), Err(TxDataError::Frame(FrameError::NoFrames)));
+
+        let keccak = AltDaCommitment::Keccak(keccak_commitment(&data));
+        assert_eq!(parse_alt_da(&alt_da_tx_data(&keccak)), Ok(keccak));
+        let generic = AltDaCommitment::Generic(vec![0xda, 1, 2]);
+        assert_eq!(parse_alt_da(&alt_da_tx_data(&generic)), Ok(generic));
+        assert_eq!(parse_alt_da(&[1, 0, 5]), Err(AltDaError::BadKeccakLength(1)));
+        assert_eq!(parse_alt_da(&[1, 1]), Err(AltDaError::EmptyGeneric));
+        assert_eq!(parse_alt_da(&[1, 7]), Err(AltDaError::UnknownType(7)));
+        assert_eq!(parse_alt_da(&[1]), Err(AltDaError::MissingType));
+        assert_eq!(parse_alt_da(&[0]), Err(AltDaError::WrongVersion(0)));
+    }
+}

@@ -338,6 +338,10 @@ mod tests {
                 decompress(&out, data.len() - 1),
                 Err(CompressionError::TooLarge { max_bytes: data.len() - 1 })
             );
+            assert!(
+                decompress(&out[..out.len() / 2], data.len()).is_err(),
+                "{algo}: truncated stream accepted"
+            );
         }
     }
 }

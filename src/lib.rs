@@ -7,3 +7,4 @@
 pub mod kzg;
 pub mod signer;
 pub mod simsig;
+pub mod trie;

@@ -114,3 +114,39 @@ proptest! {
         prop_assert!(sparse.reveal_multiproof(&proof).is_err());
     }
 }
+
+#[test]
+fn empty_update_keeps_the_root() {
+    // reth#14449: a block that changes nothing must still yield the (unchanged) root.
+    let mut state = StateTrie::new();
+    let genesis = HashedPostState {
+        accounts: (0..5u8).map(|i| (B256::repeat_byte(i), Some(Default::default()))).collect(),
+        storages: Default::default(),
+    };
+    state.apply(&genesis);
+    let mut sparse = SparseStateTrie::new();
+    sparse.reveal_multiproof(&state.multiproof(&MultiProofTargets::new())).unwrap();
+    sparse.apply(&HashedPostState::default()).unwrap();
+    assert_eq!(sparse.root().unwrap(), state.root());
+}
+
+#[test]
+fn stale_storage_proof_after_destruction_is_skipped() {
+    let mut state = StateTrie::new();
+    let address = B256::repeat_byte(1);
+    let slots = (1..20u64).map(|i| (B256::with_last_byte(i as u8), U256::from(i))).collect();
+    let genesis = HashedPostState {
+        accounts: [(address, Some(Default::default())), (B256::ZERO, Some(Default::default()))].into(),
+        storages: [(address, HashedStorage { wiped: false, slots })].into(),
+    };
+    state.apply(&genesis);
+    let proof = state.multiproof(&[(address, [B256::with_last_byte(3)].into())].into());
+    let mut sparse = SparseStateTrie::new();
+    sparse.reveal_multiproof(&proof).unwrap();
+    let destroy = HashedPostState { accounts: [(address, None)].into(), storages: Default::default() };
+    sparse.apply(&destroy).unwrap();
+    // The same pre-block proof arrives again (another chunk of the block): nothing to reveal.
+    sparse.reveal_multiproof(&proof).unwrap();
+    state.apply(&destroy);
+    assert_eq!(sparse.root().unwrap(), state.root());
+}

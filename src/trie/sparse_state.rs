@@ -79,7 +79,7 @@ impl SparseStateTrie {
     /// Destroys an account together with its storage.
     pub fn remove_account(&mut self, hashed_address: B256) -> Result<(), StateTrieError> {
         self.accounts.remove_leaf(&Nibbles::unpack(hashed_address)).map_err(StateTrieError::account_trie)?;
-        self.storages.insert(hashed_address, SparseTrie::revealed_empty());
+        self.storages.insert(hashed_address, SparseTrie::wiped());
         self.dirty_storages.remove(&hashed_address);
         Ok(())
     }
@@ -110,7 +110,7 @@ impl SparseStateTrie {
 
     /// Wipes the storage of an account (it need not have been revealed).
     pub fn wipe_storage(&mut self, hashed_address: B256) {
-        self.storages.insert(hashed_address, SparseTrie::revealed_empty());
+        self.storages.insert(hashed_address, SparseTrie::wiped());
         self.dirty_storages.insert(hashed_address);
     }
 

@@ -79,9 +79,16 @@ pub enum SparseTrie {
 }
 
 impl SparseTrie {
-    /// A revealed empty trie (a new or wiped storage).
+    /// A revealed empty trie.
     pub fn revealed_empty() -> Self {
         Self::Revealed(Box::default())
+    }
+
+    /// A wiped trie: empty, and proofs of what it held before are stale rather than conflicting.
+    pub fn wiped() -> Self {
+        let mut trie = RevealedTrie::default();
+        trie.wipe();
+        Self::Revealed(Box::new(trie))
     }
 
     /// Reveals the root hash of a blind trie; a revealed trie is returned as is.

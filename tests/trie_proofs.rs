@@ -1,6 +1,6 @@
 //! `StateTrie` multiproofs against `alloy_trie::proof::verify_proof`: every target account and slot,
 //! present or absent, verifies against the model's roots; a tampered node fails; and every branch on
-//! a target path comes with all its hashed children (what removals need).
+//! a target path that removals could collapse comes with all its hashed children.
 
 mod trie_common;
 
@@ -17,18 +17,30 @@ fn targets() -> impl Strategy<Value = MultiProofTargets> {
     proptest::collection::btree_map(pool_key(), proptest::collection::btree_set(pool_key(), 0..4), 1..8)
 }
 
-/// Every branch on a target's path has all its hashed children in the node set.
-fn assert_siblings(subtree: &BTreeMap<Nibbles, Bytes>, targets: &BTreeSet<B256>) {
+/// Every branch on a target's path that removing targets could leave with one child (all but at
+/// most one child hold only target keys) comes with all its hashed children.
+fn assert_siblings(subtree: &BTreeMap<Nibbles, Bytes>, targets: &BTreeSet<B256>, keys: &BTreeSet<B256>) {
+    let only_targets = |prefix: &Nibbles| {
+        keys.iter().filter(|k| Nibbles::unpack(k).starts_with(prefix)).all(|k| targets.contains(k))
+    };
     for (path, node) in subtree {
         let on_path = targets.iter().any(|t| Nibbles::unpack(t).starts_with(path));
         let Ok(TrieNode::Branch(branch)) = TrieNode::decode(&mut &node[..]) else { continue };
-        if !on_path {
+        let children: Vec<Nibbles> = branch
+            .state_mask
+            .iter()
+            .map(|n| {
+                let mut child = *path;
+                child.push(n);
+                child
+            })
+            .collect();
+        let removable = children.iter().filter(|c| only_targets(c)).count();
+        if !on_path || removable + 1 < children.len() {
             continue;
         }
-        for (nibble, child) in branch.state_mask.iter().zip(&branch.stack) {
-            let mut child_path = *path;
-            child_path.push(nibble);
-            assert!(!child.is_hash() || subtree.contains_key(&child_path), "missing child {child_path:?}");
+        for (child_path, child) in children.iter().zip(&branch.stack) {
+            assert!(!child.is_hash() || subtree.contains_key(child_path), "missing child {child_path:?}");
         }
     }
 }
@@ -50,7 +62,7 @@ proptest! {
         }
         let proof = state.multiproof(&targets);
         prop_assert_eq!(proof.root, model.root());
-        assert_siblings(&proof.account_subtree, &targets.keys().copied().collect());
+        assert_siblings(&proof.account_subtree, &targets.keys().copied().collect(), &model.accounts.keys().copied().collect());
         for (address, slots) in &targets {
             let expected = model.accounts.get(address)
                 .map(|a| alloy_rlp::encode(a.into_trie_account(model.storage_root(address))));
@@ -59,7 +71,8 @@ proptest! {
 
             let storage = &proof.storages[address];
             prop_assert_eq!(storage.root, model.storage_root(address));
-            assert_siblings(&storage.subtree, slots);
+            let keys = model.storages.get(address).map(|s| s.keys().copied().collect()).unwrap_or_default();
+            assert_siblings(&storage.subtree, slots, &keys);
             for slot in slots {
                 let value = model.storages.get(address).and_then(|s| s.get(slot));
                 let expected = value.map(|v| alloy_rlp::encode_fixed_size(v).to_vec());

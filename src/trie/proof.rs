@@ -3,13 +3,17 @@
 //! A removal that leaves a branch with one child collapses that branch into its surviving child, so
 //! the sparse trie must know that child (leaf, extension or branch) even though no target leads to it.
 //! reth retains the one surviving sibling of branches it knows will lose children
-//! (`ProofRetainer::with_added_removed_keys`). We do not know the update when proving, so we take the
-//! simplest rule that covers every possible removal of target keys: for every branch on a target's
-//! path, the proof carries the nodes of all its children. The nodes come from alloy-trie's
-//! `HashBuilder` with a `ProofRetainer` whose targets are the keys plus, for every depth `d` at which
-//! a branch can sit on a key's path, the 16 one-nibble extensions of the key's `d`-nibble prefix.
+//! (`ProofRetainer::with_added_removed_keys`). We prove before the update is known, so we retain
+//! what any removal of target keys could need: for every branch on a target's path of which all but
+//! at most one child hold nothing but target keys, the nodes of all its children. Other branches
+//! keep two or more children whatever targets are removed; inserts need no siblings (the sparse
+//! trie keeps nodes by absolute path). The nodes come from alloy-trie's `HashBuilder` with a
+//! `ProofRetainer` whose targets are the keys plus the 16 children of each such branch.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    ops::RangeInclusive,
+};
 
 use alloy_primitives::{Bytes, B256};
 use alloy_trie::{nodes::RlpNode, proof::ProofRetainer, HashBuilder, Nibbles};
@@ -75,14 +79,16 @@ pub fn prove_leaves(leaves: &BTreeMap<B256, Vec<u8>>, targets: &BTreeSet<B256>) 
 }
 
 /// Root and proof nodes of the trie over `leaves` (sorted by key) for `targets`, including all
-/// children of branches on the target paths (see the module doc).
+/// children of the branches on target paths that removals of targets could collapse (module doc).
 pub(crate) fn prove<'a, V>(
     leaves: &BTreeMap<B256, V>,
     encode: impl FnMut(&B256, &V, &mut Vec<u8>),
     targets: impl IntoIterator<Item = &'a B256>,
 ) -> (B256, BTreeMap<Nibbles, Bytes>) {
+    let targets: BTreeSet<B256> = targets.into_iter().copied().collect();
     let mut retained = Vec::new();
-    for target in targets {
+    let mut decided = BTreeSet::new();
+    for target in &targets {
         let key = Nibbles::unpack(target);
         // The deepest branch on `key`'s path is where it parts from its nearest sorted neighbour.
         let before = leaves.range(..*target).next_back().map(|(k, _)| *k);
@@ -94,10 +100,9 @@ pub(crate) fn prove<'a, V>(
             .max()
             .unwrap_or(0);
         for depth in 0..=deepest.min(key.len() - 1) {
-            for nibble in 0..16 {
-                let mut child = key.slice(..depth);
-                child.push(nibble);
-                retained.push(child);
+            let branch = key.slice(..depth);
+            if decided.insert(branch) && collapsible(leaves, &targets, &branch) {
+                retained.extend((0..16).map(|nibble| child(&branch, nibble)));
             }
         }
         retained.push(key);
@@ -106,6 +111,38 @@ pub(crate) fn prove<'a, V>(
     let root = build(&mut hb, leaves, encode);
     let nodes = hb.take_proof_nodes().into_nodes_sorted().into_iter().collect();
     (root, nodes)
+}
+
+/// Whether there is a branch at `branch` that removing target keys can leave with one child: all
+/// but at most one of its children hold nothing but target keys.
+fn collapsible<V>(leaves: &BTreeMap<B256, V>, targets: &BTreeSet<B256>, branch: &Nibbles) -> bool {
+    let (mut children, mut removable) = (0, 0);
+    for nibble in 0..16 {
+        let mut keys = leaves.range(key_range(&child(branch, nibble))).map(|(k, _)| k).peekable();
+        if keys.peek().is_some() {
+            children += 1;
+            removable += usize::from(keys.all(|k| targets.contains(k)));
+        }
+    }
+    children >= 2 && removable + 1 >= children
+}
+
+/// The 32-byte keys starting with `prefix`.
+fn key_range(prefix: &Nibbles) -> RangeInclusive<B256> {
+    let pad = |fill| {
+        let mut key = *prefix;
+        while key.len() < 64 {
+            key.push_unchecked(fill);
+        }
+        B256::from_slice(&key.pack())
+    };
+    pad(0)..=pad(0xf)
+}
+
+fn child(path: &Nibbles, nibble: u8) -> Nibbles {
+    let mut child = *path;
+    child.push_unchecked(nibble);
+    child
 }
 
 /// Feeds `leaves` (sorted by key) into `hb` and returns the root.

@@ -196,19 +196,16 @@ impl RevealedTrie {
 
     /// The root hash: re-hashes the nodes on changed paths, reuses every other cached `RlpNode`.
     pub fn root(&mut self) -> B256 {
-        let root = self.rlp_node(Nibbles::new());
-        self.prefix_set.clear();
+        let changed: Vec<Nibbles> = std::mem::take(&mut self.prefix_set).into_iter().collect();
+        let root = self.rlp_node(Nibbles::new(), &changed);
         // The root is hashed even when its RLP is shorter than a hash.
         root.as_hash().unwrap_or_else(|| keccak256(&root))
     }
 
-    /// Whether a changed leaf lies under `path`.
-    fn is_dirty(&self, path: &Nibbles) -> bool {
-        self.prefix_set.range(path..).next().is_some_and(|key| key.starts_with(path))
-    }
-
-    /// The `RlpNode` of the node at `path`, computing and caching it where stale.
-    fn rlp_node(&mut self, path: Nibbles) -> RlpNode {
+    /// The `RlpNode` of the node at `path`, computing and caching it where stale; `changed` are the
+    /// sorted changed leaf paths under `path`.
+    fn rlp_node(&mut self, path: Nibbles, changed: &[Nibbles]) -> RlpNode {
+        debug_assert!(changed.iter().all(|key| key.starts_with(&path)), "changed keys under path");
         let node = self.nodes.get(&path).expect("a child's parent references it");
         let cached = match node {
             SparseNode::Empty => return RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE]),
@@ -217,7 +214,7 @@ impl RevealedTrie {
             | SparseNode::Extension { hash, .. }
             | SparseNode::Branch { hash, .. } => hash,
         };
-        if let Some(cached) = cached.as_ref().filter(|_| !self.is_dirty(&path)) {
+        if let Some(cached) = cached.as_ref().filter(|_| changed.is_empty()) {
             return cached.clone();
         }
         let rlp = match node.clone() {
@@ -227,7 +224,8 @@ impl RevealedTrie {
                 LeafNodeRef::new(&key, value).rlp(&mut self.rlp_buf)
             }
             SparseNode::Extension { key, .. } => {
-                let child = self.rlp_node(path.join(&key));
+                let child_path = path.join(&key);
+                let child = self.rlp_node(child_path, under(changed, &child_path));
                 self.rlp_buf.clear();
                 ExtensionNodeRef::new(&key, &child).rlp(&mut self.rlp_buf)
             }
@@ -237,7 +235,7 @@ impl RevealedTrie {
                     if state_mask.is_bit_set(nibble) {
                         let mut child = path;
                         child.push_unchecked(nibble);
-                        stack.push(self.rlp_node(child));
+                        stack.push(self.rlp_node(child, under(changed, &child)));
                     }
                 }
                 self.rlp_buf.clear();
@@ -255,4 +253,11 @@ impl RevealedTrie {
         }
         rlp
     }
+}
+
+/// The keys of sorted `keys` that start with `prefix` (a contiguous run).
+fn under<'a>(keys: &'a [Nibbles], prefix: &Nibbles) -> &'a [Nibbles] {
+    let start = keys.partition_point(|key| key < prefix);
+    let len = keys[start..].partition_point(|key| key.starts_with(prefix));
+    &keys[start..start + len]
 }

@@ -13,7 +13,7 @@
 mod reveal;
 mod update;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use alloy_primitives::{keccak256, B256};
 use alloy_trie::{
@@ -22,6 +22,11 @@ use alloy_trie::{
 };
 
 use super::TrieError;
+
+/// Nodes and values are looked up by path at every step of every update and hash: hash maps, with a
+/// fixed seed (std's `RandomState` would differ between runs; nothing iterates them anyway).
+type FixedMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
+type FixedSet<K> = hashbrown::HashSet<K, foldhash::fast::FixedState>;
 
 /// A node of the sparse trie. Leaf and extension keys are the nibbles below the node's own path;
 /// `hash` caches the node's `RlpNode` (valid unless the prefix set holds a key under the node).
@@ -143,13 +148,13 @@ impl SparseTrie {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevealedTrie {
     /// Every known node by absolute path; the root is at the empty path.
-    nodes: BTreeMap<Nibbles, SparseNode>,
+    nodes: FixedMap<Nibbles, SparseNode>,
     /// Leaf values (RLP as stored in the trie) by full path.
-    values: BTreeMap<Nibbles, Vec<u8>>,
+    values: FixedMap<Nibbles, Vec<u8>>,
     /// Full paths of leaves changed since the last root: their ancestors' caches are stale.
     prefix_set: BTreeSet<Nibbles>,
     /// Paths whose node an update created or changed: a later proof of them is stale, not a conflict.
-    modified: BTreeSet<Nibbles>,
+    modified: FixedSet<Nibbles>,
     /// Reused RLP buffer.
     rlp_buf: Vec<u8>,
 }
@@ -164,11 +169,13 @@ impl RevealedTrie {
     /// A trie whose root is known by hash only (empty if it is the empty root).
     pub fn from_root(root: B256) -> Self {
         let node = if root == EMPTY_ROOT_HASH { SparseNode::Empty } else { SparseNode::Hash(root) };
+        let mut nodes = FixedMap::default();
+        nodes.insert(Nibbles::new(), node);
         Self {
-            nodes: BTreeMap::from([(Nibbles::new(), node)]),
-            values: BTreeMap::new(),
+            nodes,
+            values: FixedMap::default(),
             prefix_set: BTreeSet::new(),
-            modified: BTreeSet::new(),
+            modified: FixedSet::default(),
             rlp_buf: Vec::new(),
         }
     }
@@ -178,9 +185,9 @@ impl RevealedTrie {
         self.nodes.get(path)
     }
 
-    /// All known nodes by path.
-    pub fn nodes(&self) -> &BTreeMap<Nibbles, SparseNode> {
-        &self.nodes
+    /// How many nodes are known (blinded ones included).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
     }
 
     /// The value of the revealed leaf at `full_path`.

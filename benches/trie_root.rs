@@ -1,7 +1,7 @@
 //! Trie root benchmarks (run natively: `RUSTFLAGS= cargo bench -p rollsim --bench trie_root`).
 //!
 //! - `full_root/*`: the state root of n accounts, alloy-trie's `HashBuilder` (`state_root`) against
-//!   `StateTrie::root`, which is the same pass over its sorted leaves.
+//!   `StateTrie::root` (the same pass over its sorted leaves) and a sparse trie built leaf by leaf.
 //! - `update_1k/*`: 1,000 changed accounts in a trie of `TRIE_BENCH_ACCOUNTS` (default 1M):
 //!   a full recompute, the sparse state trie already revealed, and reveal plus update.
 
@@ -10,7 +10,8 @@ use std::hint::black_box;
 use alloy_primitives::{keccak256, B256, U256};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use rollsim::trie::{
-    Account, HashedPostState, MultiProofTargets, SparseStateTrie, StateTrie, EMPTY_ROOT_HASH, KECCAK_EMPTY,
+    Account, HashedPostState, MultiProofTargets, Nibbles, SparseStateTrie, SparseTrie, StateTrie,
+    EMPTY_ROOT_HASH, KECCAK_EMPTY,
 };
 
 fn account(i: u64) -> Account {
@@ -48,6 +49,19 @@ fn full_root(c: &mut Criterion) {
         });
         let mut state = state(&accounts);
         group.bench_function(format!("state_trie/{n}"), |b| b.iter(|| black_box(state.root())));
+        let leaves: Vec<_> = accounts
+            .iter()
+            .map(|(k, a)| (Nibbles::unpack(k), alloy_rlp::encode(a.into_trie_account(EMPTY_ROOT_HASH))))
+            .collect();
+        group.bench_function(format!("sparse_from_empty/{n}"), |b| {
+            b.iter(|| {
+                let mut trie = SparseTrie::revealed_empty();
+                for (key, value) in &leaves {
+                    trie.update_leaf(*key, value.clone()).unwrap();
+                }
+                black_box(trie.root().unwrap())
+            })
+        });
     }
     group.finish();
 }

@@ -96,8 +96,8 @@ impl StateTrie {
     }
 
     /// Proof nodes for `targets`: account-trie nodes along every target address and storage-trie
-    /// nodes along every target slot, with all children of the branches on those paths (what any
-    /// removal of target keys needs to collapse a branch).
+    /// nodes along every target slot, plus all children of the branches on those paths that a
+    /// removal of target keys could collapse (see `proof.rs`).
     pub fn multiproof(&mut self, targets: &MultiProofTargets) -> MultiProof {
         self.refresh_storage_roots();
         let roots = &self.storage_roots;

@@ -128,7 +128,7 @@ fn collapsible<V>(leaves: &BTreeMap<B256, V>, targets: &BTreeSet<B256>, branch: 
 }
 
 /// The 32-byte keys starting with `prefix`.
-fn key_range(prefix: &Nibbles) -> RangeInclusive<B256> {
+pub(crate) fn key_range(prefix: &Nibbles) -> RangeInclusive<B256> {
     let pad = |fill| {
         let mut key = *prefix;
         while key.len() < 64 {

@@ -12,7 +12,7 @@ use alloy_trie::{Nibbles, TrieAccount, EMPTY_ROOT_HASH};
 
 use super::{
     post_state::{encode_account, encode_slot},
-    Account, HashedPostState, MultiProof, SparseTrie, StateTrieError, TrieError,
+    Account, HashedPostState, MultiProof, SparseTrie, StateTrieError, TrieError, TrieProof,
 };
 
 /// Account trie plus storage tries, all sparse.
@@ -58,6 +58,19 @@ impl SparseStateTrie {
                 .map_err(|e| StateTrieError::storage(*address, e))?;
         }
         Ok(())
+    }
+
+    /// Reveals nodes of the account trie (`account` is `None`) or of `account`'s storage trie, e.g. a
+    /// `StateTrie::node_proof` for the path of a [`TrieError::BlindedNode`]. The trie must be
+    /// revealed already (its root known).
+    pub fn reveal_nodes(&mut self, account: Option<B256>, proof: &TrieProof) -> Result<(), StateTrieError> {
+        let wrap = |error| StateTrieError { account, error };
+        let trie = match account {
+            None => Some(&mut self.accounts),
+            Some(address) => self.storages.get_mut(&address),
+        };
+        let trie = trie.ok_or(TrieError::Blind).and_then(SparseTrie::revealed_mut).map_err(wrap)?;
+        trie.reveal_proof_nodes(&proof.subtree).map_err(wrap)
     }
 
     /// Sets an account (its storage root is filled in by [`Self::root`]).

@@ -8,11 +8,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use alloy_primitives::{B256, U256};
-use alloy_trie::{HashBuilder, EMPTY_ROOT_HASH};
+use alloy_trie::{HashBuilder, Nibbles, EMPTY_ROOT_HASH};
 
 use super::{
     post_state::{encode_account, encode_slot},
-    proof::{build, prove},
+    proof::{build, key_range, prove},
     Account, HashedPostState, MultiProof, MultiProofTargets, TrieProof,
 };
 
@@ -120,6 +120,36 @@ impl StateTrie {
             })
             .collect();
         MultiProof { root, account_subtree, storages }
+    }
+
+    /// The proof of the node at `path` in the account trie (`account` is `None`) or in the storage
+    /// trie of `account`: what a sparse trie needs when an operation meets a blinded node there,
+    /// e.g. a removal whose surviving sibling no multiproof carried because the removals came in
+    /// separately proved target sets (reth fetches such nodes from its database).
+    pub fn node_proof(&mut self, account: Option<B256>, path: &Nibbles) -> TrieProof {
+        self.refresh_storage_roots();
+        // Any key under `path` leads through it.
+        let empty = BTreeMap::new();
+        let (root, subtree) = match account {
+            None => {
+                let roots = &self.storage_roots;
+                let key = self.accounts.range(key_range(path)).next().map(|(k, _)| *k);
+                prove(
+                    &self.accounts,
+                    |address, account, buf| {
+                        let root = roots.get(address).copied().unwrap_or(EMPTY_ROOT_HASH);
+                        buf.extend_from_slice(&encode_account(&account.into_trie_account(root)));
+                    },
+                    key.iter(),
+                )
+            }
+            Some(address) => {
+                let storage = self.storages.get(&address).unwrap_or(&empty);
+                let key = storage.range(key_range(path)).next().map(|(k, _)| *k);
+                prove(storage, |_, value, buf| buf.extend_from_slice(&encode_slot(*value)), key.iter())
+            }
+        };
+        TrieProof { root, subtree }
     }
 
     fn cached_storage_root(&self, hashed_address: &B256) -> B256 {

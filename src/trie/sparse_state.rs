@@ -184,9 +184,9 @@ impl SparseStateTrie {
     fn account_leaf(&self, hashed_address: &B256) -> Result<Option<TrieAccount>, TrieError> {
         let trie = self.accounts.as_revealed().ok_or(TrieError::Blind)?;
         let path = Nibbles::unpack(hashed_address);
-        match trie.get_leaf_value(&path) {
+        match trie.find_leaf(&path)? {
             Some(value) => Ok(Some(TrieAccount::decode(&mut &value[..])?)),
-            None => trie.prove_absent_or_present(&path).map(|()| None),
+            None => Ok(None),
         }
     }
 }

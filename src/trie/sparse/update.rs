@@ -187,10 +187,13 @@ impl RevealedTrie {
         Ok(changes)
     }
 
-    /// Whether the trie knows what is at `full_path`: `Ok` if the leaf is revealed or provably
-    /// absent, [`TrieError::BlindedNode`] if a blinded node is in the way.
-    pub fn prove_absent_or_present(&self, full_path: &Nibbles) -> Result<(), TrieError> {
-        self.walk(full_path).map(drop)
+    /// The value of the leaf at `full_path`: `Some` if revealed, `None` if the trie proves it absent,
+    /// [`TrieError::BlindedNode`] if a blinded node is in the way.
+    pub fn find_leaf(&self, full_path: &Nibbles) -> Result<Option<&Vec<u8>>, TrieError> {
+        match self.values.get(full_path) {
+            Some(value) => Ok(Some(value)),
+            None => self.walk(full_path).map(|_| None),
+        }
     }
 
     /// The paths from the root along `full_path` to its leaf, or to where the trie proves it

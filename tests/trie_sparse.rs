@@ -19,15 +19,23 @@ use trie_common::{colliding_key, oracle_root};
 /// A batch: key to new value, `None` removing.
 type Batch = BTreeMap<B256, Option<Vec<u8>>>;
 
+fn key() -> impl Strategy<Value = B256> {
+    any::<[u8; 3]>().prop_map(|n| colliding_key(n.map(|x| x % 16)))
+}
+
+/// Short values make inline nodes; long ones make hashed nodes.
+fn value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![proptest::collection::vec(any::<u8>(), 1..4), proptest::collection::vec(any::<u8>(), 30..40)]
+}
+
 fn batches() -> impl Strategy<Value = Vec<Batch>> {
-    let key = any::<[u8; 3]>().prop_map(|n| colliding_key(n.map(|x| x % 16)));
-    // Short values make inline nodes; long ones make hashed nodes.
-    let value = prop_oneof![
-        proptest::collection::vec(any::<u8>(), 1..4),
-        proptest::collection::vec(any::<u8>(), 30..40)
-    ];
-    let batch = proptest::collection::btree_map(key, proptest::option::weighted(0.6, value), 1..40);
+    let batch = proptest::collection::btree_map(key(), proptest::option::weighted(0.6, value()), 1..40);
     proptest::collection::vec(batch, 1..8)
+}
+
+/// The leaves the trie starts with: known to the sparse trie only by its root hash.
+fn genesis() -> impl Strategy<Value = BTreeMap<B256, Vec<u8>>> {
+    proptest::collection::btree_map(key(), value(), 0..300)
 }
 
 /// Applies a batch to the sparse trie: inserts first, then removals (as reth does).
@@ -45,6 +53,33 @@ fn apply(trie: &mut SparseTrie, batch: &Batch) -> Result<(), TrieError> {
     Ok(())
 }
 
+/// `batch` plus the removal of every other existing key it does not touch (random keys are rarely
+/// present, so removals of existing leaves, the ones that collapse branches, are added explicitly).
+fn with_removals(batch: &Batch, leaves: &BTreeMap<B256, Vec<u8>>) -> Batch {
+    let mut batch = batch.clone();
+    for key in leaves.keys().step_by(2) {
+        batch.entry(*key).or_insert(None);
+    }
+    batch
+}
+
+/// Applies a batch, revealing each blinded node it meets from `pre` and retrying (`apply` is
+/// idempotent).
+fn apply_fetching_blinded(trie: &mut SparseTrie, batch: &Batch, pre: &BTreeMap<B256, Vec<u8>>) {
+    for _ in 0..64 {
+        match apply(trie, batch) {
+            Ok(()) => return,
+            Err(TrieError::BlindedNode { path, .. }) => {
+                let key = pre.keys().find(|k| Nibbles::unpack(k).starts_with(&path)).unwrap();
+                let proof = prove_leaves(pre, &BTreeSet::from([*key]));
+                trie.revealed_mut().unwrap().reveal_proof_nodes(&proof.subtree).unwrap();
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    panic!("blinded nodes keep coming");
+}
+
 fn apply_oracle(leaves: &mut BTreeMap<B256, Vec<u8>>, batch: &Batch) {
     for (key, value) in batch {
         match value {
@@ -57,17 +92,42 @@ fn apply_oracle(leaves: &mut BTreeMap<B256, Vec<u8>>, batch: &Batch) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
-    /// Revealed only through proofs of each batch's keys, the sparse trie tracks the oracle root.
+    /// Starting blind at the root of a random trie and revealed only through proofs of each batch's
+    /// keys, the sparse trie tracks the oracle root.
     #[test]
-    fn sparse_trie_revealed_by_proofs_matches_hash_builder(batches in batches()) {
-        let mut leaves = BTreeMap::new();
+    fn sparse_trie_revealed_by_proofs_matches_hash_builder(genesis in genesis(), batches in batches()) {
+        let mut leaves = genesis;
         let mut trie = SparseTrie::Blind;
         for batch in &batches {
+            let batch = &with_removals(batch, &leaves);
             let targets: BTreeSet<B256> = batch.keys().copied().collect();
             let proof = prove_leaves(&leaves, &targets);
             prop_assert_eq!(proof.root, oracle_root(&leaves));
             trie.reveal_root(proof.root).reveal_proof_nodes(&proof.subtree).unwrap();
             apply(&mut trie, batch).unwrap();
+            apply_oracle(&mut leaves, batch);
+            prop_assert_eq!(trie.root().unwrap(), oracle_root(&leaves));
+        }
+    }
+
+    /// Each batch proved in two chunks against the pre-batch leaves, applied chunk after chunk (the
+    /// payload processor's pattern): a collapse whose surviving sibling no chunk's proof carried is a
+    /// `BlindedNode`; revealing that node (proved from the pre-batch leaves) and retrying gives the
+    /// oracle root, never a wrong one.
+    #[test]
+    fn chunked_batches_fetch_blinded_siblings(genesis in genesis(), batches in batches()) {
+        let mut leaves = genesis;
+        let mut trie = SparseTrie::Blind;
+        for batch in &batches {
+            let batch = &with_removals(batch, &leaves);
+            let pre = leaves.clone();
+            for parity in [0, 1] {
+                let chunk: Batch = batch.iter().enumerate().filter(|(i, _)| i % 2 == parity)
+                    .map(|(_, (k, v))| (*k, v.clone())).collect();
+                let proof = prove_leaves(&pre, &chunk.keys().copied().collect());
+                trie.reveal_root(proof.root).reveal_proof_nodes(&proof.subtree).unwrap();
+                apply_fetching_blinded(&mut trie, &chunk, &pre);
+            }
             apply_oracle(&mut leaves, batch);
             prop_assert_eq!(trie.root().unwrap(), oracle_root(&leaves));
         }

@@ -8,3 +8,4 @@ pub mod kzg;
 pub mod protocol;
 pub mod signer;
 pub mod simsig;
+pub mod trie;

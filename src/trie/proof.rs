@@ -1,0 +1,164 @@
+//! Multiproofs: the trie nodes along a set of target paths, plus what a removal needs.
+//!
+//! A removal that leaves a branch with one child collapses that branch into its surviving child, so
+//! the sparse trie must know that child (leaf, extension or branch) even though no target leads to it.
+//! reth retains the one surviving sibling of branches it knows will lose children
+//! (`ProofRetainer::with_added_removed_keys`). We prove before the update is known, so we retain
+//! what any removal of target keys could need: for every branch on a target's path of which all but
+//! at most one child hold nothing but target keys, the nodes of all its children. Other branches
+//! keep two or more children whatever targets are removed; inserts need no siblings (the sparse
+//! trie keeps nodes by absolute path). The nodes come from alloy-trie's `HashBuilder` with a
+//! `ProofRetainer` whose targets are the keys plus the 16 children of each such branch.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    ops::RangeInclusive,
+};
+
+use alloy_primitives::{Bytes, B256};
+use alloy_trie::{nodes::RlpNode, proof::ProofRetainer, HashBuilder, Nibbles};
+
+/// Proof targets: hashed address to the hashed slots wanted in its storage trie.
+pub type MultiProofTargets = BTreeMap<B256, BTreeSet<B256>>;
+
+/// Nodes of one trie (a storage trie, or any trie of 32-byte keys) along its target keys.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrieProof {
+    /// The root the nodes hang from.
+    pub root: B256,
+    /// RLP-encoded nodes by path.
+    pub subtree: BTreeMap<Nibbles, Bytes>,
+}
+
+/// Account-trie nodes along the target accounts and storage-trie nodes along their target slots.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MultiProof {
+    /// The state root the account nodes hang from.
+    pub root: B256,
+    /// RLP-encoded account-trie nodes by path.
+    pub account_subtree: BTreeMap<Nibbles, Bytes>,
+    /// Storage proofs of every target account (present even when its slot set is empty).
+    pub storages: BTreeMap<B256, TrieProof>,
+}
+
+impl MultiProof {
+    /// The proof of one account in the form `alloy_trie::proof::verify_proof` takes.
+    pub fn account_proof(&self, hashed_address: B256) -> Vec<Bytes> {
+        path_proof(&self.account_subtree, hashed_address)
+    }
+
+    /// The proof of one storage slot in the form `verify_proof` takes, if the account was a target.
+    pub fn storage_proof(&self, hashed_address: B256, hashed_slot: B256) -> Option<Vec<Bytes>> {
+        self.storages.get(&hashed_address).map(|s| s.proof(hashed_slot))
+    }
+}
+
+impl TrieProof {
+    /// The proof of one key in the form `alloy_trie::proof::verify_proof` takes.
+    pub fn proof(&self, key: B256) -> Vec<Bytes> {
+        path_proof(&self.subtree, key)
+    }
+}
+
+/// The nodes on `key`'s path from the root, skipping those embedded in their parent (which
+/// `verify_proof` decodes in place).
+fn path_proof(subtree: &BTreeMap<Nibbles, Bytes>, key: B256) -> Vec<Bytes> {
+    let key = Nibbles::unpack(key);
+    (0..=key.len())
+        .filter_map(|len| subtree.get_key_value(&key.slice(..len)))
+        .filter(|(path, node)| path.is_empty() || RlpNode::from_rlp(node).is_hash())
+        .map(|(_, node)| node.clone())
+        .collect()
+}
+
+/// The proof of `targets` in the trie of `leaves` (values as the trie stores them), with all children
+/// of the branches on the target paths: for tries outside a [`StateTrie`](super::StateTrie).
+pub fn prove_leaves(leaves: &BTreeMap<B256, Vec<u8>>, targets: &BTreeSet<B256>) -> TrieProof {
+    let (root, subtree) = prove(leaves, |_, value, buf| buf.extend_from_slice(value), targets);
+    TrieProof { root, subtree }
+}
+
+/// Root and proof nodes of the trie over `leaves` (sorted by key) for `targets`, including all
+/// children of the branches on target paths that removals of targets could collapse (module doc).
+pub(crate) fn prove<'a, V>(
+    leaves: &BTreeMap<B256, V>,
+    encode: impl FnMut(&B256, &V, &mut Vec<u8>),
+    targets: impl IntoIterator<Item = &'a B256>,
+) -> (B256, BTreeMap<Nibbles, Bytes>) {
+    let targets: BTreeSet<B256> = targets.into_iter().copied().collect();
+    let mut retained = Vec::new();
+    let mut decided = BTreeSet::new();
+    for target in &targets {
+        let key = Nibbles::unpack(target);
+        // The deepest branch on `key`'s path is where it parts from its nearest sorted neighbour.
+        let before = leaves.range(..*target).next_back().map(|(k, _)| *k);
+        let after = leaves.range(*target..).find(|(k, _)| *k != target).map(|(k, _)| *k);
+        let deepest = [before, after]
+            .into_iter()
+            .flatten()
+            .map(|other| key.common_prefix_length(&Nibbles::unpack(other)))
+            .max()
+            .unwrap_or(0);
+        for depth in 0..=deepest.min(key.len() - 1) {
+            let branch = key.slice(..depth);
+            if decided.insert(branch) && collapsible(leaves, &targets, &branch) {
+                retained.extend((0..16).map(|nibble| child(&branch, nibble)));
+            }
+        }
+        retained.push(key);
+    }
+    let mut hb = HashBuilder::default().with_proof_retainer(ProofRetainer::new(retained));
+    let root = build(&mut hb, leaves, encode);
+    let nodes = hb.take_proof_nodes().into_nodes_sorted().into_iter().collect();
+    (root, nodes)
+}
+
+/// Whether there is a branch at `branch` that removing target keys can leave with one child: all
+/// but at most one of its children hold nothing but target keys.
+fn collapsible<V>(leaves: &BTreeMap<B256, V>, targets: &BTreeSet<B256>, branch: &Nibbles) -> bool {
+    let (mut children, mut removable) = (0, 0);
+    for nibble in 0..16 {
+        let mut keys = leaves.range(key_range(&child(branch, nibble))).map(|(k, _)| k).peekable();
+        if keys.peek().is_some() {
+            children += 1;
+            removable += usize::from(keys.all(|k| targets.contains(k)));
+        }
+    }
+    children >= 2 && removable + 1 >= children
+}
+
+/// The 32-byte keys starting with `prefix`.
+pub(crate) fn key_range(prefix: &Nibbles) -> RangeInclusive<B256> {
+    let pad = |fill| {
+        let mut key = *prefix;
+        while key.len() < 64 {
+            key.push_unchecked(fill);
+        }
+        B256::from_slice(&key.pack())
+    };
+    pad(0)..=pad(0xf)
+}
+
+fn child(path: &Nibbles, nibble: u8) -> Nibbles {
+    let mut child = *path;
+    child.push_unchecked(nibble);
+    child
+}
+
+/// Feeds `leaves` (sorted by key) into `hb` and returns the root.
+pub(crate) fn build<V, K>(
+    hb: &mut HashBuilder<K>,
+    leaves: &BTreeMap<B256, V>,
+    mut encode: impl FnMut(&B256, &V, &mut Vec<u8>),
+) -> B256
+where
+    K: AsRef<alloy_trie::proof::AddedRemovedKeys>,
+{
+    let mut buf = Vec::new();
+    for (key, value) in leaves {
+        buf.clear();
+        encode(key, value, &mut buf);
+        hb.add_leaf(Nibbles::unpack(key), &buf);
+    }
+    hb.root()
+}

@@ -4,7 +4,9 @@
 //! it knows nothing of the simulation. In the default build tokio is madsim's deterministic runtime
 //! (see `.cargo/config.toml`); with `RUSTFLAGS=` the same code runs on real tokio.
 
+pub mod batcher;
 pub mod kzg;
+pub mod ports;
 pub mod protocol;
 pub mod signer;
 pub mod simsig;

@@ -5,7 +5,13 @@
 //! about 4x faster than the pure-Rust k256 here. Nonces follow RFC 6979, so signatures are
 //! deterministic.
 
-use alloy_consensus::{crypto::secp256k1::sign_message, SignableTransaction, Signed};
+use alloy_consensus::{
+    crypto::secp256k1::sign_message, transaction::PooledTransaction, SignableTransaction, Signed,
+    TxEip4844WithSidecar, TxEnvelope,
+};
+use alloy_eips::{
+    eip2718::Encodable2718, eip4844::BlobTransactionSidecar, eip7594::BlobTransactionSidecarVariant,
+};
 use alloy_primitives::{keccak256, Address, Signature, B256};
 use secp256k1::{PublicKey, SecretKey, SECP256K1};
 
@@ -44,6 +50,23 @@ impl LocalSigner {
 impl std::fmt::Debug for LocalSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalSigner").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+/// The network encoding of a signed transaction: what `eth_sendRawTransaction` takes. A blob
+/// transaction travels with its sidecar; the sidecar is not part of its hash.
+pub fn encode_network(envelope: &TxEnvelope, sidecar: Option<&BlobTransactionSidecar>) -> Vec<u8> {
+    match (envelope, sidecar) {
+        (TxEnvelope::Eip4844(signed), Some(sidecar)) => {
+            let with_sidecar = TxEip4844WithSidecar::from_tx_and_sidecar(
+                signed.tx().tx().clone(),
+                BlobTransactionSidecarVariant::Eip4844(sidecar.clone()),
+            );
+            let pooled: PooledTransaction =
+                Signed::new_unchecked(with_sidecar, *signed.signature(), *signed.hash()).into();
+            pooled.encoded_2718()
+        }
+        _ => envelope.encoded_2718(),
     }
 }
 

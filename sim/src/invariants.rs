@@ -208,6 +208,19 @@ pub fn check_l2(chain: &L2Chain, block_time_s: u64) -> Vec<InvariantResult> {
     ]
 }
 
+/// Liveness: with data being posted, the safe head ends within `max_lag_blocks` of the unsafe
+/// head, so every produced block (but the newest few) reached the safe chain.
+pub fn check_safe_follows_unsafe(chain: &L2Chain, max_lag_blocks: u64) -> InvariantResult {
+    let (safe, unsafe_head) = (chain.safe().number(), chain.head().number());
+    let lag = unsafe_head - safe;
+    let result = if lag <= max_lag_blocks {
+        Ok(format!("safe {safe} is {lag} blocks behind unsafe {unsafe_head} (bound {max_lag_blocks})"))
+    } else {
+        Err(format!("safe {safe} is {lag} blocks behind unsafe {unsafe_head}, more than {max_lag_blocks}"))
+    };
+    InvariantResult::from("l2_safe_follows_unsafe", result)
+}
+
 /// Parent hashes link, timestamps advance by the block time, L1 origins never go back, and
 /// sequence numbers restart at each new origin.
 fn l2_chain_linked(chain: &L2Chain, block_time_s: u64) -> Result<String, String> {

@@ -5,6 +5,7 @@
 //! `.cargo/config.toml`); a native build (`RUSTFLAGS=`) compiles this crate empty.
 #![cfg(madsim)]
 
+pub mod batcher_node;
 pub mod da;
 pub mod faults;
 pub mod invariants;
@@ -15,6 +16,7 @@ pub mod rollup_node;
 pub mod scenario;
 pub mod seed;
 pub mod sequencer;
+pub mod submitter;
 pub mod trace;
 pub mod workload;
 pub mod world;

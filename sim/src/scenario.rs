@@ -3,7 +3,9 @@
 //! Unknown keys, wrong types and out-of-range values are rejected with a message naming the file,
 //! the key and the reason; the CLI exits 2 on them.
 
-use crate::{faults::Fault, l1::L1Config, l2::L2Config};
+use crate::{
+    batcher_node::BatcherScenario, faults::Fault, l1::L1Config, l2::L2Config, submitter::SubmitterConfig,
+};
 use serde::{Deserialize, Deserializer};
 use std::{fmt, path::Path, time::Duration};
 
@@ -25,6 +27,10 @@ pub struct Scenario {
     pub l2: Option<L2Config>,
     /// The AltDA server; absent: none.
     pub da: Option<DaConfig>,
+    /// The real batcher (node `batcher`); needs `[l2]`.
+    pub batcher: Option<BatcherScenario>,
+    /// The test submitter (node `submitter`); needs `[l2]`.
+    pub submitter: Option<SubmitterConfig>,
     #[serde(default)]
     pub faults: Vec<Fault>,
 }
@@ -118,6 +124,19 @@ impl Scenario {
         self.l1.validate().map_err(|(field, reason)| (format!("l1.{field}"), reason))?;
         if let Some(l2) = &self.l2 {
             l2.validate(self.duration).map_err(|(field, reason)| (format!("l2.{field}"), reason))?;
+        }
+        if (self.batcher.is_some() || self.submitter.is_some()) && self.l2.is_none() {
+            return err("l2", "a batcher or submitter needs the [l2] table");
+        }
+        if let Some(submitter) = &self.submitter {
+            submitter.validate().map_err(|(field, reason)| (format!("submitter.{field}"), reason))?;
+        }
+        if let (Some(batcher), Some(l2)) = (&self.batcher, &self.l2) {
+            if batcher.da_type == "altda" && self.da.is_none() {
+                return err("batcher.da_type", "altda needs the [da] table");
+            }
+            let rollup = crate::batcher_node::scenario_rollup_params(l2);
+            batcher.config(rollup).map_err(|(field, reason)| (format!("batcher.{field}"), reason))?;
         }
         for (index, fault) in self.faults.iter().enumerate() {
             fault.validate(self).map_err(|(field, reason)| (format!("faults[{index}].{field}"), reason))?;

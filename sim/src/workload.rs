@@ -227,7 +227,7 @@ impl Workload {
         PendingTx {
             hash: envelope.tx_hash(),
             envelope,
-            da_bytes: op_alloy_flz::tx_estimated_size_fjord_bytes(&raw),
+            da_bytes: rollsim::protocol::da_size::tx_estimated_da_size_bytes(&raw),
             raw,
             sender,
             nonce: tx_nonce,

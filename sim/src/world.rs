@@ -5,10 +5,11 @@
 //! zero is L1 genesis. Nodes have names and IPs (10.0.0.x); they talk RPC on [`RPC_PORT`].
 
 use crate::{
+    batcher_node::{self, SharedBatcherStats, SimBatcher, SimDa, SimL1, SimL2, SimRollup},
     da::{self, DaClient, SharedDa},
     faults,
     invariants::{self, InvariantResult},
-    l1::{self, chain::L1Chain, L1Client, SharedChain},
+    l1::{self, chain::L1Chain, wallet::Wallet, L1Client, SharedChain},
     l2::{
         self,
         block::L2Block,
@@ -19,6 +20,7 @@ use crate::{
     scenario::Scenario,
     seed,
     sequencer::Sequencer,
+    submitter::{Submitter, SubmitterStats},
     trace::{Trace, TraceSummary},
     workload::Workload,
 };
@@ -27,6 +29,7 @@ use alloy_primitives::{keccak256, U256};
 use kona_genesis::RollupConfig;
 use kona_protocol::{BlockInfo, L2BlockInfo};
 use madsim::{runtime::Handle, task::NodeId};
+use rand::{RngCore, SeedableRng};
 use rollsim::signer::LocalSigner;
 use serde::Serialize;
 use std::{
@@ -165,7 +168,16 @@ pub struct World {
     pub l1: SharedChain,
     pub l2: Option<L2World>,
     pub da: Option<SharedDa>,
+    /// Every batcher incarnation's counters.
+    pub batcher_stats: SharedBatcherStats,
+    pub submitter_stats: Option<Arc<Mutex<SubmitterStats>>>,
+    /// The liveness bound on the safe head's lag, when something posts data.
+    safe_lag_bound_blocks: Option<u64>,
 }
+
+/// How far behind the unsafe head the safe head may end a run: ten minutes of L2 blocks covers
+/// a channel filling, its inclusion and confirmation, and derivation.
+const SAFE_LAG_BOUND: Duration = Duration::from_secs(600);
 
 /// The L2 side: the chain shared by nodes `sequencer` and `rollup`, and its rollup config.
 pub struct L2World {
@@ -179,6 +191,11 @@ pub const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 /// The batcher's L1 key. Fixed, so the system config's batcher address is the same in every run.
 pub fn batcher_signer() -> LocalSigner {
     LocalSigner::new(keccak256("rollsim/batcher")).expect("a keccak digest is a valid secp256k1 key")
+}
+
+/// A key with no role in the rollup: the stranger who posts to the batch inbox.
+pub fn stranger_signer() -> LocalSigner {
+    LocalSigner::new(keccak256("rollsim/stranger")).expect("a keccak digest is a valid secp256k1 key")
 }
 
 /// Ether, in wei.
@@ -202,6 +219,9 @@ impl World {
             l1: Arc::new(Mutex::new(chain)),
             l2: None,
             da: None,
+            batcher_stats: SharedBatcherStats::default(),
+            submitter_stats: None,
+            safe_lag_bound_blocks: None,
         };
         tokio::spawn(l1::produce_blocks(world.l1.clone()));
         let (chain, addr) = (world.l1.clone(), world.rpc_addr_of_next_node());
@@ -214,6 +234,10 @@ impl World {
         }
         if let Some(config) = &scenario.l2 {
             world.l2 = Some(world.start_l2(config, seed));
+            world.start_submitters(scenario, seed);
+            if scenario.batcher.is_some() || scenario.submitter.is_some() {
+                world.safe_lag_bound_blocks = Some(SAFE_LAG_BOUND.as_secs() / config.block_time_s);
+            }
         }
         for fault in &scenario.faults {
             tokio::spawn(faults::inject(fault.clone(), world.l1.clone()));
@@ -227,6 +251,7 @@ impl World {
         let (l1_genesis, l1_config) = {
             let mut chain = l1::lock(&self.l1);
             chain.fund(batcher, ether(1_000));
+            chain.fund(stranger_signer().address(), ether(1_000));
             (chain.canonical()[0].clone(), chain.config().clone())
         };
         let header =
@@ -289,6 +314,73 @@ impl World {
         let addr = self.rpc_addr_of_next_node();
         self.add_node("rollup", move || rollup_node.clone().run(addr, l1.clone(), da.clone()));
         L2World { chain, rollup }
+    }
+
+    /// The real batcher and the test submitter, as the scenario asks.
+    fn start_submitters(&mut self, scenario: &Scenario, seed: u64) {
+        let l2 = self.l2.as_ref().expect("started after the L2 side");
+        let (inbox, l2_chain_id, l2_genesis_timestamp) =
+            (l2.rollup.batch_inbox_address, l2.rollup.l2_chain_id.id(), l2.rollup.genesis.l2_time);
+        let l1_chain_id = l1::lock(&self.l1).config().chain_id;
+        if let Some(config) = &scenario.submitter {
+            let stats = Arc::new(Mutex::new(SubmitterStats::default()));
+            self.submitter_stats = Some(stats.clone());
+            let node = "submitter";
+            let l1 = L1Client::new(self.rpc_client(node, "l1", RPC_TIMEOUT));
+            let sequencer = self.rpc_client(node, "sequencer", RPC_TIMEOUT);
+            let rollup = self.rpc_client(node, "rollup", RPC_TIMEOUT);
+            let config = config.clone();
+            let rng_seed = seed::stream(seed, "submitter").next_u64();
+            let restarts = AtomicU64::new(0);
+            self.add_node(node, move || {
+                let incarnation = restarts.fetch_add(1, Ordering::Relaxed);
+                Submitter {
+                    config: config.clone(),
+                    l1: l1.clone(),
+                    sequencer: sequencer.clone(),
+                    rollup: rollup.clone(),
+                    batcher: Wallet { signer: batcher_signer(), chain_id: l1_chain_id },
+                    stranger: Wallet { signer: stranger_signer(), chain_id: l1_chain_id },
+                    inbox,
+                    l2_chain_id,
+                    l2_genesis_timestamp,
+                    rng: rand_chacha::ChaCha8Rng::seed_from_u64(rng_seed.wrapping_add(incarnation)),
+                    stats: stats.clone(),
+                }
+                .run()
+            });
+        }
+        if let Some(batcher) = &scenario.batcher {
+            let config =
+                batcher.config(batcher_node::rollup_params(&l2.rollup)).expect("validated with the scenario");
+            let node = "batcher";
+            let sequencer = SimL2(self.rpc_client(node, "sequencer", RPC_TIMEOUT));
+            let ports = rollsim::batcher::BatcherPorts {
+                l1: SimL1(L1Client::new(self.rpc_client(node, "l1", RPC_TIMEOUT))),
+                l2: sequencer.clone(),
+                rollup: SimRollup(self.rpc_client(node, "rollup", RPC_TIMEOUT)),
+                alt_da: self
+                    .da
+                    .as_ref()
+                    .map(|_| SimDa(DaClient::new(self.rpc_client(node, "da", RPC_TIMEOUT)))),
+                throttle_endpoints: vec![sequencer],
+            };
+            let stats = self.batcher_stats.clone();
+            let rng_seed = seed::stream(seed, "batcher-channel-ids").next_u64();
+            self.add_node(node, move || {
+                let (config, ports, stats) = (config.clone(), ports.clone(), stats.clone());
+                async move {
+                    let incarnation = stats.lock().expect("stats lock").len() as u64;
+                    let mut batcher =
+                        SimBatcher::new(config, ports, batcher_signer(), rng_seed.wrapping_add(incarnation))
+                            .expect("validated with the scenario");
+                    stats.lock().expect("stats lock").push(batcher.stats());
+                    batcher.start().await.expect("a new batcher starts");
+                    // The batcher's loops run as tasks of this node until it is killed.
+                    std::future::pending::<()>().await;
+                }
+            });
+        }
     }
 
     fn rpc_addr_of_next_node(&self) -> SocketAddr {
@@ -395,6 +487,50 @@ impl World {
                 ("l2_safe_rewinds", s.safe_rewinds),
             ]);
             checks.extend(invariants::check_l2(&chain, l2.rollup.block_time));
+            if let Some(bound) = self.safe_lag_bound_blocks {
+                checks.push(invariants::check_safe_follows_unsafe(&chain, bound));
+            }
+        }
+        if let Some(submitter) = &self.submitter_stats {
+            let s = *submitter.lock().expect("stats lock");
+            stats.extend([
+                ("submitter_txs", s.txs),
+                ("submitter_channels", s.channels),
+                ("submitter_reposts", s.reposts),
+                ("submitter_garbage_txs", s.garbage),
+            ]);
+        }
+        let incarnations = self.batcher_stats.lock().expect("stats lock");
+        if !incarnations.is_empty() {
+            let mut total = rollsim::batcher::BatcherStats::default();
+            for s in incarnations.iter() {
+                let s = s.lock().expect("stats lock");
+                total.blocks_loaded += s.blocks_loaded;
+                total.reorgs_detected += s.reorgs_detected;
+                total.state_clears += s.state_clears;
+                total.txs_sent += s.txs_sent;
+                total.txs_confirmed += s.txs_confirmed;
+                total.txs_failed += s.txs_failed;
+                total.cancellations_sent += s.cancellations_sent;
+                total.da_requests_failed += s.da_requests_failed;
+                total.blob_txs_confirmed += s.blob_txs_confirmed;
+                total.calldata_txs_confirmed += s.calldata_txs_confirmed;
+            }
+            let last = incarnations.last().expect("not empty").lock().expect("stats lock").clone();
+            stats.extend([
+                ("batcher_incarnations", incarnations.len() as u64),
+                ("batcher_blocks_loaded", total.blocks_loaded),
+                ("batcher_reorgs_detected", total.reorgs_detected),
+                ("batcher_state_clears", total.state_clears),
+                ("batcher_txs_sent", total.txs_sent),
+                ("batcher_txs_confirmed", total.txs_confirmed),
+                ("batcher_txs_failed", total.txs_failed),
+                ("batcher_cancellations_sent", total.cancellations_sent),
+                ("batcher_da_requests_failed", total.da_requests_failed),
+                ("batcher_blob_txs_confirmed", total.blob_txs_confirmed),
+                ("batcher_calldata_txs_confirmed", total.calldata_txs_confirmed),
+                ("batcher_unsafe_da_bytes_last", last.unsafe_da_bytes),
+            ]);
         }
         (sim_now(), checks, stats)
     }

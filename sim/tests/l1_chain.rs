@@ -209,7 +209,7 @@ fn intrinsic_gas_and_calldata_floor_are_enforced() {
             ..Default::default()
         };
         let envelope: TxEnvelope = alice.signer.sign(tx).into();
-        rollsim_sim::l1::tx::encode_network(&envelope, None)
+        rollsim::signer::encode_network(&envelope, None)
     };
     assert_eq!(c.submit_raw(&raw(36_999)), Err(TxPoolError::IntrinsicGas { gas: 36_999, needed: 37_000 }));
     assert_eq!(c.submit_raw(&raw(60_999)), Err(TxPoolError::FloorDataGas { gas: 60_999, needed: 61_000 }));

@@ -69,7 +69,7 @@ fn miner_set_max_da_size_limits_every_new_block_and_zero_lifts_it() {
         until(Duration::from_secs(300)).await;
 
         let chain = lock(&world.l2.as_ref().unwrap().chain);
-        let da = |raw: &[u8]| op_alloy_flz::tx_estimated_size_fjord_bytes(raw);
+        let da = |raw: &[u8]| rollsim::protocol::da_size::tx_estimated_da_size_bytes(raw);
         let mut throttled_txs = 0;
         for block in &chain.canonical()[throttled_from as usize..lifted_from as usize] {
             let sizes: Vec<u64> = block.raw_txs[1..].iter().map(|raw| da(raw)).collect();

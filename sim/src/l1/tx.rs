@@ -5,7 +5,7 @@ use alloy_consensus::{
     Signed, Transaction, TxEip4844Variant, TxEnvelope,
 };
 use alloy_eips::{
-    eip2718::{Decodable2718, Encodable2718},
+    eip2718::Decodable2718,
     eip4844::{BlobTransactionSidecar, DATA_GAS_PER_BLOB},
     eip7594::BlobTransactionSidecarVariant,
     eip7840::BlobParams,
@@ -246,23 +246,5 @@ fn split_sidecar(
             Ok((envelope, Some(sidecar)))
         }
         other => Ok((other.into_envelope(), None)),
-    }
-}
-
-/// The network encoding of a signed transaction with an optional sidecar: what
-/// `eth_sendRawTransaction` takes.
-pub fn encode_network(envelope: &TxEnvelope, sidecar: Option<&BlobTransactionSidecar>) -> Vec<u8> {
-    match (envelope, sidecar) {
-        (TxEnvelope::Eip4844(signed), Some(sidecar)) => {
-            let tx = signed.tx().tx().clone();
-            let with_sidecar = alloy_consensus::TxEip4844WithSidecar::from_tx_and_sidecar(
-                tx,
-                BlobTransactionSidecarVariant::Eip4844(sidecar.clone()),
-            );
-            let pooled: PooledTransaction =
-                Signed::new_unchecked(with_sidecar, *signed.signature(), *signed.hash()).into();
-            pooled.encoded_2718()
-        }
-        _ => envelope.encoded_2718(),
     }
 }

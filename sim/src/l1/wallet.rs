@@ -1,10 +1,9 @@
 //! Signs L1 transactions for the world's own actors (rogue submitters, tests) in network form.
 
-use super::tx::encode_network;
 use alloy_consensus::{TxEip1559, TxEip4844, TxEip4844Variant, TxEnvelope};
 use alloy_eips::{eip4844::Blob, eip7594::BlobTransactionSidecarVariant};
 use alloy_primitives::{Address, Bytes, TxKind, U256};
-use rollsim::signer::LocalSigner;
+use rollsim::signer::{encode_network, LocalSigner};
 
 /// Fees of a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

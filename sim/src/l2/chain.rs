@@ -151,7 +151,7 @@ impl L2Chain {
                     envelope: tx.clone(),
                     hash: tx.tx_hash(),
                     gas: super::block::intrinsic_gas(alloy_consensus::Transaction::input(tx)),
-                    da_bytes: op_alloy_flz::tx_estimated_size_fjord_bytes(raw),
+                    da_bytes: rollsim::protocol::da_size::tx_estimated_da_size_bytes(raw),
                     raw: raw.clone(),
                     sender,
                     nonce,

@@ -24,8 +24,8 @@ use crate::{
 };
 use alloy_eips::{BlockNumHash, BlockNumberOrTag};
 use kona_derive::{
-    OriginProvider, Pipeline, PipelineBuilder, PipelineErrorKind, ResetSignal, Signal, SignalReceiver,
-    StatefulAttributesBuilder, StepResult,
+    OriginProvider, Pipeline, PipelineBuilder, PipelineError, PipelineErrorKind, ResetSignal, Signal,
+    SignalReceiver, StatefulAttributesBuilder, StepResult,
 };
 use kona_genesis::{RollupConfig, SystemConfig};
 use kona_protocol::{BlockInfo, OpAttributesWithParent, SyncStatus};
@@ -132,6 +132,9 @@ impl RollupNode {
                 }
                 StepResult::AdvancedOrigin => {}
                 StepResult::OriginAdvanceErr(error) | StepResult::StepFailed(error) => match error {
+                    // More data is at hand (e.g. the next batch of a channel): step again now.
+                    // Waiting a slot here would read one old batch per L1 block after a reset.
+                    PipelineErrorKind::Temporary(PipelineError::NotEnoughData) => {}
                     PipelineErrorKind::Temporary(_) => {
                         self.refresh_l1_view(&l1, &view).await;
                         self.wait_for_next_l1_block().await;

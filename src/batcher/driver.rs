@@ -1,0 +1,809 @@
+//! op-batcher's driver (`BatchSubmitter`): four loops and the channels between them.
+//!
+//! - block loading (every poll interval, under the graceful `shutdown` token): reads the rollup
+//!   node's sync status, prunes or clears state by [`compute_sync_actions`], loads new unsafe
+//!   blocks, and signals the other loops; it is the only producer, so when it stops both
+//!   channels close;
+//! - publishing (under the forced `kill` token): on each signal, turns ready channel data into
+//!   transactions until there is none, through the tx queue;
+//! - receipts: applies each send's outcome to the channel manager and tracks the txpool state;
+//! - throttling (if enabled): maps unsafe DA bytes to the sequencers' DA limits.
+//!
+//! Signals to publishing and throttling are non-blocking sends into one-slot channels, dropped
+//! when full, exactly as upstream. Differences from upstream, each named where it is made: AltDA
+//! with no free request slot ends the publishing round instead of spinning; `auto` DA reads fee
+//! suggestions before taking the channel-manager lock (an async call cannot run under it); startup
+//! does not scan L1 for recent batcher transactions (`CheckRecentTxsDepth`, off by default).
+
+use super::{
+    cancel::Cancel,
+    channel::{SizedBlock, TxData, TxId},
+    channel_config::{auto_uses_blobs, ChannelConfig},
+    channel_manager::{ChannelManager, ChannelManagerError, PubInfo},
+    config::{BatcherConfig, DaType},
+    sync_actions::{compute_sync_actions, SyncReason},
+    throttle::{ThrottleController, ThrottleParams},
+    txmgr::{TxCandidate, TxManager, TxQueue, TxResult},
+};
+use crate::{
+    ports::{AltDa, PortError, RollupNode, SyncStatus, L1, L2},
+    protocol::tx_data::ALT_DA_VERSION,
+    signer::LocalSigner,
+};
+use alloy_eips::BlockNumHash;
+use alloy_primitives::Bytes;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::{
+    future::Future,
+    ops::RangeInclusive,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
+use tokio::{
+    sync::{mpsc, Semaphore},
+    task::JoinHandle,
+    time::{interval_at, sleep, timeout, Instant, MissedTickBehavior},
+};
+
+/// What the batcher talks to.
+#[derive(Debug, Clone)]
+pub struct BatcherPorts<A, B, C, D> {
+    pub l1: A,
+    /// The sequencer's execution client: blocks come from here.
+    pub l2: B,
+    pub rollup: C,
+    pub alt_da: Option<D>,
+    /// Every execution client whose DA limits the throttling loop sets (usually `l2` alone).
+    pub throttle_endpoints: Vec<B>,
+}
+
+/// Why the batcher did not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatcherError {
+    #[error("invalid batcher config: {field}: {reason}")]
+    Config { field: &'static str, reason: String },
+    #[error("batcher is already running")]
+    AlreadyRunning,
+    #[error("batcher is not running")]
+    NotRunning,
+}
+
+/// Counters and gauges the world reads (op-batcher's metrics, the ones tests assert on).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatcherStats {
+    pub blocks_loaded: u64,
+    pub reorgs_detected: u64,
+    pub state_clears: u64,
+    pub txs_sent: u64,
+    pub txs_confirmed: u64,
+    pub txs_failed: u64,
+    pub cancellations_sent: u64,
+    pub da_requests_failed: u64,
+    pub blob_txs_confirmed: u64,
+    pub calldata_txs_confirmed: u64,
+    /// The last unsafe-DA-bytes figure sent to the throttling loop.
+    pub unsafe_da_bytes: u64,
+    /// The limits the throttling loop computed last.
+    pub throttle: Option<ThrottleParams>,
+    /// A critical error that stopped the batcher (e.g. `miner_setMaxDASize` unavailable).
+    pub fatal: Option<String>,
+}
+
+/// The reference a queued send carries back with its result (upstream `txRef`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TxRef {
+    /// `None` for a cancellation transaction.
+    id: Option<TxId>,
+    is_cancel: bool,
+    is_blob: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxpoolState {
+    Good,
+    /// A send failed with "already reserved": a transaction of the other type is stuck.
+    Blocked {
+        blob: bool,
+    },
+    CancelPending {
+        blob: bool,
+    },
+}
+
+struct Inner<A, B, C, D> {
+    config: BatcherConfig,
+    ports: BatcherPorts<A, B, C, D>,
+    txmgr: TxManager<A>,
+    blob_cfg: ChannelConfig,
+    calldata_cfg: ChannelConfig,
+    manager: Mutex<ChannelManager>,
+    rng: Mutex<ChaCha8Rng>,
+    throttle: Mutex<ThrottleController>,
+    prev_current_l1: Mutex<u64>,
+    txpool: Mutex<TxpoolState>,
+    stats: Arc<Mutex<BatcherStats>>,
+}
+
+struct Running {
+    shutdown: Cancel,
+    kill: Cancel,
+    publish: mpsc::Sender<PubInfo>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The batch submitter.
+pub struct Batcher<A, B, C, D> {
+    inner: Arc<Inner<A, B, C, D>>,
+    running: Option<Running>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+const TARGET: &str = "rollsim::batcher";
+/// Upstream loads in steps of 100 blocks, signalling publishing and throttling after each.
+const LOAD_SIGNAL_EVERY_BLOCKS: u64 = 100;
+const THROTTLE_RETRY: Duration = Duration::from_secs(10);
+const CLEAR_STATE_RETRY: Duration = Duration::from_secs(5);
+const ROLLUP_SYNC_POLL: Duration = Duration::from_secs(12);
+
+async fn call<T>(
+    limit: Duration,
+    method: &'static str,
+    f: impl Future<Output = Result<T, PortError>>,
+) -> Result<T, PortError> {
+    timeout(limit, f).await.unwrap_or(Err(PortError::Timeout { method }))
+}
+
+/// EIP-7623's floor data gas: what a batcher transaction with no execution costs.
+pub fn floor_data_gas(data: &[u8]) -> u64 {
+    let zeros = data.iter().filter(|b| **b == 0).count() as u64;
+    let tokens = zeros + (data.len() as u64 - zeros) * 4;
+    21_000 + tokens * 10
+}
+
+impl<A: L1, B: L2, C: RollupNode, D: AltDa> Batcher<A, B, C, D> {
+    /// A stopped batcher. `channel_id_seed` seeds the channel ids (a real deployment passes OS
+    /// entropy; a simulation derives it from the run seed).
+    pub fn new(
+        config: BatcherConfig,
+        ports: BatcherPorts<A, B, C, D>,
+        signer: LocalSigner,
+        channel_id_seed: u64,
+    ) -> Result<Self, BatcherError> {
+        config.validate().map_err(|(field, reason)| BatcherError::Config { field, reason })?;
+        if config.da_type == DaType::AltDa && ports.alt_da.is_none() {
+            return Err(BatcherError::Config {
+                field: "da_type",
+                reason: "altda needs an AltDA server port".into(),
+            });
+        }
+        let txmgr = TxManager::new(ports.l1.clone(), signer, config.rollup.l1_chain_id, config.txmgr);
+        let blob_cfg = ChannelConfig::new(&config, DaType::Blobs);
+        let calldata_cfg = ChannelConfig::new(&config, DaType::Calldata);
+        let default_cfg = ChannelConfig::new(&config, config.da_type);
+        let inner = Inner {
+            txmgr,
+            blob_cfg,
+            calldata_cfg,
+            manager: Mutex::new(ChannelManager::new(default_cfg)),
+            rng: Mutex::new(ChaCha8Rng::seed_from_u64(channel_id_seed)),
+            throttle: Mutex::new(ThrottleController::new(config.throttle)),
+            prev_current_l1: Mutex::new(0),
+            txpool: Mutex::new(TxpoolState::Good),
+            stats: Arc::default(),
+            config,
+            ports,
+        };
+        Ok(Self { inner: Arc::new(inner), running: None })
+    }
+
+    /// The batcher's counters, shared: stays readable after the batcher is dropped.
+    pub fn stats(&self) -> Arc<Mutex<BatcherStats>> {
+        self.inner.stats.clone()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// The current throttle limits (admin `getThrottleController`).
+    pub fn throttle_params(&self) -> ThrottleParams {
+        lock(&self.inner.throttle).current()
+    }
+
+    /// Admin `setThrottleController`.
+    pub fn set_throttle_controller(&self, controller: super::throttle::ControllerType) {
+        lock(&self.inner.throttle).set_controller(controller);
+    }
+
+    /// Admin `resetThrottleController`.
+    pub fn reset_throttle_controller(&self) {
+        lock(&self.inner.throttle).reset();
+    }
+
+    /// Starts the loops (admin `startBatcher`): clears state from the rollup node's safe head
+    /// first.
+    pub async fn start(&mut self) -> Result<(), BatcherError> {
+        if self.running.is_some() {
+            return Err(BatcherError::AlreadyRunning);
+        }
+        let (shutdown, kill) = (Cancel::new(), Cancel::new());
+        *lock(&self.inner.prev_current_l1) = 0;
+        *lock(&self.inner.txpool) = TxpoolState::Good;
+        self.inner.clear_state(&shutdown).await;
+        let (publish_tx, publish_rx) = mpsc::channel(1);
+        let (unsafe_tx, unsafe_rx) = mpsc::channel(1);
+        let (receipts_tx, receipts_rx) = mpsc::channel(1);
+        let mut tasks = Vec::new();
+        let unsafe_tx = if self.inner.config.throttle.enabled() {
+            tasks.push(tokio::spawn(self.inner.clone().throttling_loop(unsafe_rx, shutdown.clone())));
+            Some(unsafe_tx)
+        } else {
+            tracing::warn!(target: TARGET, "throttling loop disabled: lower threshold is 0");
+            None
+        };
+        tasks.push(tokio::spawn(self.inner.clone().receipts_loop(receipts_rx)));
+        tasks.push(tokio::spawn(self.inner.clone().publishing_loop(publish_rx, receipts_tx, kill.clone())));
+        tasks.push(tokio::spawn(self.inner.clone().block_loading_loop(
+            publish_tx.clone(),
+            unsafe_tx,
+            shutdown.clone(),
+        )));
+        tracing::info!(target: TARGET, from = %self.inner.txmgr.from(), da = %self.inner.config.da_type, "batcher started");
+        self.running = Some(Running { shutdown, kill, publish: publish_tx, tasks });
+        Ok(())
+    }
+
+    /// Admin `flushBatcher`: closes the current channel and publishes it.
+    pub fn flush(&self) -> Result<(), BatcherError> {
+        let running = self.running.as_ref().ok_or(BatcherError::NotRunning)?;
+        try_publish(&running.publish, PubInfo { force_publish: true, ignore_max_channel_duration: false });
+        Ok(())
+    }
+
+    /// Stops (admin `stopBatcher`): block loading stops, publishing finishes its signals and
+    /// in-flight sends; after `grace` the kill token cuts the sends short.
+    pub async fn stop(&mut self, grace: Duration) -> Result<(), BatcherError> {
+        let Running { shutdown, kill, publish, tasks } =
+            self.running.take().ok_or(BatcherError::NotRunning)?;
+        drop(publish);
+        shutdown.cancel();
+        let kill_after = kill.clone();
+        let killer = tokio::spawn(async move {
+            sleep(grace).await;
+            kill_after.cancel();
+        });
+        for task in tasks {
+            let _ = task.await;
+        }
+        killer.abort();
+        kill.cancel();
+        tracing::info!(target: TARGET, "batcher stopped");
+        Ok(())
+    }
+}
+
+fn try_publish(publish: &mpsc::Sender<PubInfo>, pi: PubInfo) {
+    if publish.try_send(pi).is_err() {
+        tracing::debug!(target: TARGET, "publish signal channel is full, skipping signal");
+    }
+}
+
+impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
+    fn timeout(&self) -> Duration {
+        self.config.network_timeout
+    }
+
+    async fn block_loading_loop(
+        self: Arc<Self>,
+        publish: mpsc::Sender<PubInfo>,
+        unsafe_bytes: Option<mpsc::Sender<u64>>,
+        shutdown: Cancel,
+    ) {
+        let poll = self.config.poll_interval;
+        let mut ticker = interval_at(super::now() + poll, poll);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            let status = match self.sync_status(&shutdown).await {
+                Ok(status) => status,
+                Err(error) => {
+                    tracing::warn!(target: TARGET, %error, "could not get sync status, retrying on next tick");
+                    continue;
+                }
+            };
+            if let Some(range) = self.sync_and_prune(&status) {
+                match self.load_blocks(range, &publish, unsafe_bytes.as_ref()).await {
+                    Err(LoadError::Reorg(error)) => {
+                        tracing::warn!(target: TARGET, %error, "unsafe chain reorged: clearing state after node sync");
+                        lock(&self.stats).reorgs_detected += 1;
+                        self.wait_node_sync(&shutdown).await;
+                        self.clear_state(&shutdown).await;
+                        continue;
+                    }
+                    Err(LoadError::Other(error)) => {
+                        tracing::warn!(target: TARGET, %error, "error loading blocks, retrying on next tick");
+                        continue;
+                    }
+                    Ok(()) => self.send_unsafe_bytes(unsafe_bytes.as_ref()),
+                }
+            }
+            try_publish(&publish, PubInfo::default());
+        }
+        tracing::info!(target: TARGET, "block loading loop returning");
+    }
+
+    /// `optimism_syncStatus`, backing off (1 s doubling to 30 s) while the node reports no L1 head.
+    async fn sync_status(&self, shutdown: &Cancel) -> Result<SyncStatus, PortError> {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let status = call(self.timeout(), "optimism_syncStatus", self.ports.rollup.sync_status()).await?;
+            if status.head_l1 != Default::default() {
+                return Ok(status);
+            }
+            tracing::info!(target: TARGET, backoff_ms = backoff.as_millis() as u64, "empty sync status, backing off");
+            tokio::select! {
+                biased;
+                _ = sleep(backoff) => backoff = (backoff * 2).min(Duration::from_secs(30)),
+                _ = shutdown.cancelled() => return Err(PortError::Timeout { method: "optimism_syncStatus" }),
+            }
+        }
+    }
+
+    fn sync_and_prune(&self, status: &SyncStatus) -> Option<RangeInclusive<u64>> {
+        let mut manager = lock(&self.manager);
+        let mut prev_current_l1 = lock(&self.prev_current_l1);
+        let (actions, reason) =
+            compute_sync_actions(status, *prev_current_l1, manager.blocks(), manager.channels());
+        let Some(actions) = actions else {
+            tracing::warn!(target: TARGET, ?reason, "sequencer out of sync, retrying next tick");
+            return None;
+        };
+        if reason != SyncReason::HappyPath && reason != SyncReason::NoBlocks {
+            tracing::warn!(
+                target: TARGET, ?reason, safe = status.local_safe_l2.block_info.number,
+                unsafe_head = status.unsafe_l2.block_info.number, "sync actions start afresh"
+            );
+        }
+        *prev_current_l1 = status.current_l1.number;
+        if let Some(origin) = actions.clear_state {
+            lock(&self.stats).state_clears += 1;
+            manager.clear(origin);
+        } else {
+            manager.prune_safe_blocks(actions.blocks_to_prune);
+            manager.prune_channels(actions.channels_to_prune);
+        }
+        actions.blocks_to_load
+    }
+
+    async fn load_blocks(
+        &self,
+        range: RangeInclusive<u64>,
+        publish: &mpsc::Sender<PubInfo>,
+        unsafe_bytes: Option<&mpsc::Sender<u64>>,
+    ) -> Result<(), LoadError> {
+        let (start, end) = (*range.start(), *range.end());
+        for number in range {
+            let block = call(self.timeout(), "eth_getBlockByNumber", self.ports.l2.block_by_number(number))
+                .await
+                .map_err(|e| LoadError::Other(format!("getting L2 block {number}: {e}")))?
+                .ok_or_else(|| LoadError::Other(format!("L2 block {number} not found")))?;
+            let block = SizedBlock::new(block);
+            let id = block.id();
+            lock(&self.manager).add_l2_block(block).map_err(|e| match e {
+                ChannelManagerError::Reorg { .. } => LoadError::Reorg(e.to_string()),
+                other => LoadError::Other(other.to_string()),
+            })?;
+            lock(&self.stats).blocks_loaded += 1;
+            tracing::debug!(target: TARGET, number = id.number, hash = %id.hash, "added L2 block to state");
+            if (number - start + 1) % LOAD_SIGNAL_EVERY_BLOCKS == 0 {
+                self.send_unsafe_bytes(unsafe_bytes);
+                try_publish(
+                    publish,
+                    PubInfo { force_publish: false, ignore_max_channel_duration: number < end },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn send_unsafe_bytes(&self, unsafe_bytes: Option<&mpsc::Sender<u64>>) {
+        let Some(sender) = unsafe_bytes else { return };
+        let bytes = lock(&self.manager).unsafe_da_bytes();
+        lock(&self.stats).unsafe_da_bytes = bytes;
+        let _ = sender.try_send(bytes);
+    }
+
+    /// Waits until the rollup node has derived up to the current L1 head (upstream
+    /// `waitNodeSync`), so that a state rebuilt from its safe head is not stale.
+    async fn wait_node_sync(&self, shutdown: &Cancel) {
+        let Ok(tip) = call(self.timeout(), "eth_getBlockByNumber", self.ports.l1.head_header()).await else {
+            tracing::warn!(target: TARGET, "failed to retrieve L1 tip for node sync");
+            return;
+        };
+        loop {
+            match call(self.timeout(), "optimism_syncStatus", self.ports.rollup.sync_status()).await {
+                Ok(status) if status.current_l1.number >= tip.number => return,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(target: TARGET, %error, "sync status failed while waiting for node sync")
+                }
+            }
+            tokio::select! {
+                biased;
+                _ = sleep(ROLLUP_SYNC_POLL) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Clears the channel manager from the rollup node's local-safe L1 origin (genesis L1 if 0),
+    /// retrying every 5 s; cancelled => cleared from nothing.
+    async fn clear_state(&self, shutdown: &Cancel) {
+        loop {
+            match call(self.timeout(), "optimism_syncStatus", self.ports.rollup.sync_status()).await {
+                Ok(status) => {
+                    let origin = status.local_safe_l2.l1_origin;
+                    let origin = if origin.number == 0 { self.config.rollup.genesis_l1 } else { origin };
+                    tracing::info!(target: TARGET, origin = origin.number, "clearing state");
+                    lock(&self.manager).clear(origin);
+                    lock(&self.stats).state_clears += 1;
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(target: TARGET, %error, "failed to query L1 safe origin, will retry")
+                }
+            }
+            tokio::select! {
+                biased;
+                _ = sleep(CLEAR_STATE_RETRY) => {}
+                _ = shutdown.cancelled() => {
+                    lock(&self.manager).clear(BlockNumHash::default());
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn publishing_loop(
+        self: Arc<Self>,
+        mut signals: mpsc::Receiver<PubInfo>,
+        receipts: mpsc::Sender<TxResult<TxRef>>,
+        kill: Cancel,
+    ) {
+        let queue =
+            Arc::new(TxQueue::new(self.txmgr.clone(), kill.clone(), self.config.max_pending_transactions));
+        let da_limit = match self.config.max_concurrent_da_requests {
+            0 => Semaphore::MAX_PERMITS,
+            n => n,
+        };
+        let da = Arc::new(Semaphore::new(da_limit));
+        while let Some(pi) = signals.recv().await {
+            self.publish_state(&queue, &receipts, &da, pi, &kill).await;
+        }
+        // Wait for AltDA requests in flight, then for sends in flight.
+        let _ = da.acquire_many(da_limit as u32).await;
+        queue.wait().await;
+        tracing::info!(target: TARGET, "publishing loop returning");
+    }
+
+    /// Sends transactions until there is no more data (upstream `publishStateToL1`).
+    async fn publish_state(
+        self: &Arc<Self>,
+        queue: &Arc<TxQueue<A>>,
+        receipts: &mpsc::Sender<TxResult<TxRef>>,
+        da: &Arc<Semaphore>,
+        pi: PubInfo,
+        kill: &Cancel,
+    ) {
+        loop {
+            if kill.is_cancelled() || !self.check_txpool(queue, receipts).await {
+                return;
+            }
+            match self.publish_tx(queue, receipts, da, pi).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(error) => {
+                    tracing::error!(target: TARGET, %error, "error publishing tx to L1");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One transaction's worth; `Ok(false)` when there is nothing (more) to send this round.
+    async fn publish_tx(
+        self: &Arc<Self>,
+        queue: &Arc<TxQueue<A>>,
+        receipts: &mpsc::Sender<TxResult<TxRef>>,
+        da: &Arc<Semaphore>,
+        pi: PubInfo,
+    ) -> Result<bool, String> {
+        let tip = call(self.timeout(), "eth_getBlockByNumber", self.ports.l1.head_header())
+            .await
+            .map_err(|e| format!("getting latest L1 block: {e}"))?;
+        let throttling = lock(&self.throttle).current().is_throttling();
+        let caps = match self.config.da_type {
+            DaType::Auto if !throttling => match self.txmgr.suggest_gas_price_caps().await {
+                Ok(caps) => Some(caps),
+                Err(error) => {
+                    tracing::warn!(target: TARGET, %error, "error querying gas prices, keeping last DA type");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let data = {
+            let mut manager = lock(&self.manager);
+            let mut rng = lock(&self.rng);
+            manager
+                .tx_data(tip.number, pi, &mut *rng, |current| match self.config.da_type {
+                    DaType::Auto if throttling => self.blob_cfg,
+                    DaType::Auto => match caps {
+                        Some(caps) if auto_uses_blobs(&self.blob_cfg, &self.calldata_cfg, &caps, false) => {
+                            self.blob_cfg
+                        }
+                        Some(_) => self.calldata_cfg,
+                        None => *current,
+                    },
+                    _ => *current,
+                })
+                .map_err(|e| e.to_string())?
+        };
+        let Some(data) = data else { return Ok(false) };
+        self.send_transaction(data, queue, receipts, da).await
+    }
+
+    async fn send_transaction(
+        self: &Arc<Self>,
+        data: TxData,
+        queue: &Arc<TxQueue<A>>,
+        receipts: &mpsc::Sender<TxResult<TxRef>>,
+        da: &Arc<Semaphore>,
+    ) -> Result<bool, String> {
+        let inbox = self.config.rollup.batch_inbox;
+        if self.config.da_type == DaType::AltDa {
+            assert!(
+                data.frames.len() == 1 && !data.as_blob,
+                "AltDA channels carry one calldata frame per tx"
+            );
+            let id = data.id();
+            let Ok(permit) = da.clone().try_acquire_owned() else {
+                // Upstream rewinds and spins until a slot frees; ending the round waits for the
+                // next signal instead, without thousands of simulated RPCs.
+                self.record_failed_da_request(&id, None);
+                return Ok(false);
+            };
+            let this = self.clone();
+            let (queue, receipts) = (queue.clone(), receipts.clone());
+            let alt_da = self.ports.alt_da.clone().expect("checked at construction");
+            tokio::spawn(async move {
+                let input = Bytes::from(data.call_data());
+                match call(this.timeout(), "PUT /put", alt_da.put(input)).await {
+                    Err(error) => this.record_failed_da_request(&id, Some(error)),
+                    Ok(commitment) => {
+                        tracing::info!(target: TARGET, tx = %id, %commitment, "altda input set");
+                        let mut tx_data = Vec::with_capacity(1 + commitment.len());
+                        tx_data.push(ALT_DA_VERSION);
+                        tx_data.extend_from_slice(&commitment);
+                        let candidate = TxCandidate {
+                            tx_data: tx_data.into(),
+                            blobs: Vec::new(),
+                            to: inbox,
+                            gas_limit: 0,
+                        };
+                        this.send_tx(
+                            TxRef { id: Some(id), is_cancel: false, is_blob: false },
+                            candidate,
+                            &queue,
+                            &receipts,
+                        )
+                        .await;
+                    }
+                }
+                drop(permit);
+            });
+            return Ok(true);
+        }
+        let candidate = if data.as_blob {
+            let blobs = data.blobs().map_err(|e| format!("could not create blob tx candidate: {e}"))?;
+            TxCandidate { tx_data: Bytes::new(), blobs, to: inbox, gas_limit: 0 }
+        } else {
+            assert_eq!(data.frames.len(), 1, "a calldata tx carries one frame");
+            TxCandidate { tx_data: data.call_data().into(), blobs: Vec::new(), to: inbox, gas_limit: 0 }
+        };
+        self.send_tx(
+            TxRef { id: Some(data.id()), is_cancel: false, is_blob: data.as_blob },
+            candidate,
+            queue,
+            receipts,
+        )
+        .await;
+        Ok(true)
+    }
+
+    async fn send_tx(
+        &self,
+        tx_ref: TxRef,
+        mut candidate: TxCandidate,
+        queue: &TxQueue<A>,
+        receipts: &mpsc::Sender<TxResult<TxRef>>,
+    ) {
+        candidate.gas_limit = floor_data_gas(&candidate.tx_data);
+        lock(&self.stats).txs_sent += 1;
+        queue.send(tx_ref, candidate, receipts.clone()).await;
+    }
+
+    /// `false` while the txpool is blocked; sends the cancellation transaction on the first
+    /// check after the block was seen.
+    async fn check_txpool(&self, queue: &TxQueue<A>, receipts: &mpsc::Sender<TxResult<TxRef>>) -> bool {
+        let blocked_blob = {
+            let mut state = lock(&self.txpool);
+            match *state {
+                TxpoolState::Good => return true,
+                TxpoolState::CancelPending { .. } => return false,
+                TxpoolState::Blocked { blob } => {
+                    *state = TxpoolState::CancelPending { blob };
+                    blob
+                }
+            }
+        };
+        // Cancel with a transaction of the stuck type, at the stuck nonce (the failed send reset
+        // the nonce): a blob is replaced by a blob, a calldata tx by a calldata tx.
+        let inbox = self.config.rollup.batch_inbox;
+        let candidate = if blocked_blob {
+            let blob = crate::protocol::blob::encode_blob(&[crate::protocol::tx_data::DERIVATION_VERSION_0])
+                .expect("one byte fits a blob");
+            TxCandidate { tx_data: Bytes::new(), blobs: vec![blob], to: inbox, gas_limit: 0 }
+        } else {
+            TxCandidate { tx_data: Bytes::new(), blobs: Vec::new(), to: inbox, gas_limit: 0 }
+        };
+        tracing::warn!(target: TARGET, blocked_blob, "sending a cancellation transaction to unblock txpool");
+        lock(&self.stats).cancellations_sent += 1;
+        self.send_tx(TxRef { id: None, is_cancel: true, is_blob: blocked_blob }, candidate, queue, receipts)
+            .await;
+        false
+    }
+
+    async fn receipts_loop(self: Arc<Self>, mut receipts: mpsc::Receiver<TxResult<TxRef>>) {
+        while let Some(TxResult { id: tx_ref, result }) = receipts.recv().await {
+            {
+                let mut state = lock(&self.txpool);
+                match (&result, *state) {
+                    (Err(error), TxpoolState::Good) if error.is_already_reserved() => {
+                        tracing::warn!(target: TARGET, is_blob = tx_ref.is_blob, "incompatible tx in txpool");
+                        *state = TxpoolState::Blocked { blob: tx_ref.is_blob };
+                    }
+                    (_, TxpoolState::CancelPending { .. }) if tx_ref.is_cancel => {
+                        tracing::info!(target: TARGET, ok = result.is_ok(), "txpool may no longer be blocked");
+                        *state = TxpoolState::Good;
+                    }
+                    _ => {}
+                }
+            }
+            let Some(id) = tx_ref.id else { continue };
+            match result {
+                Err(error) => {
+                    tracing::warn!(target: TARGET, tx = %id, %error, "transaction failed to send");
+                    lock(&self.stats).txs_failed += 1;
+                    lock(&self.manager).tx_failed(&id);
+                }
+                Ok(receipt) => {
+                    tracing::info!(target: TARGET, tx = %id, block = receipt.block_number, "transaction confirmed");
+                    {
+                        let mut stats = lock(&self.stats);
+                        stats.txs_confirmed += 1;
+                        if tx_ref.is_blob {
+                            stats.blob_txs_confirmed += 1;
+                        } else {
+                            stats.calldata_txs_confirmed += 1;
+                        }
+                    }
+                    lock(&self.manager)
+                        .tx_confirmed(&id, BlockNumHash::new(receipt.block_number, receipt.block_hash));
+                }
+            }
+        }
+        tracing::info!(target: TARGET, "receipts loop returning");
+    }
+
+    fn record_failed_da_request(&self, id: &TxId, error: Option<PortError>) {
+        if let Some(error) = error {
+            tracing::warn!(target: TARGET, tx = %id, %error, "DA request failed");
+            lock(&self.stats).da_requests_failed += 1;
+        }
+        lock(&self.manager).tx_failed(id);
+    }
+
+    async fn throttling_loop(self: Arc<Self>, mut unsafe_bytes: mpsc::Receiver<u64>, shutdown: Cancel) {
+        let mut triggers = Vec::new();
+        let mut endpoints = Vec::new();
+        for (index, endpoint) in self.ports.throttle_endpoints.iter().enumerate() {
+            let (tx, rx) = mpsc::channel(1);
+            triggers.push(tx);
+            endpoints.push(tokio::spawn(self.clone().endpoint_throttler(
+                index,
+                endpoint.clone(),
+                rx,
+                shutdown.clone(),
+            )));
+        }
+        while let Some(bytes) = unsafe_bytes.recv().await {
+            let params = lock(&self.throttle).update(bytes);
+            let changed = {
+                let mut stats = lock(&self.stats);
+                let changed = stats.throttle != Some(params);
+                stats.throttle = Some(params);
+                changed
+            };
+            if changed {
+                tracing::info!(
+                    target: TARGET, unsafe_da_bytes = bytes, intensity = params.intensity,
+                    max_tx_size = params.max_tx_size_bytes, max_block_size = params.max_block_size_bytes,
+                    "throttle params changed"
+                );
+            }
+            for trigger in &triggers {
+                let _ = trigger.try_send(());
+            }
+        }
+        drop(triggers);
+        for endpoint in endpoints {
+            let _ = endpoint.await;
+        }
+    }
+
+    async fn endpoint_throttler(
+        self: Arc<Self>,
+        index: usize,
+        endpoint: B,
+        mut trigger: mpsc::Receiver<()>,
+        shutdown: Cancel,
+    ) {
+        let mut retry_at: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                biased;
+                signal = trigger.recv() => if signal.is_none() { return },
+                _ = tokio::time::sleep_until(retry_at.unwrap_or_else(super::now)), if retry_at.is_some() => {}
+            }
+            retry_at = None;
+            let params = lock(&self.throttle).current();
+            let result = call(
+                self.timeout(),
+                "miner_setMaxDASize",
+                endpoint.set_max_da_size(params.max_tx_size_bytes, params.max_block_size_bytes),
+            )
+            .await;
+            if shutdown.is_cancelled() {
+                return;
+            }
+            match result {
+                Ok(true) => {}
+                Err(error) if error.is_method_not_found() => {
+                    let message = format!("miner_setMaxDASize unavailable at endpoint {index}, either enable it or disable throttling: {error}");
+                    tracing::error!(target: TARGET, %message, "critical error: stopping batcher");
+                    lock(&self.stats).fatal = Some(message);
+                    shutdown.cancel();
+                    return;
+                }
+                Ok(false) | Err(_) => {
+                    tracing::warn!(target: TARGET, endpoint = index, ?result, "setting max DA size failed, retrying");
+                    retry_at = Some(super::now() + THROTTLE_RETRY);
+                }
+            }
+        }
+    }
+}
+
+enum LoadError {
+    Reorg(String),
+    Other(String),
+}

@@ -530,6 +530,11 @@ impl World {
                 ("batcher_blob_txs_confirmed", total.blob_txs_confirmed),
                 ("batcher_calldata_txs_confirmed", total.calldata_txs_confirmed),
                 ("batcher_unsafe_da_bytes_last", last.unsafe_da_bytes),
+                ("batcher_full_channels", last.fill.channels),
+                (
+                    "batcher_full_channel_fill_permille",
+                    (last.fill.bytes * 1000).checked_div(last.fill.capacity_bytes).unwrap_or(0),
+                ),
             ]);
         }
         (sim_now(), checks, stats)

@@ -8,10 +8,13 @@
 //! - every entry of `tx_channels` names a channel in the queue with that tx pending.
 
 use super::{
-    channel::{AddBlockError, Channel, SizedBlock, TxData, TxId},
+    channel::{AddBlockError, Channel, FullReason, SizedBlock, TxData, TxId},
     channel_config::ChannelConfig,
 };
-use crate::protocol::{channel_out::ChannelOutError, frame::ChannelId};
+use crate::protocol::{
+    channel_out::{self, ChannelOutError},
+    frame::ChannelId,
+};
 use alloy_eips::BlockNumHash;
 use alloy_primitives::B256;
 use rand::RngCore;
@@ -41,6 +44,17 @@ pub struct PubInfo {
     pub ignore_max_channel_duration: bool,
 }
 
+/// How full the channels that closed because their compressor filled up are: the figure that
+/// says whether DA space is used well (op-batcher's target is every frame full).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FillStats {
+    pub channels: u64,
+    /// Bytes posted: every frame with its version byte.
+    pub bytes: u64,
+    /// Room those frames had: frames x (max frame size + version byte).
+    pub capacity_bytes: u64,
+}
+
 /// A transaction's worth of frames, or nothing to send.
 pub type TxDataResult = Result<Option<TxData>, ChannelManagerError>;
 
@@ -54,6 +68,7 @@ pub struct ChannelManager {
     current: Option<ChannelId>,
     channels: VecDeque<Channel>,
     tx_channels: BTreeMap<TxId, ChannelId>,
+    fill: FillStats,
 }
 
 impl ChannelManager {
@@ -67,7 +82,12 @@ impl ChannelManager {
             current: None,
             channels: VecDeque::new(),
             tx_channels: BTreeMap::new(),
+            fill: FillStats::default(),
         }
+    }
+
+    pub fn fill_stats(&self) -> FillStats {
+        self.fill
     }
 
     pub fn default_config(&self) -> &ChannelConfig {
@@ -329,9 +349,17 @@ impl ChannelManager {
 
     fn output_frames(&mut self, id: ChannelId) -> Result<(), ChannelManagerError> {
         let pending = self.pending_blocks();
-        let channel = self.channel_mut(&id).expect("current channel is in the queue");
+        let index = self.channels.iter().position(|c| c.id() == id).expect("current channel is in the queue");
+        // Indexing the field (not `channel_mut`) leaves `self.fill` borrowable.
+        let channel = &mut self.channels[index];
         channel.output_frames().map_err(ChannelManagerError::Frames)?;
         if let Some(reason) = channel.full_reason() {
+            if matches!(reason, FullReason::Encoder(channel_out::FullReason::CompressorFull)) {
+                let frames = channel.total_frames() as u64;
+                self.fill.channels += 1;
+                self.fill.bytes += channel.output_bytes() as u64 + frames;
+                self.fill.capacity_bytes += frames * (channel.config().max_frame_size as u64 + 1);
+            }
             tracing::info!(
                 target: "rollsim::batcher",
                 channel = %alloy_primitives::hex::encode(id),

@@ -19,7 +19,7 @@ use super::{
     cancel::Cancel,
     channel::{SizedBlock, TxData, TxId},
     channel_config::{auto_uses_blobs, ChannelConfig},
-    channel_manager::{ChannelManager, ChannelManagerError, PubInfo},
+    channel_manager::{ChannelManager, ChannelManagerError, FillStats, PubInfo},
     config::{BatcherConfig, DaType},
     sync_actions::{compute_sync_actions, SyncReason},
     throttle::{ThrottleController, ThrottleParams},
@@ -88,6 +88,8 @@ pub struct BatcherStats {
     pub throttle: Option<ThrottleParams>,
     /// A critical error that stopped the batcher (e.g. `miner_setMaxDASize` unavailable).
     pub fatal: Option<String>,
+    /// Fill of the channels closed full.
+    pub fill: FillStats,
 }
 
 /// The reference a queued send carries back with its result (upstream `txRef`).
@@ -543,7 +545,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
         let data = {
             let mut manager = lock(&self.manager);
             let mut rng = lock(&self.rng);
-            manager
+            let data = manager
                 .tx_data(tip.number, pi, &mut *rng, |current| match self.config.da_type {
                     DaType::Auto if throttling => self.blob_cfg,
                     DaType::Auto => match caps {
@@ -555,7 +557,9 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
                     },
                     _ => *current,
                 })
-                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            lock(&self.stats).fill = manager.fill_stats();
+            data
         };
         let Some(data) = data else { return Ok(false) };
         self.send_transaction(data, queue, receipts, da).await

@@ -180,7 +180,7 @@ impl L1Chain {
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
             withdrawals_root: Some(EMPTY_ROOT_HASH),
             blob_gas_used: Some(0),
-            excess_blob_gas: Some(0),
+            excess_blob_gas: Some(config.genesis_excess_blob_gas),
             parent_beacon_block_root: Some(B256::ZERO),
             requests_hash: Some(EMPTY_REQUESTS_HASH),
             transactions_root: EMPTY_ROOT_HASH,

@@ -49,6 +49,9 @@ pub struct L1Config {
     pub slot_s: u64,
     pub gas_limit: u64,
     pub initial_base_fee_wei: u64,
+    /// Genesis excess blob gas: where the blob base fee starts (0 = 1 wei; 100,000,000 = about
+    /// 0.5 gwei).
+    pub genesis_excess_blob_gas: u64,
     pub epoch_slots: u64,
     /// The safe head is the justified checkpoint: the first block of the epoch this many epochs
     /// before the head's.
@@ -68,6 +71,7 @@ impl Default for L1Config {
             slot_s: 12,
             gas_limit: 36_000_000,
             initial_base_fee_wei: 1_000_000_000,
+            genesis_excess_blob_gas: 0,
             epoch_slots: 32,
             safe_lag_epochs: 1,
             finalized_lag_epochs: 2,

@@ -3,23 +3,17 @@
 //! post with the DA type it was asked for.
 #![cfg(madsim)]
 
-use rollsim_sim::{
-    scenario::Scenario,
-    world::{run, Outcome, RunOptions},
-};
+mod common;
+
+use common::assert_invariants;
+use rollsim_sim::world::Outcome;
 
 fn outcome(duration: &str, tables: &str) -> Outcome {
-    let text = format!(
-        "name = \"batcher\"\ndescription = \"test\"\nduration = \"{duration}\"\nseeds = [21]\n{tables}"
-    );
-    let scenario = Scenario::parse(&text, "inline").unwrap_or_else(|e| panic!("{e}"));
-    run(&scenario, RunOptions { seed: 21, record_trace: false })
+    common::outcome(duration, 21, tables)
 }
 
 fn assert_healthy(o: &Outcome) {
-    for invariant in &o.invariants {
-        assert!(invariant.ok, "{}: {}", invariant.name, invariant.detail);
-    }
+    assert_invariants(o);
     assert_eq!(o.stats["batcher_txs_failed"], 0, "{:?}", o.stats);
     assert_eq!(o.stats["l2_unsafe_reorgs"], 0, "no derived block replaced an unsafe one");
 }
@@ -70,6 +64,7 @@ fn flush_closes_a_filling_channel_and_stop_ends_the_loops() {
     use rollsim_sim::{
         batcher_node::{rollup_params, SimDa, SimL1, SimL2, SimRollup},
         l1::L1Client,
+        scenario::Scenario,
         world::{batcher_signer, World, RPC_TIMEOUT},
     };
     use std::{sync::Arc, time::Duration};

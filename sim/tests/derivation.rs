@@ -3,23 +3,13 @@
 //! safe head.
 #![cfg(madsim)]
 
-use rollsim_sim::{
-    scenario::Scenario,
-    world::{run, Outcome, RunOptions},
-};
+mod common;
 
-fn outcome(name: &str, duration: &str, tables: &str) -> Outcome {
-    let text = format!(
-        "name = \"{name}\"\ndescription = \"test\"\nduration = \"{duration}\"\nseeds = [5]\n[l2]\n{tables}"
-    );
-    let scenario = Scenario::parse(&text, "inline").unwrap_or_else(|e| panic!("{e}"));
-    run(&scenario, RunOptions { seed: 5, record_trace: false })
-}
+use common::{assert_invariants, outcome as run_scenario};
+use rollsim_sim::world::Outcome;
 
-fn assert_invariants(outcome: &Outcome) {
-    for invariant in &outcome.invariants {
-        assert!(invariant.ok, "{}: {}", invariant.name, invariant.detail);
-    }
+fn outcome(duration: &str, tables: &str) -> Outcome {
+    run_scenario(duration, 5, &format!("[l2]\n{tables}"))
 }
 
 /// The safe head is within two submitter rounds (and derivation's L1 lag) of the unsafe head.
@@ -32,8 +22,7 @@ fn assert_safe_follows(outcome: &Outcome) {
 #[test]
 fn an_hour_of_every_submission_form_derives_to_the_sequencers_chain() {
     for (blobs, batch_type) in [(false, "singular"), (true, "singular"), (false, "span"), (true, "span")] {
-        let o =
-            outcome("forms", "1h", &format!("[submitter]\nblobs = {blobs}\nbatch_type = \"{batch_type}\"\n"));
+        let o = outcome("1h", &format!("[submitter]\nblobs = {blobs}\nbatch_type = \"{batch_type}\"\n"));
         assert_invariants(&o);
         assert_safe_follows(&o);
         assert_eq!(o.stats["l2_unsafe_reorgs"], 0, "blobs={blobs} {batch_type}: nothing replaced");
@@ -54,7 +43,7 @@ fn garbage_of_every_kind_from_batcher_or_stranger_is_ignored() {
             ));
         }
     }
-    let o = outcome("garbage", "20m", &format!("[submitter]\n{garbage}"));
+    let o = outcome("20m", &format!("[submitter]\n{garbage}"));
     assert_invariants(&o);
     assert_eq!(o.stats["submitter_garbage_txs"], 12, "every garbage tx was sent");
     assert_eq!(o.stats["l2_unsafe_reorgs"], 0, "garbage replaced nothing");
@@ -64,9 +53,7 @@ fn garbage_of_every_kind_from_batcher_or_stranger_is_ignored() {
 
 #[test]
 fn l1_reorg_below_the_safe_head_rewinds_it_then_the_chain_is_derived_again() {
-    let o = outcome(
-        "reorg",
-        "40m",
+    let o = outcome("40m",
         "[submitter]\n[l1]\norphaned_txs = \"drop\"\n[[faults]]\nkind = \"l1_reorg\"\nat = \"20m\"\ndepth = 6\n",
     );
     assert_invariants(&o);

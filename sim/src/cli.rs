@@ -38,6 +38,14 @@ enum Command {
         /// Run twice and fail if the trace hashes differ.
         #[arg(long)]
         twice: bool,
+        /// Write a self-contained HTML report of the run (charts against simulated time).
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
+    },
+    /// Work with traces written by `run --trace`.
+    Trace {
+        #[command(subcommand)]
+        command: TraceCommand,
     },
     /// List scenarios with their one-line descriptions.
     List {
@@ -46,12 +54,25 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum TraceCommand {
+    /// The first event where two traces differ, with context; exit 1 when they differ.
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        /// Events of context on each side.
+        #[arg(long, default_value_t = 5)]
+        context: usize,
+    },
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { scenario, seed, json, trace, twice } => {
-            run(&scenario, seed, json, trace.as_deref(), twice)
+        Command::Run { scenario, seed, json, trace, twice, report } => {
+            run(&scenario, seed, json, trace.as_deref(), twice, report.as_deref())
         }
+        Command::Trace { command: TraceCommand::Diff { a, b, context } } => trace_diff(&a, &b, context),
         Command::List { dir } => list(&dir),
     };
     result.unwrap_or_else(|message| {
@@ -66,13 +87,19 @@ fn run(
     json: bool,
     trace: Option<&Path>,
     twice: bool,
+    report: Option<&Path>,
 ) -> Result<ExitCode, String> {
     let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
     let seed = seed.unwrap_or(scenario.seeds[0]);
-    let options = RunOptions { seed, record_trace: trace.is_some() };
+    let options = RunOptions { seed, record_trace: trace.is_some() || report.is_some() };
     let (mut outcome, wall) = run_with_progress(&scenario, options.clone());
     if let Some(file) = trace {
         write_trace(file, &outcome.trace_lines)?;
+    }
+    if let Some(file) = report {
+        let command = format!("cargo sim run {} --seed {seed}", path.display());
+        let html = rollsim_sim::report::for_run(&scenario, &outcome, &command);
+        std::fs::write(file, html).map_err(|e| format!("{}: cannot write report: {e}", file.display()))?;
     }
     if twice {
         let (again, _) = run_with_progress(&scenario, RunOptions { record_trace: false, ..options });
@@ -159,6 +186,26 @@ fn print_summary(outcome: &Outcome, wall: Duration, path: &Path) {
     }
     if !outcome.ok() {
         println!("reproduce: cargo sim run {} --seed {}", path.display(), outcome.seed);
+    }
+}
+
+fn read_lines(file: &Path) -> Result<Vec<String>, String> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| format!("{}: cannot read trace: {e}", file.display()))?;
+    Ok(text.lines().map(str::to_owned).collect())
+}
+
+fn trace_diff(a: &Path, b: &Path, context: usize) -> Result<ExitCode, String> {
+    let (lines_a, lines_b) = (read_lines(a)?, read_lines(b)?);
+    match rollsim_sim::trace_diff::first_divergence(&lines_a, &lines_b) {
+        None => {
+            println!("traces are equal ({} events)", lines_a.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(divergence) => {
+            print!("{}", rollsim_sim::trace_diff::render(&lines_a, &lines_b, &divergence, context));
+            Ok(ExitCode::from(1))
+        }
     }
 }
 

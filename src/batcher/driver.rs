@@ -419,6 +419,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
     fn send_unsafe_bytes(&self, unsafe_bytes: Option<&mpsc::Sender<u64>>) {
         let Some(sender) = unsafe_bytes else { return };
         let bytes = lock(&self.manager).unsafe_da_bytes();
+        tracing::info!(target: TARGET, unsafe_da_bytes = bytes, "pending da bytes");
         lock(&self.stats).unsafe_da_bytes = bytes;
         let _ = sender.try_send(bytes);
     }

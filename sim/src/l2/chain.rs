@@ -186,6 +186,9 @@ impl L2Chain {
             .rev()
             .find(|&n| self.derived_from[n as usize].number <= l1_finalized)
             .unwrap_or(self.finalized);
+        if newest != self.finalized {
+            tracing::info!(target: "rollsim_sim::l2", number = newest, "l2 finalized head");
+        }
         self.finalized = newest;
     }
 

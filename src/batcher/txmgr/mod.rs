@@ -327,6 +327,10 @@ impl<P: L1> TxManager<P> {
                     Publish::Published => {
                         retry_count = 0;
                         if !published.contains(&tx.hash) {
+                            tracing::info!(
+                                target: "rollsim::batcher::txmgr", hash = %tx.hash, nonce = tx.nonce,
+                                blob = tx.blob_fee_cap.is_some(), "tx published"
+                            );
                             published.push(tx.hash);
                         }
                     }
@@ -395,10 +399,6 @@ impl<P: L1> TxManager<P> {
             .await;
             state.process_send_error(result.as_ref().err());
             let Err(error) = result else {
-                tracing::info!(
-                    target: "rollsim::batcher::txmgr", hash = %tx.hash, nonce = tx.nonce, blob = tx.blob_fee_cap.is_some(),
-                    "tx published"
-                );
                 return (tx, Publish::Published);
             };
             if state.successful_publish_count > 0

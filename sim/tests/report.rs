@@ -51,7 +51,8 @@ fn the_report_shows_every_series_fault_and_mark_and_is_self_contained() {
         "base_fee_wei",
         "blob_base_fee_wei",
     ] {
-        let start = html.find(&format!(r#"data-series="{series}""#)).unwrap_or_else(|| panic!("series {series}"));
+        let start =
+            html.find(&format!(r#"data-series="{series}""#)).unwrap_or_else(|| panic!("series {series}"));
         let points = &html[start..html[start..].find("/>").unwrap() + start];
         let points = points.split("points=\"").nth(1).unwrap_or_default().split_whitespace().count();
         assert!(points >= 2, "series {series} has {points} points");
@@ -67,7 +68,11 @@ fn the_report_shows_every_series_fault_and_mark_and_is_self_contained() {
         assert!(!timeline.marks[marks].is_empty(), "marks {marks}");
         let group = html.find(&format!(r#"data-marks="{marks}""#)).unwrap_or_else(|| panic!("marks {marks}"));
         let group = &html[group..group + html[group..].find("</g>").unwrap()];
-        assert_eq!(count(group, r#"class="mark""#), timeline.marks[marks].len(), "one mark per {marks} event");
+        assert_eq!(
+            count(group, r#"class="mark""#),
+            timeline.marks[marks].len(),
+            "one mark per {marks} event"
+        );
     }
     assert_eq!(count(&html, r#"class="fault""#), timeline.faults.len(), "one shaded window per fault");
     assert!(html.contains("every invariant holds"), "{:?}", outcome.invariants);

@@ -353,8 +353,8 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             tracing::info!(target: TARGET, backoff_ms = backoff.as_millis() as u64, "empty sync status, backing off");
             tokio::select! {
                 biased;
-                _ = sleep(backoff) => backoff = (backoff * 2).min(Duration::from_secs(30)),
                 _ = shutdown.cancelled() => return Err(PortError::Timeout { method: "optimism_syncStatus" }),
+                _ = sleep(backoff) => backoff = (backoff * 2).min(Duration::from_secs(30)),
             }
         }
     }
@@ -441,8 +441,8 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             }
             tokio::select! {
                 biased;
-                _ = sleep(ROLLUP_SYNC_POLL) => {}
                 _ = shutdown.cancelled() => return,
+                _ = sleep(ROLLUP_SYNC_POLL) => {}
             }
         }
     }
@@ -466,11 +466,11 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             }
             tokio::select! {
                 biased;
-                _ = sleep(CLEAR_STATE_RETRY) => {}
                 _ = shutdown.cancelled() => {
                     lock(&self.manager).clear(BlockNumHash::default());
                     return;
                 }
+                _ = sleep(CLEAR_STATE_RETRY) => {}
             }
         }
     }

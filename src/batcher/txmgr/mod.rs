@@ -353,9 +353,9 @@ impl<P: L1> TxManager<P> {
             }
             tokio::select! {
                 biased;
+                _ = cancel.cancelled() => return Err(TxMgrError::Cancelled),
                 _ = sleep_until(retry_at.unwrap_or(now)), if retry_at.is_some() => {}
                 _ = bump_ticker.tick() => state.bump_fees = true,
-                _ = cancel.cancelled() => return Err(TxMgrError::Cancelled),
                 _ = receipt_ticker.tick() => {
                     for &hash in &published {
                         if let Some(receipt) = self.query_receipt(hash, &mut state).await {

@@ -8,11 +8,15 @@ mod payload_common;
 
 use std::{sync::Arc, time::Duration};
 
-use payload_common::{case, processor, random_state, rng, run_block, simulate, Case, Shape};
+use alloy_primitives::U256;
+use payload_common::{address, case, processor, random_state, rng, run_block, simulate, Case, Shape};
 use rollsim::{
     batcher::cancel::Cancel,
-    execution::{execute_block, L2State, SimpleExecutor, TxState},
-    payload::{Fallback, PayloadError, PayloadFaults, PreState},
+    execution::{execute_block, L2State, SimpleExecutor, Tx, TxState},
+    payload::{
+        Fallback, PayloadConfig, PayloadError, PayloadFaults, PayloadProcessor, PreState, SimCosts,
+        WorkloadExecutor,
+    },
     trie::{StateTrie, EMPTY_ROOT_HASH},
 };
 
@@ -188,4 +192,41 @@ fn the_reference_root_is_alloy_tries_root() {
         (*address, account.into_trie_account(alloy_trie::root::storage_root_unsorted(storage)))
     });
     assert_eq!(alloy_trie::root::state_root_unsorted(accounts), case.expected);
+}
+
+#[test]
+fn removals_proved_in_separate_chunks_fetch_blinded_siblings() {
+    // Chunks of one target: deleting two children of a three-child branch in two chunks leaves
+    // the branch to collapse into a child neither proof carried (reth#12962/#17571).
+    let shape = Shape { accounts: 30, contracts: 2, absent: 0, slots_per_contract: 60, txs: 0 };
+    let mut fetches = 0;
+    for seed in 0..16 {
+        let mut state = random_state(&mut rng(seed, "state"), shape);
+        let mut draw = rng(seed, "deletes");
+        let txs: Arc<[Tx]> = (0..40)
+            .map(|_| Tx::Store {
+                from: address(draw.next_u64_below(30) as usize),
+                contract: address(30 + draw.next_u64_below(2) as usize),
+                slot: U256::from(100 + draw.next_u64_below(60)),
+                value: U256::ZERO,
+            })
+            .collect();
+        let mut post = state.clone();
+        post.apply(&execute_block(&SimpleExecutor, &state, &txs, |_| {}).state);
+        let expected = post.root();
+        state.root();
+        let pre_state = Arc::new(PreState::new(state));
+        let config = PayloadConfig { proof_chunk_size: 1, ..PayloadConfig::default() };
+        let root = simulate(seed, async move {
+            let processor = PayloadProcessor::new(
+                WorkloadExecutor::sim(seed, SimCosts::default()),
+                SimpleExecutor,
+                config,
+            );
+            processor.execute_block(pre_state, txs, PayloadFaults::default(), &Cancel::new()).await.unwrap().1
+        });
+        assert_eq!((root.state_root, &root.fallback), (expected, &None), "seed {seed}");
+        fetches += root.task.unwrap().sparse_trie.node_fetches;
+    }
+    assert!(fetches > 0, "some removal met a blinded sibling and fetched it");
 }

@@ -5,7 +5,9 @@
 //! (see `.cargo/config.toml`); with `RUSTFLAGS=` the same code runs on real tokio.
 
 pub mod batcher;
+pub mod execution;
 pub mod kzg;
+pub mod payload;
 pub mod ports;
 pub mod protocol;
 pub mod signer;

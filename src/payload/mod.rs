@@ -1,0 +1,361 @@
+//! The payload processor: reth's `PayloadProcessor` pipeline, computing a block's state root while
+//! the block executes instead of after it.
+//!
+//! Three tasks per block, over a [`WorkloadExecutor`]:
+//! - prewarm (`prewarm.rs`): executes the transactions in parallel on the pre-block state to learn
+//!   what they touch, and asks for those proofs early (`PrefetchProofs`);
+//! - multiproof (`multiproof.rs`): turns prefetch targets and the real execution's state updates
+//!   into proof jobs (chunks of 10 targets, a concurrency limit, a queue), and releases proofs with
+//!   their state updates in sequence order;
+//! - sparse trie (`sparse_trie.rs`): reveals the proofs into a sparse state trie, applies the
+//!   updates, and computes the root when the multiproof task reports every update sent.
+//!
+//! The caller executes the block and feeds each transaction's changes to the [`StateHook`];
+//! dropping the hook is the one signal that the block has executed. [`PayloadHandle::state_root`]
+//! returns the task's root or its error (never a root of partial updates);
+//! [`PayloadHandle::state_root_or_fallback`] falls back to a sequential full recompute when the task
+//! fails or disagrees with an expected root, counting and tracing it. [`PayloadFaults`] injects
+//! proof-job failures and delays and a mid-block cancellation, as plain data the world can draw.
+
+mod executor;
+mod multiproof;
+mod pre_state;
+mod prewarm;
+mod sparse_trie;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use alloy_primitives::B256;
+use tokio::{
+    sync::mpsc::{unbounded_channel, UnboundedSender},
+    task::JoinHandle,
+};
+
+pub use executor::{Job, SimCosts, WorkloadExecutor};
+pub use multiproof::{
+    chunk_targets, FetchedTargets, MultiProofMessage, MultiProofStats, ProofSequencer, SparseTrieUpdate,
+};
+pub use pre_state::PreState;
+pub use prewarm::targets as prewarm_targets;
+pub use sparse_trie::SparseTrieStats;
+
+use crate::{
+    batcher::cancel::Cancel,
+    execution::{BlockExecution, BlockOutcome, TxExecutor, TxState},
+    trie::{HashedPostState, StateTrieError},
+};
+
+/// Tuning, with reth v1.4.8's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadConfig {
+    /// Prewarm batches per block at most.
+    pub prewarm_max_concurrency: usize,
+    /// Targets (accounts without slots, or slots) per proof job.
+    pub proof_chunk_size: usize,
+    /// Proof jobs in flight at most; the rest wait in a queue.
+    pub max_concurrent_proofs: usize,
+}
+
+impl Default for PayloadConfig {
+    fn default() -> Self {
+        Self { prewarm_max_concurrency: 64, proof_chunk_size: 10, max_concurrent_proofs: 256 }
+    }
+}
+
+/// Faults to inject into one block, as plain data (the world draws them from its seed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PayloadFaults {
+    /// Proof jobs, by the order they start in (0 = first), that fail instead of returning a proof.
+    pub failing_proofs: BTreeSet<u64>,
+    /// Proof jobs, by the order they start in, held back this long before they compute: later jobs
+    /// overtake them, so their results arrive out of order.
+    pub delayed_proofs: BTreeMap<u64, Duration>,
+    /// Cancel the block before executing this transaction (in [`PayloadProcessor::execute_block`]).
+    pub cancel_before_tx: Option<usize>,
+}
+
+/// Why a block's pipeline produced no root.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// The block was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// A proof job failed.
+    #[error("proof job {sequence_number} failed")]
+    ProofCalculation {
+        /// The job's sequence number.
+        sequence_number: u64,
+    },
+    /// The sparse trie rejected a proof or an update.
+    #[error("sparse trie: {0}")]
+    SparseTrie(StateTrieError),
+    /// The multiproof task ended without saying every update was sent.
+    #[error("multiproof task dropped")]
+    MultiProofTaskDropped,
+    /// A task panicked.
+    #[error("task panicked")]
+    TaskPanicked,
+}
+
+/// The task's root and what it took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateRootOutcome {
+    /// The post-block state root.
+    pub state_root: B256,
+    /// Multiproof task counters.
+    pub multiproof: MultiProofStats,
+    /// Sparse-trie task counters.
+    pub sparse_trie: SparseTrieStats,
+}
+
+/// Why the sequential root was used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fallback {
+    /// The task failed.
+    TaskFailed(PayloadError),
+    /// The task's root differed from the expected one.
+    Mismatch {
+        /// The task's root.
+        task_root: B256,
+    },
+}
+
+/// A block's root: the task's, or the sequential fallback's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootOutcome {
+    /// The state root.
+    pub state_root: B256,
+    /// The task's outcome, when it produced one.
+    pub task: Option<StateRootOutcome>,
+    /// Set when the root is the sequential fallback's.
+    pub fallback: Option<Fallback>,
+}
+
+/// Spawns the pipeline for one block after another; keeps the fallback count.
+pub struct PayloadProcessor<E: TxExecutor> {
+    executor: WorkloadExecutor,
+    tx_executor: Arc<E>,
+    config: PayloadConfig,
+    fallbacks: Arc<AtomicU64>,
+}
+
+impl<E: TxExecutor> PayloadProcessor<E> {
+    /// A processor running its work on `executor` and executing transactions with `tx_executor`.
+    pub fn new(executor: WorkloadExecutor, tx_executor: E, config: PayloadConfig) -> Self {
+        Self { executor, tx_executor: Arc::new(tx_executor), config, fallbacks: Arc::default() }
+    }
+
+    /// How many blocks fell back to the sequential root so far.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
+    }
+
+    /// Starts the pipeline for a block of `txs` on `pre_state`: prewarm, multiproof and sparse-trie
+    /// tasks. Execute the block, feeding [`PayloadHandle::state_hook`], then ask for the root.
+    /// Cancelling `cancel` (or dropping the handle) stops every task.
+    pub fn spawn(
+        &self,
+        pre_state: Arc<PreState>,
+        txs: Arc<[E::Tx]>,
+        faults: PayloadFaults,
+        cancel: &Cancel,
+    ) -> PayloadHandle {
+        let cancel = cancel.child();
+        let (to_multi_proof, multi_proof_rx) = unbounded_channel();
+        let (to_sparse_trie, sparse_trie_rx) = unbounded_channel();
+        let terminate_prewarm = Arc::new(AtomicBool::new(false));
+        prewarm::spawn(
+            &self.executor,
+            self.tx_executor.clone(),
+            txs,
+            pre_state.clone(),
+            self.config.prewarm_max_concurrency,
+            terminate_prewarm.clone(),
+            to_multi_proof.clone(),
+        );
+        let multiproof = multiproof::MultiProofTask::new(
+            multi_proof_rx,
+            to_multi_proof.clone(),
+            to_sparse_trie,
+            self.executor.clone(),
+            pre_state.clone(),
+            Arc::new(faults),
+            &self.config,
+            cancel.clone(),
+        );
+        let multiproof = self.executor.spawn(multiproof.run());
+        let sparse_trie = self.executor.spawn(sparse_trie::run(
+            sparse_trie_rx,
+            self.executor.clone(),
+            pre_state.clone(),
+            cancel.clone(),
+        ));
+        PayloadHandle {
+            to_multi_proof: Some(to_multi_proof),
+            terminate_prewarm,
+            multiproof: Some(multiproof),
+            sparse_trie: Some(sparse_trie),
+            cancel,
+            pre_state,
+            executor: self.executor.clone(),
+            fallbacks: self.fallbacks.clone(),
+        }
+    }
+
+    /// Executes a block through the pipeline: spawns it, executes the transactions in order (in the
+    /// simulation each costs a seeded simulated time, so execution interleaves with the tasks),
+    /// feeds the state hook, and returns the execution outcome with the root (falling back to the
+    /// sequential root if the task fails). Only a cancellation is an error.
+    pub async fn execute_block(
+        &self,
+        pre_state: Arc<PreState>,
+        txs: Arc<[E::Tx]>,
+        faults: PayloadFaults,
+        cancel: &Cancel,
+    ) -> Result<(BlockOutcome, RootOutcome), PayloadError> {
+        let cancel_before_tx = faults.cancel_before_tx;
+        let mut handle = self.spawn(pre_state.clone(), txs.clone(), faults, cancel);
+        let mut hook = handle.state_hook();
+        let mut block = BlockExecution::new(&*self.tx_executor, &*pre_state);
+        for (index, tx) in txs.iter().enumerate() {
+            if cancel_before_tx == Some(index) {
+                tracing::info!(target: "rollsim::payload", index, "fault: block cancelled");
+                handle.cancel.cancel();
+            }
+            if handle.cancel.is_cancelled() {
+                return Err(PayloadError::Cancelled);
+            }
+            self.executor.charge(Job::Transact).await;
+            hook.on_state(&block.transact(tx));
+        }
+        drop(hook);
+        let outcome = block.finish();
+        let root = handle.state_root_or_fallback(&outcome.state, None).await?;
+        Ok((outcome, root))
+    }
+}
+
+/// The running pipeline of one block.
+pub struct PayloadHandle {
+    to_multi_proof: Option<UnboundedSender<MultiProofMessage>>,
+    terminate_prewarm: Arc<AtomicBool>,
+    multiproof: Option<JoinHandle<Result<MultiProofStats, PayloadError>>>,
+    sparse_trie: Option<JoinHandle<Result<(B256, SparseTrieStats), PayloadError>>>,
+    cancel: Cancel,
+    pre_state: Arc<PreState>,
+    executor: WorkloadExecutor,
+    fallbacks: Arc<AtomicU64>,
+}
+
+impl PayloadHandle {
+    /// The block's state hook: feed it every transaction's changes in order, then drop it.
+    ///
+    /// # Panics
+    /// If called twice: one block, one hook, one end.
+    pub fn state_hook(&mut self) -> StateHook {
+        let to_multi_proof = self.to_multi_proof.take().expect("one state hook per block");
+        StateHook { to_multi_proof, terminate_prewarm: self.terminate_prewarm.clone() }
+    }
+
+    /// Stops every task of the block.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// The task's state root. Waits for the state hook to be dropped. An error whenever any part
+    /// failed: a root is only ever computed from every update of the block.
+    pub async fn state_root(mut self) -> Result<StateRootOutcome, PayloadError> {
+        let sparse_trie = join(self.sparse_trie.take().expect("taken once")).await;
+        let multiproof = self.multiproof.take().expect("taken once");
+        let result = match sparse_trie {
+            Ok((state_root, sparse_trie)) => join(multiproof).await.map(|multiproof| StateRootOutcome {
+                state_root,
+                multiproof,
+                sparse_trie,
+            }),
+            // The multiproof task's own error says why it stopped.
+            Err(PayloadError::MultiProofTaskDropped) => {
+                Err(join(multiproof).await.err().unwrap_or(PayloadError::MultiProofTaskDropped))
+            }
+            Err(error) => Err(error),
+        };
+        match &result {
+            Ok(outcome) => tracing::info!(
+                target: "rollsim::payload",
+                root = %outcome.state_root,
+                proofs = outcome.multiproof.proofs_requested,
+                out_of_order = outcome.multiproof.out_of_order,
+                batches = outcome.sparse_trie.batches,
+                node_fetches = outcome.sparse_trie.node_fetches,
+                "state root computed"
+            ),
+            Err(error) => tracing::info!(target: "rollsim::payload", %error, "state root task failed"),
+        }
+        result
+    }
+
+    /// The task's root, or the sequential root of `block` (the block's merged changes) when the
+    /// task failed or its root differs from `expected` (a received block's header root). Only a
+    /// cancellation is an error: a cancelled block needs no root.
+    pub async fn state_root_or_fallback(
+        self,
+        block: &HashedPostState,
+        expected: Option<B256>,
+    ) -> Result<RootOutcome, PayloadError> {
+        let (pre_state, executor, fallbacks) =
+            (self.pre_state.clone(), self.executor.clone(), self.fallbacks.clone());
+        let fallback = match self.state_root().await {
+            Ok(task) if expected.is_none_or(|root| root == task.state_root) => {
+                return Ok(RootOutcome { state_root: task.state_root, task: Some(task), fallback: None });
+            }
+            Ok(task) => (Some(task), Fallback::Mismatch { task_root: task.state_root }),
+            Err(PayloadError::Cancelled) => return Err(PayloadError::Cancelled),
+            Err(error) => (None, Fallback::TaskFailed(error)),
+        };
+        fallbacks.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(target: "rollsim::payload", reason = ?fallback.1, "falling back to the sequential state root");
+        let block = block.clone();
+        let state_root = executor.run(Job::SparseTrie, move || pre_state.sequential_root(&block)).await;
+        Ok(RootOutcome { state_root, task: fallback.0, fallback: Some(fallback.1) })
+    }
+}
+
+impl Drop for PayloadHandle {
+    /// Nothing waits for the tasks any more: stop them.
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn join<T>(handle: JoinHandle<Result<T, PayloadError>>) -> Result<T, PayloadError> {
+    handle.await.map_err(|_| PayloadError::TaskPanicked)?
+}
+
+/// Receives each transaction's state changes; dropping it finishes the block.
+pub struct StateHook {
+    to_multi_proof: UnboundedSender<MultiProofMessage>,
+    terminate_prewarm: Arc<AtomicBool>,
+}
+
+impl StateHook {
+    /// One transaction's changes, in block order.
+    pub fn on_state(&mut self, state: &TxState) {
+        // A closed channel means the block was cancelled or failed: the root will say so.
+        let _ = self.to_multi_proof.send(MultiProofMessage::StateUpdate(state.to_hashed()));
+    }
+}
+
+impl Drop for StateHook {
+    /// The block has executed: prewarm can stop, and the multiproof task can finish.
+    fn drop(&mut self) {
+        self.terminate_prewarm.store(true, Ordering::Relaxed);
+        let _ = self.to_multi_proof.send(MultiProofMessage::FinishedStateUpdates);
+    }
+}

@@ -1,0 +1,449 @@
+//! The multiproof task: turns proof targets (from prewarm) and state updates (from execution) into
+//! proofs, computed in parallel in chunks, and hands them to the sparse-trie task in order.
+//!
+//! Every request gets a sequence number; proof jobs finish in any order and the [`ProofSequencer`]
+//! releases their results in sequence order, so the sparse-trie task applies state updates in
+//! block order and has always revealed, by the time it applies an update, every proof requested
+//! before it. Targets already requested are not requested again ([`FetchedTargets`], per account
+//! and slot: reth#12983). A proof job that fails ends the task with an error: the sparse-trie task
+//! must never compute a root from the updates that came before it (bnb-chain/reth#122).
+
+use std::{
+    collections::{btree_map::Entry, BTreeMap, BTreeSet, VecDeque},
+    sync::Arc,
+};
+
+use alloy_primitives::B256;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use super::{
+    executor::{Job, WorkloadExecutor},
+    PayloadError, PayloadFaults, PreState,
+};
+use crate::{
+    batcher::cancel::Cancel,
+    execution::extend_post_state,
+    trie::{HashedPostState, MultiProof, MultiProofTargets},
+};
+
+/// What the multiproof task receives.
+#[derive(Debug)]
+pub enum MultiProofMessage {
+    /// Targets prewarm saw a transaction touch: fetch their proofs early.
+    PrefetchProofs(MultiProofTargets),
+    /// One transaction's hashed changes, from the state hook.
+    StateUpdate(HashedPostState),
+    /// A state update whose proofs were all requested already: it needs a place in the sequence only.
+    EmptyProof {
+        /// Its sequence number.
+        sequence_number: u64,
+        /// The state update.
+        state: HashedPostState,
+    },
+    /// A proof job finished.
+    ProofCalculated {
+        /// The job's sequence number.
+        sequence_number: u64,
+        /// Its proof, and the state update that waited for it (if any).
+        update: SparseTrieUpdate,
+    },
+    /// A proof job failed.
+    ProofCalculationError {
+        /// The job's sequence number.
+        sequence_number: u64,
+    },
+    /// The state hook was dropped: the block has executed.
+    FinishedStateUpdates,
+}
+
+/// What the sparse-trie task receives.
+#[derive(Debug)]
+pub(super) enum SparseTrieMessage {
+    /// Proofs to reveal and state to apply.
+    Update(SparseTrieUpdate),
+    /// Every update has been sent: compute the root.
+    Finished,
+}
+
+/// Proofs to reveal and the state updates they cover.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SparseTrieUpdate {
+    /// Hashed state changes, merged in block order.
+    pub state: HashedPostState,
+    /// Proof nodes.
+    pub multiproof: MultiProof,
+}
+
+impl SparseTrieUpdate {
+    /// Nothing to reveal and nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        let proof = &self.multiproof;
+        self.state.accounts.is_empty()
+            && self.state.storages.is_empty()
+            && proof.account_subtree.is_empty()
+            && proof.storages.is_empty()
+    }
+
+    /// Merges a later update into this one.
+    pub fn extend(&mut self, later: SparseTrieUpdate) {
+        extend_post_state(&mut self.state, later.state);
+        let proof = later.multiproof;
+        if self.multiproof.account_subtree.is_empty() && self.multiproof.storages.is_empty() {
+            self.multiproof.root = proof.root;
+        }
+        self.multiproof.account_subtree.extend(proof.account_subtree);
+        for (address, storage) in proof.storages {
+            match self.multiproof.storages.entry(address) {
+                Entry::Vacant(entry) => {
+                    entry.insert(storage);
+                }
+                Entry::Occupied(mut entry) => entry.get_mut().subtree.extend(storage.subtree),
+            }
+        }
+    }
+}
+
+/// Releases results in sequence order, whatever order they arrive in.
+#[derive(Debug, Default)]
+pub struct ProofSequencer {
+    /// The next sequence number to hand out.
+    next_sequence: u64,
+    /// The next sequence number to deliver.
+    next_to_deliver: u64,
+    /// Results that arrived before some earlier one.
+    pending: BTreeMap<u64, SparseTrieUpdate>,
+}
+
+impl ProofSequencer {
+    /// Hands out the next sequence number.
+    pub fn next_sequence(&mut self) -> u64 {
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        sequence
+    }
+
+    /// Adds the result of `sequence` and returns the results now deliverable, in order. A
+    /// duplicate of a pending result replaces it; one already delivered is dropped.
+    pub fn add_proof(&mut self, sequence: u64, update: SparseTrieUpdate) -> Vec<SparseTrieUpdate> {
+        assert!(sequence < self.next_sequence, "sequence {sequence} was never handed out");
+        if sequence >= self.next_to_deliver {
+            self.pending.insert(sequence, update);
+        }
+        let mut ready = Vec::new();
+        while let Some(update) = self.pending.remove(&self.next_to_deliver) {
+            ready.push(update);
+            self.next_to_deliver += 1;
+        }
+        ready
+    }
+
+    /// Whether results wait for an earlier one.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+}
+
+/// The targets requested so far, per account and slot.
+#[derive(Debug, Default)]
+pub struct FetchedTargets {
+    fetched: MultiProofTargets,
+}
+
+impl FetchedTargets {
+    /// Drops what was requested already from `targets` (an account whose slots were all requested
+    /// disappears) and records the rest as requested.
+    pub fn take_new(&mut self, mut targets: MultiProofTargets) -> MultiProofTargets {
+        targets.retain(|address, slots| match self.fetched.get(address) {
+            Some(fetched) => {
+                slots.retain(|slot| !fetched.contains(slot));
+                !slots.is_empty()
+            }
+            None => true,
+        });
+        for (address, slots) in &targets {
+            self.fetched.entry(*address).or_default().extend(slots);
+        }
+        targets
+    }
+
+    /// The targets of `state` not requested yet: each touched account, and each written slot.
+    pub fn new_targets(&self, state: &HashedPostState) -> MultiProofTargets {
+        let mut targets = MultiProofTargets::new();
+        let addresses = state.accounts.keys().chain(state.storages.keys());
+        for address in addresses {
+            let slots: BTreeSet<B256> =
+                state.storages.get(address).map(|s| s.slots.keys().copied().collect()).unwrap_or_default();
+            let fetched = self.fetched.get(address);
+            let new: BTreeSet<B256> = match fetched {
+                Some(fetched) => slots.difference(fetched).copied().collect(),
+                None => slots,
+            };
+            if fetched.is_none() || !new.is_empty() {
+                targets.insert(*address, new);
+            }
+        }
+        targets
+    }
+}
+
+/// Splits targets into chunks of at most `size` items, an item being an account with no slot or
+/// one slot of an account (reth's chunking of `(address, Option<slot>)` pairs, in sorted order).
+pub fn chunk_targets(targets: MultiProofTargets, size: usize) -> Vec<MultiProofTargets> {
+    assert!(size > 0, "chunks hold at least one target");
+    let mut chunks = Vec::new();
+    let mut chunk = MultiProofTargets::new();
+    let mut items = 0;
+    for (address, slots) in targets {
+        let mut add = |chunk: &mut MultiProofTargets, slot: Option<B256>| {
+            if items == size {
+                chunks.push(std::mem::take(chunk));
+                items = 0;
+            }
+            let entry = chunk.entry(address).or_default();
+            entry.extend(slot);
+            items += 1;
+        };
+        if slots.is_empty() {
+            add(&mut chunk, None);
+        }
+        for slot in slots {
+            add(&mut chunk, Some(slot));
+        }
+    }
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    chunks
+}
+
+/// A proof job: targets to prove, and the state update that must wait for the proof.
+struct ProofJob {
+    sequence_number: u64,
+    targets: MultiProofTargets,
+    state: HashedPostState,
+}
+
+/// Spawns proof jobs up to a concurrency limit and queues the rest.
+struct ProofManager {
+    executor: WorkloadExecutor,
+    pre_state: Arc<PreState>,
+    faults: Arc<PayloadFaults>,
+    to_self: UnboundedSender<MultiProofMessage>,
+    max_concurrent: usize,
+    inflight: usize,
+    queued: VecDeque<ProofJob>,
+    /// Proof jobs started so far: the index [`PayloadFaults`] names jobs by.
+    started: u64,
+}
+
+impl ProofManager {
+    fn spawn_or_queue(&mut self, job: ProofJob) {
+        if self.inflight >= self.max_concurrent {
+            self.queued.push_back(job);
+            return;
+        }
+        self.spawn(job);
+    }
+
+    fn on_calculation_complete(&mut self) {
+        assert!(self.inflight > 0, "a proof job completed that was never spawned");
+        self.inflight -= 1;
+        if let Some(job) = self.queued.pop_front() {
+            self.spawn(job);
+        }
+    }
+
+    fn spawn(&mut self, job: ProofJob) {
+        self.inflight += 1;
+        let index = self.started;
+        self.started += 1;
+        let (executor, pre_state, faults) =
+            (self.executor.clone(), self.pre_state.clone(), self.faults.clone());
+        let to_self = self.to_self.clone();
+        let ProofJob { sequence_number, targets, state } = job;
+        self.executor.spawn(async move {
+            if let Some(delay) = faults.delayed_proofs.get(&index) {
+                tokio::time::sleep(*delay).await;
+            }
+            let fails = faults.failing_proofs.contains(&index);
+            let proof =
+                executor.run(Job::Proof, move || (!fails).then(|| pre_state.multiproof(&targets))).await;
+            let message = match proof {
+                Some(multiproof) => MultiProofMessage::ProofCalculated {
+                    sequence_number,
+                    update: SparseTrieUpdate { state, multiproof },
+                },
+                None => MultiProofMessage::ProofCalculationError { sequence_number },
+            };
+            // The task is gone only when the block was cancelled or failed: nobody needs the proof.
+            let _ = to_self.send(message);
+        });
+    }
+}
+
+/// Counters of one block's multiproof task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MultiProofStats {
+    /// Proof jobs spawned (each a chunk of targets).
+    pub proofs_requested: u64,
+    /// State updates whose proofs were all requested already (`EmptyProof`).
+    pub empty_proofs: u64,
+    /// Results that arrived before an earlier one and waited in the sequencer.
+    pub out_of_order: u64,
+    /// Proof jobs that had to wait in the queue for the concurrency limit.
+    pub queued: u64,
+}
+
+/// The multiproof task of one block.
+pub(super) struct MultiProofTask {
+    rx: UnboundedReceiver<MultiProofMessage>,
+    to_sparse_trie: UnboundedSender<SparseTrieMessage>,
+    manager: ProofManager,
+    fetched: FetchedTargets,
+    sequencer: ProofSequencer,
+    chunk_size: usize,
+    cancel: Cancel,
+    /// Sequence numbers handed out, and results received for them.
+    requested: u64,
+    processed: u64,
+    finished: bool,
+    stats: MultiProofStats,
+}
+
+impl MultiProofTask {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        rx: UnboundedReceiver<MultiProofMessage>,
+        to_self: UnboundedSender<MultiProofMessage>,
+        to_sparse_trie: UnboundedSender<SparseTrieMessage>,
+        executor: WorkloadExecutor,
+        pre_state: Arc<PreState>,
+        faults: Arc<PayloadFaults>,
+        config: &super::PayloadConfig,
+        cancel: Cancel,
+    ) -> Self {
+        let manager = ProofManager {
+            executor,
+            pre_state,
+            faults,
+            to_self,
+            max_concurrent: config.max_concurrent_proofs,
+            inflight: 0,
+            queued: VecDeque::new(),
+            started: 0,
+        };
+        Self {
+            rx,
+            to_sparse_trie,
+            manager,
+            fetched: FetchedTargets::default(),
+            sequencer: ProofSequencer::default(),
+            chunk_size: config.proof_chunk_size,
+            cancel,
+            requested: 0,
+            processed: 0,
+            finished: false,
+            stats: MultiProofStats::default(),
+        }
+    }
+
+    /// Runs until every update has been proved and handed on, the block is cancelled, or a proof
+    /// fails. On an error the sparse-trie task sees its channel close without `Finished`.
+    pub(super) async fn run(mut self) -> Result<MultiProofStats, PayloadError> {
+        loop {
+            let message = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Err(PayloadError::Cancelled),
+                message = self.rx.recv() => message.expect("the task holds a sender to itself"),
+            };
+            match message {
+                MultiProofMessage::PrefetchProofs(targets) => self.on_prefetch(targets),
+                MultiProofMessage::StateUpdate(state) => self.on_state_update(state),
+                MultiProofMessage::EmptyProof { sequence_number, state } => self
+                    .on_proof(sequence_number, SparseTrieUpdate { state, multiproof: MultiProof::default() }),
+                MultiProofMessage::ProofCalculated { sequence_number, update } => {
+                    tracing::debug!(sequence_number, "proof calculated");
+                    self.manager.on_calculation_complete();
+                    self.on_proof(sequence_number, update);
+                }
+                MultiProofMessage::ProofCalculationError { sequence_number } => {
+                    tracing::warn!(sequence_number, "proof job failed");
+                    return Err(PayloadError::ProofCalculation { sequence_number });
+                }
+                MultiProofMessage::FinishedStateUpdates => self.finished = true,
+            }
+            if self.is_done() {
+                tracing::debug!(proofs = self.stats.proofs_requested, "multiproof task done");
+                // The sparse-trie task is gone only when it failed; its own error is the one reported.
+                let _ = self.to_sparse_trie.send(SparseTrieMessage::Finished);
+                return Ok(self.stats);
+            }
+        }
+    }
+
+    /// Prefetches after the last state update would only delay the root: they are dropped.
+    fn on_prefetch(&mut self, targets: MultiProofTargets) {
+        if self.finished {
+            return;
+        }
+        let targets = self.fetched.take_new(targets);
+        for chunk in chunk_targets(targets, self.chunk_size) {
+            let sequence_number = self.next_sequence();
+            self.spawn_proof(ProofJob { sequence_number, targets: chunk, state: HashedPostState::default() });
+        }
+    }
+
+    /// A state update travels with the last chunk of its new targets, so it reaches the sparse trie
+    /// after all of its proofs; with none new, as an `EmptyProof`. reth splits the update into a
+    /// part already fetched and a part not, which must then be applied in order to keep a wipe
+    /// before the slots written after it; one piece keeps that order by construction.
+    fn on_state_update(&mut self, state: HashedPostState) {
+        let targets = self.fetched.take_new(self.fetched.new_targets(&state));
+        let mut chunks = chunk_targets(targets, self.chunk_size);
+        let Some(last) = chunks.pop() else {
+            self.stats.empty_proofs += 1;
+            let sequence_number = self.next_sequence();
+            // Through the channel, as in reth: the task holds the receiver, so this cannot fail.
+            let _ = self.manager.to_self.send(MultiProofMessage::EmptyProof { sequence_number, state });
+            return;
+        };
+        for chunk in chunks {
+            let sequence_number = self.next_sequence();
+            self.spawn_proof(ProofJob { sequence_number, targets: chunk, state: HashedPostState::default() });
+        }
+        let sequence_number = self.next_sequence();
+        self.spawn_proof(ProofJob { sequence_number, targets: last, state });
+    }
+
+    fn next_sequence(&mut self) -> u64 {
+        self.requested += 1;
+        self.sequencer.next_sequence()
+    }
+
+    fn spawn_proof(&mut self, job: ProofJob) {
+        debug_assert!(!job.targets.is_empty(), "empty targets travel as EmptyProof");
+        self.stats.proofs_requested += 1;
+        self.stats.queued += u64::from(self.manager.inflight >= self.manager.max_concurrent);
+        self.manager.spawn_or_queue(job);
+    }
+
+    fn on_proof(&mut self, sequence_number: u64, update: SparseTrieUpdate) {
+        self.processed += 1;
+        let ready = self.sequencer.add_proof(sequence_number, update);
+        self.stats.out_of_order += u64::from(ready.is_empty());
+        let mut ready = ready.into_iter();
+        let Some(mut merged) = ready.next() else { return };
+        for update in ready {
+            merged.extend(update);
+        }
+        if !merged.is_empty() {
+            // A closed channel means the sparse-trie task failed; its error is reported instead.
+            let _ = self.to_sparse_trie.send(SparseTrieMessage::Update(merged));
+        }
+    }
+
+    /// Every sequence number handed out has come back and been delivered, and no update will come.
+    fn is_done(&self) -> bool {
+        self.finished && self.processed == self.requested && !self.sequencer.has_pending()
+    }
+}

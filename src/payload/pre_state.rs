@@ -1,0 +1,242 @@
+//! The pre-block state as the proof workers see it: every trie node stored by path.
+//!
+//! reth's proof workers read trie nodes from the database, so a proof costs a few lookups per
+//! target, not a pass over the state. `StateTrie::multiproof` is a full `HashBuilder` pass (fine
+//! for a reference, hopeless per chunk of 10 targets over 1M accounts), so this keeps the whole
+//! pre-block trie's nodes in fixed-seed hash maps, built once per state by one `HashBuilder` pass
+//! that retains every node, and answers the same proofs `StateTrie::multiproof` would, node for
+//! node (`tests/payload_pre_state.rs` checks it). It is also the state prewarm and execution read.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    ops::RangeInclusive,
+};
+
+use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_trie::{proof::ProofRetainer, HashBuilder, Nibbles};
+
+use crate::{
+    execution::{L2State, StateView},
+    trie::{Account, HashedPostState, MultiProof, MultiProofTargets, TrieProof},
+};
+
+type NodeMap = hashbrown::HashMap<Nibbles, Bytes, foldhash::fast::FixedState>;
+
+/// One trie's root and all its nodes by path (its leaves stay in the state's sorted maps).
+#[derive(Debug, Default)]
+struct StoredTrie {
+    root: B256,
+    nodes: NodeMap,
+}
+
+/// The pre-block state, read by execution and proved by the proof workers.
+#[derive(Debug)]
+pub struct PreState {
+    state: L2State,
+    accounts: StoredTrie,
+    /// Storage tries of the accounts that have storage.
+    storages: BTreeMap<B256, StoredTrie>,
+    /// The storage trie of every other account.
+    empty_storage: StoredTrie,
+}
+
+impl PreState {
+    /// Stores every node of `state`'s tries: one `HashBuilder` pass per trie.
+    pub fn new(mut state: L2State) -> Self {
+        let trie = state.trie_mut();
+        let addresses: Vec<B256> = trie.accounts().keys().copied().collect();
+        let storage_roots: BTreeMap<B256, B256> =
+            addresses.iter().map(|address| (*address, trie.storage_root(*address))).collect();
+        let trie = state.trie();
+        let accounts = store(trie.accounts(), |address, account, buf| {
+            let root = storage_roots[address];
+            alloy_rlp::Encodable::encode(&account.into_trie_account(root), buf);
+        });
+        let storages = addresses
+            .iter()
+            .filter_map(|address| Some((*address, trie.storage(address)?)))
+            .map(|(address, slots)| {
+                let stored =
+                    store(slots, |_, value, buf| buf.extend_from_slice(&alloy_rlp::encode_fixed_size(value)));
+                debug_assert_eq!(stored.root, storage_roots[&address]);
+                (address, stored)
+            })
+            .collect();
+        let empty_storage = store(&BTreeMap::<B256, U256>::new(), |_, _, _| {});
+        Self { state, accounts, storages, empty_storage }
+    }
+
+    /// The pre-block state root.
+    pub fn root(&self) -> B256 {
+        self.accounts.root
+    }
+
+    /// The state.
+    pub fn state(&self) -> &L2State {
+        &self.state
+    }
+
+    /// Gives the state back.
+    pub fn into_state(self) -> L2State {
+        self.state
+    }
+
+    /// The multiproof of `targets`: the nodes `StateTrie::multiproof` returns for them.
+    pub fn multiproof(&self, targets: &MultiProofTargets) -> MultiProof {
+        let trie = self.state.trie();
+        let account_subtree = prove(&self.accounts.nodes, trie.accounts(), targets.keys());
+        let no_slots = BTreeMap::new();
+        let storages = targets
+            .iter()
+            .map(|(address, slots)| {
+                let stored = self.storage_trie(address);
+                let leaves = trie.storage(address).unwrap_or(&no_slots);
+                (*address, TrieProof { root: stored.root, subtree: prove(&stored.nodes, leaves, slots) })
+            })
+            .collect();
+        MultiProof { root: self.accounts.root, account_subtree, storages }
+    }
+
+    /// The nodes from the root down to the node at `path` (and on, along one key under it) in the
+    /// account trie (`account` is `None`) or in `account`'s storage trie: what `StateTrie::node_proof`
+    /// returns, for a blinded node a removal needs.
+    pub fn node_proof(&self, account: Option<B256>, path: &Nibbles) -> TrieProof {
+        let trie = self.state.trie();
+        let no_slots = BTreeMap::new();
+        let (stored, key) = match account {
+            None => (&self.accounts, trie.accounts().range(key_range(path)).next().map(|(k, _)| *k)),
+            Some(address) => (
+                self.storage_trie(&address),
+                trie.storage(&address).and_then(|s| s.range(key_range(path)).next().map(|(k, _)| *k)),
+            ),
+        };
+        let subtree = match account {
+            None => prove(&stored.nodes, trie.accounts(), key.iter()),
+            Some(address) => prove(&stored.nodes, trie.storage(&address).unwrap_or(&no_slots), key.iter()),
+        };
+        TrieProof { root: stored.root, subtree }
+    }
+
+    fn storage_trie(&self, address: &B256) -> &StoredTrie {
+        self.storages.get(address).unwrap_or(&self.empty_storage)
+    }
+
+    /// The post-block root computed sequentially: the pre-state with `block` applied, recomputed in
+    /// full. The reference the pipeline must agree with, and its fallback.
+    pub fn sequential_root(&self, block: &HashedPostState) -> B256 {
+        let mut state = self.state.clone();
+        state.apply(block);
+        state.root()
+    }
+}
+
+impl StateView for PreState {
+    fn account(&self, address: &Address) -> Option<Account> {
+        self.state.account(address)
+    }
+
+    fn storage(&self, address: &Address, slot: &U256) -> U256 {
+        self.state.storage(address, slot)
+    }
+}
+
+/// Root and all nodes of the trie over `leaves`.
+fn store<V>(leaves: &BTreeMap<B256, V>, mut encode: impl FnMut(&B256, &V, &mut Vec<u8>)) -> StoredTrie {
+    let retainer = ProofRetainer::new(leaves.keys().map(|k| Nibbles::unpack(k)).collect());
+    let mut hb = HashBuilder::default().with_proof_retainer(retainer);
+    let mut buf = Vec::new();
+    for (key, value) in leaves {
+        buf.clear();
+        encode(key, value, &mut buf);
+        hb.add_leaf(Nibbles::unpack(key), &buf);
+    }
+    let root = hb.root();
+    let nodes = hb.take_proof_nodes().into_inner().into_iter().collect();
+    StoredTrie { root, nodes }
+}
+
+/// The proof nodes of `targets` in the trie of `leaves`: the nodes on each target's path, plus the
+/// children of every branch on it that removing targets could leave with one child (all but at
+/// most one of its children hold only target keys): the rule of `src/trie/proof.rs`.
+fn prove<'a, V>(
+    nodes: &NodeMap,
+    leaves: &BTreeMap<B256, V>,
+    targets: impl IntoIterator<Item = &'a B256>,
+) -> BTreeMap<Nibbles, Bytes> {
+    let targets: BTreeSet<B256> = targets.into_iter().copied().collect();
+    let mut retained = Vec::new();
+    let mut decided = BTreeSet::new();
+    for target in &targets {
+        let key = Nibbles::unpack(target);
+        // The deepest branch on `key`'s path is where it parts from its nearest sorted neighbour.
+        let before = leaves.range(..*target).next_back().map(|(k, _)| *k);
+        let after = leaves.range(*target..).find(|(k, _)| *k != target).map(|(k, _)| *k);
+        let deepest = [before, after]
+            .into_iter()
+            .flatten()
+            .map(|other| key.common_prefix_length(&Nibbles::unpack(other)))
+            .max()
+            .unwrap_or(0);
+        for depth in 0..=deepest.min(key.len() - 1) {
+            let branch = key.slice(..depth);
+            if decided.insert(branch) && collapsible(leaves, &targets, &branch) {
+                retained.extend((0..16).map(|nibble| child(&branch, nibble)));
+            }
+        }
+        // No node lies below the leaf, which sits just under the deepest branch.
+        retained.push(key.slice(..(deepest + 1).min(key.len())));
+    }
+    // The root is part of every proof, even one without targets.
+    retained.push(Nibbles::new());
+    select(nodes, retained)
+}
+
+/// The stored nodes at every prefix of every path in `paths`: what a `ProofRetainer` with those
+/// targets keeps.
+fn select(nodes: &NodeMap, paths: impl IntoIterator<Item = Nibbles>) -> BTreeMap<Nibbles, Bytes> {
+    let mut selected = BTreeMap::new();
+    for path in paths {
+        for len in (0..=path.len()).rev() {
+            let prefix = path.slice(..len);
+            if selected.contains_key(&prefix) {
+                // Its ancestors were selected with it.
+                break;
+            }
+            if let Some(node) = nodes.get(&prefix) {
+                selected.insert(prefix, node.clone());
+            }
+        }
+    }
+    selected
+}
+
+/// Whether a branch at `branch` can be left with one child by removing target keys.
+fn collapsible<V>(leaves: &BTreeMap<B256, V>, targets: &BTreeSet<B256>, branch: &Nibbles) -> bool {
+    let (mut children, mut removable) = (0, 0);
+    for nibble in 0..16 {
+        let mut keys = leaves.range(key_range(&child(branch, nibble))).map(|(k, _)| k).peekable();
+        if keys.peek().is_some() {
+            children += 1;
+            removable += usize::from(keys.all(|k| targets.contains(k)));
+        }
+    }
+    children >= 2 && removable + 1 >= children
+}
+
+/// The 32-byte keys starting with `prefix`.
+fn key_range(prefix: &Nibbles) -> RangeInclusive<B256> {
+    let pad = |fill| {
+        let mut key = *prefix;
+        while key.len() < 64 {
+            key.push_unchecked(fill);
+        }
+        B256::from_slice(&key.pack())
+    };
+    pad(0)..=pad(0xf)
+}
+
+fn child(path: &Nibbles, nibble: u8) -> Nibbles {
+    let mut child = *path;
+    child.push_unchecked(nibble);
+    child
+}

@@ -1,0 +1,73 @@
+//! The prewarm task: executes the block's transactions in parallel on the pre-block state, ahead of
+//! the real execution, to learn which accounts and slots they touch and fetch those proofs early.
+//!
+//! Transactions run in batches of `max(1, n / max_concurrency)` (reth v1.4.8: concurrency 64),
+//! sequentially inside a batch and each on the pre-block state, so a transaction that depends on an
+//! earlier one in the block may be mispredicted: the state update from the real execution then
+//! requests what prewarm missed. A terminate flag, set when the block has executed, stops batches
+//! between transactions: their targets could no longer arrive in time to help.
+
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
+
+use alloy_primitives::keccak256;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{
+    executor::{Job, WorkloadExecutor},
+    multiproof::MultiProofMessage,
+    PreState,
+};
+use crate::{
+    execution::{TxExecutor, TxState},
+    trie::MultiProofTargets,
+};
+
+/// Spawns the prewarm batches of one block.
+pub(super) fn spawn<E: TxExecutor>(
+    executor: &WorkloadExecutor,
+    tx_executor: Arc<E>,
+    txs: Arc<[E::Tx]>,
+    pre_state: Arc<PreState>,
+    max_concurrency: usize,
+    terminate: Arc<AtomicBool>,
+    to_multi_proof: UnboundedSender<MultiProofMessage>,
+) {
+    assert!(max_concurrency > 0, "prewarm needs at least one batch");
+    let batch_size = (txs.len() / max_concurrency).max(1);
+    for start in (0..txs.len()).step_by(batch_size) {
+        let end = (start + batch_size).min(txs.len());
+        let (cpu, tx_executor, txs, pre_state) =
+            (executor.clone(), tx_executor.clone(), txs.clone(), pre_state.clone());
+        let (terminate, to_multi_proof) = (terminate.clone(), to_multi_proof.clone());
+        executor.spawn(async move {
+            cpu.run(Job::Prewarm, move || {
+                for tx in &txs[start..end] {
+                    if terminate.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let (state, _) = tx_executor.transact(&*pre_state, tx);
+                    // A closed channel means the block is over: nothing left to prefetch for.
+                    if to_multi_proof.send(MultiProofMessage::PrefetchProofs(targets(&state))).is_err() {
+                        return;
+                    }
+                }
+            })
+            .await;
+        });
+    }
+}
+
+/// The proof targets of a transaction: every touched account, with its written slots, hashed.
+pub fn targets(state: &TxState) -> MultiProofTargets {
+    state
+        .accounts
+        .iter()
+        .map(|(address, change)| {
+            let slots = change.storage.keys().map(|slot| keccak256(slot.to_be_bytes::<32>())).collect();
+            (keccak256(address), slots)
+        })
+        .collect()
+}

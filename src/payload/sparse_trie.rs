@@ -1,0 +1,115 @@
+//! The sparse-trie task: reveals proofs and applies state updates as they arrive, in sequence
+//! order, and computes the root once the multiproof task says every update has been sent.
+//!
+//! Updates that queued up while the previous batch was being applied are merged and applied as
+//! one batch (reth drains its channel the same way): fewer, larger trie passes when proofs arrive
+//! faster than the trie can take them.
+
+use std::sync::Arc;
+
+use alloy_primitives::B256;
+use tokio::sync::mpsc::{error::TryRecvError, UnboundedReceiver};
+
+use super::{
+    executor::{Job, WorkloadExecutor},
+    multiproof::{SparseTrieMessage, SparseTrieUpdate},
+    PayloadError, PreState,
+};
+use crate::{
+    batcher::cancel::Cancel,
+    trie::{MultiProof, SparseStateTrie, StateTrieError, TrieError},
+};
+
+/// How many blinded nodes one batch may fetch before the task gives up: each fetch reveals a node
+/// for good, so a batch needs at most about one per removal; a loop means a bug.
+const MAX_NODE_FETCHES_PER_BATCH: usize = 4_096;
+
+/// Counters of one block's sparse-trie task.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SparseTrieStats {
+    /// Batches applied (each one or more merged updates).
+    pub batches: u64,
+    /// Updates received.
+    pub updates: u64,
+    /// Blinded nodes fetched because no chunk's proof carried a removal's sibling.
+    pub node_fetches: u64,
+}
+
+/// Runs the sparse-trie task of one block; returns the state root.
+pub(super) async fn run(
+    mut rx: UnboundedReceiver<SparseTrieMessage>,
+    executor: WorkloadExecutor,
+    pre_state: Arc<PreState>,
+    cancel: Cancel,
+) -> Result<(B256, SparseTrieStats), PayloadError> {
+    let mut trie = SparseStateTrie::new();
+    // Anchored at the pre-block root, so a block without a single proof still has a root (reth#14449).
+    let anchor = MultiProof { root: pre_state.root(), ..Default::default() };
+    trie.reveal_multiproof(&anchor).map_err(PayloadError::SparseTrie)?;
+    let mut stats = SparseTrieStats::default();
+    loop {
+        let message = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(PayloadError::Cancelled),
+            message = rx.recv() => message,
+        };
+        let mut batch = match message {
+            Some(SparseTrieMessage::Update(update)) => update,
+            Some(SparseTrieMessage::Finished) => break,
+            None => return Err(PayloadError::MultiProofTaskDropped),
+        };
+        stats.updates += 1;
+        let mut finished = false;
+        loop {
+            match rx.try_recv() {
+                Ok(SparseTrieMessage::Update(update)) => {
+                    stats.updates += 1;
+                    batch.extend(update);
+                }
+                Ok(SparseTrieMessage::Finished) => {
+                    finished = true;
+                    break;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return Err(PayloadError::MultiProofTaskDropped),
+            }
+        }
+        stats.batches += 1;
+        let pre = pre_state.clone();
+        let (updated, fetches) = executor.run(Job::SparseTrie, move || apply(trie, &batch, &pre)).await?;
+        trie = updated;
+        stats.node_fetches += fetches;
+        if finished {
+            break;
+        }
+    }
+    let root = executor.run(Job::SparseTrie, move || trie.root()).await.map_err(PayloadError::SparseTrie)?;
+    tracing::debug!(%root, batches = stats.batches, node_fetches = stats.node_fetches, "sparse trie root");
+    Ok((root, stats))
+}
+
+/// Reveals the batch's proofs and applies its state. A removal whose surviving sibling only some
+/// other chunk's proof would have carried meets a blinded node: that node is fetched from the
+/// pre-block state (it is untouched, so its pre-block proof is current) and the update retried;
+/// `apply` is idempotent. Returns the trie and the number of nodes fetched.
+fn apply(
+    mut trie: SparseStateTrie,
+    batch: &SparseTrieUpdate,
+    pre_state: &PreState,
+) -> Result<(SparseStateTrie, u64), PayloadError> {
+    trie.reveal_multiproof(&batch.multiproof).map_err(PayloadError::SparseTrie)?;
+    let mut fetches = 0;
+    loop {
+        match trie.apply(&batch.state) {
+            Ok(()) => return Ok((trie, fetches)),
+            Err(StateTrieError { account, error: TrieError::BlindedNode { path, .. } })
+                if (fetches as usize) < MAX_NODE_FETCHES_PER_BATCH =>
+            {
+                let proof = pre_state.node_proof(account, &path);
+                trie.reveal_nodes(account, &proof).map_err(PayloadError::SparseTrie)?;
+                fetches += 1;
+            }
+            Err(error) => return Err(PayloadError::SparseTrie(error)),
+        }
+    }
+}

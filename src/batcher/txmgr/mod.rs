@@ -335,7 +335,8 @@ impl<P: L1> TxManager<P> {
                             return Err(TxMgrError::RetriesExhausted { retries: retry_count, last: error });
                         }
                         retry_count += 1;
-                        retry_at = Some(crate::batcher::now() + c.retry_interval.max(Duration::from_millis(1)));
+                        retry_at =
+                            Some(crate::batcher::now() + c.retry_interval.max(Duration::from_millis(1)));
                     }
                     Publish::NotSent => {}
                 }

@@ -293,6 +293,20 @@ pub struct Monitor {
     first: Mutex<BTreeMap<&'static str, Violation>>,
 }
 
+/// Every invariant's name.
+pub const NAMES: [&str; 10] = [
+    "l1_chain_linked",
+    "l1_fee_market",
+    "l1_nonce_order",
+    "l1_receipts",
+    "l1_heads_ordered",
+    "batcher_nonce_gap",
+    "throttle_within_one_poll",
+    "l2_chain_linked",
+    "l2_derived_equals_produced",
+    "l2_safe_follows_unsafe",
+];
+
 /// The online invariants, by name.
 pub const ONLINE: [&str; 2] = ["batcher_nonce_gap", "throttle_within_one_poll"];
 

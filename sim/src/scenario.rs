@@ -33,6 +33,10 @@ pub struct Scenario {
     pub submitter: Option<SubmitterConfig>,
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// Invariants this scenario is expected to violate (a documented limitation); the scenario
+    /// passes when exactly these fail.
+    #[serde(default)]
+    pub expected_violations: Vec<String>,
 }
 
 /// The `[da]` table: its presence starts an AltDA server (node `da`).
@@ -137,6 +141,14 @@ impl Scenario {
             }
             let rollup = crate::batcher_node::scenario_rollup_params(l2);
             batcher.config(rollup).map_err(|(field, reason)| (format!("batcher.{field}"), reason))?;
+        }
+        for (index, name) in self.expected_violations.iter().enumerate() {
+            if !crate::invariants::NAMES.contains(&name.as_str()) {
+                return Err((
+                    format!("expected_violations[{index}]"),
+                    format!("unknown invariant {name:?} (one of {})", crate::invariants::NAMES.join(", ")),
+                ));
+            }
         }
         for (index, fault) in self.faults.iter().enumerate() {
             fault.validate(self).map_err(|(field, reason)| (format!("faults[{index}].{field}"), reason))?;

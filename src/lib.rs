@@ -6,6 +6,8 @@
 
 pub mod batcher;
 pub mod kzg;
+#[cfg(feature = "planted-bugs")]
+pub mod planted;
 pub mod ports;
 pub mod protocol;
 pub mod signer;

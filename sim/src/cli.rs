@@ -63,6 +63,9 @@ enum Command {
         /// Print one JSON summary instead of the human lines.
         #[arg(long)]
         json: bool,
+        /// Activate a planted bug in every case (build with --features planted-bugs).
+        #[arg(long)]
+        plant: Option<String>,
     },
     /// List scenarios with their one-line descriptions.
     List {
@@ -77,8 +80,8 @@ pub fn main() -> ExitCode {
         Command::Run { scenario, seed, json, trace, twice } => {
             run(&scenario, seed, json, trace.as_deref(), twice)
         }
-        Command::Fuzz { runs, time, seed, shard, base, out, json } => {
-            fuzz(FuzzOptions { runs, time, seed, shard, base, out, json })
+        Command::Fuzz { runs, time, seed, shard, base, out, json, plant } => {
+            fuzz(FuzzOptions { runs, time, seed, shard, base, out, json, plant })
         }
         Command::List { dir } => list(&dir),
     };
@@ -231,6 +234,7 @@ struct FuzzOptions {
     base: Option<PathBuf>,
     out: PathBuf,
     json: bool,
+    plant: Option<String>,
 }
 
 fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
@@ -255,7 +259,7 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
             break;
         }
         let case_seed = o.seed.wrapping_add(k.wrapping_mul(shards)).wrapping_add(index);
-        let text = fuzz::swarm_case(case_seed, base.as_ref());
+        let text = fuzz::swarm_case(case_seed, base.as_ref(), o.plant.as_deref());
         let (scenario, outcome) = fuzz::run_text(&text, &format!("fuzz case {case_seed}"))?;
         cases += 1;
         if let Some(invariant) = fuzz::first_failure(&outcome) {
@@ -298,7 +302,13 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
     );
     std::fs::write(&file, format!("{header}{shrunk}"))
         .map_err(|e| format!("{}: cannot write: {e}", file.display()))?;
-    let command = format!("cargo sim run {}", file.display());
+    let command = match &o.plant {
+        None => format!("cargo sim run {}", file.display()),
+        Some(_) => format!(
+            "cargo run --release -q -p rollsim-sim --features planted-bugs --bin rollsim -- run {}",
+            file.display()
+        ),
+    };
     summary["failure"] = serde_json::json!({
         "case_seed": case_seed,
         "invariant": invariant,

@@ -85,15 +85,20 @@ pub fn default_base() -> toml::Table {
 }
 
 /// Ten user transactions per L2 block: every swarm-drawn batcher config keeps up with it when no
-/// fault strikes (one calldata transaction in flight does not, so the swarm draws 4 or 10).
+/// fault strikes (one calldata transaction in flight does not, so the swarm draws 4 or 10). Users
+/// stop at 10 minutes, so the batcher must drain its pending DA bytes by the end: channels close
+/// after 10 L1 blocks (op-batcher's default of 0 keeps a channel of a quiet chain open until the
+/// sequencing window nears, as deployments avoid).
 const BASE: &str = r#"
 [l2.workload]
 txs_per_block = 10.0
+stop_at = "10m"
 
 [batcher]
 da_type = "blobs"
 target_num_frames = 3
 max_pending_transactions = 10
+max_channel_duration = 10
 "#;
 
 /// A scenario's text: `base`'s tables with this run's name, duration, seed and faults.
@@ -116,16 +121,16 @@ pub fn scenario_text(
     toml::to_string(&table).expect("a table serializes")
 }
 
-/// The run of a fuzz case: `duration` of chain time, faults starting in its first part so the
-/// liveness bound can be met by the end.
+/// The run of a fuzz case: `duration` of chain time, faults over by 10 minutes, when the load
+/// ends, so liveness and draining can be met by the end.
 pub const CASE_DURATION: Duration = Duration::from_secs(20 * 60);
 const FAULTS_FROM: Duration = Duration::from_secs(60);
-const FAULTS_UNTIL: Duration = Duration::from_secs(8 * 60);
-const MAX_WINDOW: Duration = Duration::from_secs(5 * 60);
+const FAULTS_UNTIL: Duration = Duration::from_secs(7 * 60);
+const MAX_WINDOW: Duration = Duration::from_secs(3 * 60);
 
 /// The scenario text of case `seed` over `base` (default: [`default_base`] with a swarm-drawn
-/// batcher config).
-pub fn swarm_case(seed: u64, base: Option<&toml::Table>) -> String {
+/// batcher config), with planted bug `plant` active.
+pub fn swarm_case(seed: u64, base: Option<&toml::Table>, plant: Option<&str>) -> String {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let table = match base {
         Some(base) => base.clone(),
@@ -145,7 +150,11 @@ pub fn swarm_case(seed: u64, base: Option<&toml::Table>) -> String {
             table
         }
     };
-    // Swarm: each kind is enabled with probability 1/2 this case; at least one.
+    let mut table = table;
+    if let Some(plant) = plant {
+        table.insert("planted_bug".into(), plant.into());
+    }
+    // Swarm: each kind is enabled with probability 1/2 this case.
     let enabled: Vec<usize> = (0..ALL_KINDS).filter(|_| rng.gen_bool(0.5)).collect();
     let count = if enabled.is_empty() { 0 } else { rng.gen_range(1..=4) };
     let faults: Vec<Fault> = (0..count)

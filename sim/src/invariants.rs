@@ -278,6 +278,29 @@ fn derived_equals_produced(chain: &L2Chain) -> Result<String, String> {
     Ok(format!("{safe} safe blocks equal the sequencer's"))
 }
 
+/// Time after the load ends by which the batcher must have posted everything.
+pub const DRAIN_TIME: Duration = Duration::from_secs(600);
+/// What "drained" allows: the compressed output of a few channels of deposit-only blocks still
+/// waiting for confirmation.
+pub const DRAINED_BYTES: u64 = 4_096;
+
+/// Nothing lost: once users stop sending (the workload's `stop_at`), the batcher's pending DA
+/// bytes return to (about) zero within [`DRAIN_TIME`].
+pub fn check_da_bytes_drained(unsafe_da_bytes: u64, load_ended_at: Duration) -> InvariantResult {
+    let result = if unsafe_da_bytes <= DRAINED_BYTES {
+        Ok(format!(
+            "{unsafe_da_bytes} pending DA bytes at the end, load ended at {} s",
+            load_ended_at.as_secs()
+        ))
+    } else {
+        Err(format!(
+            "{unsafe_da_bytes} pending DA bytes at the end (more than {DRAINED_BYTES}), though load ended at {} s",
+            load_ended_at.as_secs()
+        ))
+    };
+    InvariantResult::from("batcher_da_bytes_drained", result)
+}
+
 /// The first violation of an online invariant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
@@ -294,7 +317,7 @@ pub struct Monitor {
 }
 
 /// Every invariant's name.
-pub const NAMES: [&str; 10] = [
+pub const NAMES: [&str; 11] = [
     "l1_chain_linked",
     "l1_fee_market",
     "l1_nonce_order",
@@ -302,6 +325,7 @@ pub const NAMES: [&str; 10] = [
     "l1_heads_ordered",
     "batcher_nonce_gap",
     "throttle_within_one_poll",
+    "batcher_da_bytes_drained",
     "l2_chain_linked",
     "l2_derived_equals_produced",
     "l2_safe_follows_unsafe",

@@ -37,6 +37,8 @@ pub struct Scenario {
     /// passes when exactly these fail.
     #[serde(default)]
     pub expected_violations: Vec<String>,
+    /// A planted bug to activate (`src/planted.rs`); needs the `planted-bugs` feature.
+    pub planted_bug: Option<String>,
 }
 
 /// The `[da]` table: its presence starts an AltDA server (node `da`).
@@ -70,6 +72,11 @@ pub fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, 
     humantime::parse_duration(&text).map_err(|e| {
         serde::de::Error::custom(format!("invalid duration {text:?}: {e} (write e.g. \"90s\", \"2h\")"))
     })
+}
+
+/// Deserializes an optional humantime duration.
+pub fn optional_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    duration(deserializer).map(Some)
 }
 
 /// The longest run a scenario may ask for.
@@ -141,6 +148,21 @@ impl Scenario {
             }
             let rollup = crate::batcher_node::scenario_rollup_params(l2);
             batcher.config(rollup).map_err(|(field, reason)| (format!("batcher.{field}"), reason))?;
+        }
+        if let Some(name) = &self.planted_bug {
+            #[cfg(not(feature = "planted-bugs"))]
+            return err(
+                "planted_bug",
+                &format!("{name:?}: this build has no planted bugs (build with --features planted-bugs)"),
+            );
+            #[cfg(feature = "planted-bugs")]
+            if !rollsim::planted::BUGS.iter().any(|(bug, _)| bug == name) {
+                let names: Vec<&str> = rollsim::planted::BUGS.iter().map(|(bug, _)| *bug).collect();
+                return err(
+                    "planted_bug",
+                    &format!("unknown planted bug {name:?} (one of {})", names.join(", ")),
+                );
+            }
         }
         for (index, name) in self.expected_violations.iter().enumerate() {
             if !crate::invariants::NAMES.contains(&name.as_str()) {

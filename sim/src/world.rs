@@ -128,6 +128,9 @@ fn run_on_this_thread(scenario: &Scenario, options: &RunOptions, progress_s: &Ar
             .and_then(|filter| filter.parse::<Targets>().ok())
             .map(|filter| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter)),
     );
+    // The batcher runs on this thread: the toggle is thread-local.
+    #[cfg(feature = "planted-bugs")]
+    rollsim::planted::set(scenario.planted_bug.as_deref());
     let (sim_time, invariants, stats) = tracing::subscriber::with_default(subscriber, || {
         let runtime = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
         runtime.block_on(async {
@@ -180,6 +183,8 @@ pub struct World {
     pub fault_activity: Arc<faults::FaultActivity>,
     /// What the online invariants found first.
     pub monitor: Arc<invariants::Monitor>,
+    /// When users stop sending, if early enough that the batcher must drain by the end.
+    drain_from: Option<Duration>,
 }
 
 /// How far behind the unsafe head the safe head may end a run: ten minutes of L2 blocks covers
@@ -238,6 +243,7 @@ impl World {
             da_limits: None,
             fault_activity: Arc::default(),
             monitor: Arc::new(invariants::Monitor::new(trace)),
+            drain_from: None,
         };
         tokio::spawn(l1::produce_blocks(world.l1.clone()));
         let (chain, addr) = (world.l1.clone(), world.rpc_addr_of_next_node());
@@ -263,6 +269,9 @@ impl World {
                 _ => None,
             }));
             world.l2 = Some(world.start_l2(&config, seed));
+            world.drain_from = config.workload.stop_at.filter(|stop| {
+                scenario.batcher.is_some() && *stop + invariants::DRAIN_TIME <= scenario.duration
+            });
             world.start_submitters(scenario, seed);
             if scenario.batcher.is_some() || scenario.submitter.is_some() {
                 world.safe_lag_bound_blocks = Some(SAFE_LAG_BOUND.as_secs() / config.block_time_s);
@@ -619,6 +628,9 @@ impl World {
                 ("batcher_calldata_txs_confirmed", total.calldata_txs_confirmed),
                 ("batcher_unsafe_da_bytes_last", last.unsafe_da_bytes),
             ]);
+            if let Some(stop) = self.drain_from {
+                checks.push(invariants::check_da_bytes_drained(last.unsafe_da_bytes, stop));
+            }
         }
         (sim_now(), checks, stats)
     }

@@ -54,6 +54,9 @@ pub struct ChannelManager {
     current: Option<ChannelId>,
     channels: VecDeque<Channel>,
     tx_channels: BTreeMap<TxId, ChannelId>,
+    /// Planted bug "stuck-pending-da-bytes": pending bytes of cleared state, still counted.
+    #[cfg(feature = "planted-bugs")]
+    stale_da_bytes: u64,
 }
 
 impl ChannelManager {
@@ -67,6 +70,8 @@ impl ChannelManager {
             current: None,
             channels: VecDeque::new(),
             tx_channels: BTreeMap::new(),
+            #[cfg(feature = "planted-bugs")]
+            stale_da_bytes: 0,
         }
     }
 
@@ -101,6 +106,10 @@ impl ChannelManager {
 
     /// Forgets everything; new channels count their duration from `l1_origin_last_submitted`.
     pub fn clear(&mut self, l1_origin_last_submitted: BlockNumHash) {
+        #[cfg(feature = "planted-bugs")]
+        if crate::planted::active("stuck-pending-da-bytes") {
+            self.stale_da_bytes = self.unsafe_da_bytes();
+        }
         self.blocks.clear();
         self.block_cursor = 0;
         self.l1_origin_last_submitted = l1_origin_last_submitted;
@@ -363,6 +372,10 @@ impl ChannelManager {
                 }
             })
             .sum();
+        #[cfg(feature = "planted-bugs")]
+        if crate::planted::active("stuck-pending-da-bytes") {
+            return pending + channels + self.stale_da_bytes;
+        }
         pending + channels
     }
 

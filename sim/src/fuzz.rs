@@ -259,3 +259,30 @@ pub fn shrink(text: &str, invariant: &str) -> (String, u32) {
         return (best, runs);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reproducers are written from faults: every kind must read back as itself.
+    #[test]
+    fn every_fault_kind_round_trips_through_a_scenario_file() {
+        let faults: Vec<Fault> = (0..ALL_KINDS)
+            .map(|kind| fault(kind, Duration::from_secs(90 + kind as u64), Duration::from_secs(75), 0.5))
+            .collect();
+        let text = scenario_text(&default_base(), "round-trip", CASE_DURATION, 3, faults.clone());
+        let scenario = Scenario::parse(&text, "round-trip").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(scenario.faults, faults);
+        assert_eq!((scenario.duration, scenario.seeds.as_slice()), (CASE_DURATION, &[3][..]));
+    }
+
+    #[test]
+    fn swarm_cases_follow_their_seed_alone() {
+        assert_eq!(swarm_case(9, None, None), swarm_case(9, None, None));
+        assert_ne!(swarm_case(9, None, None), swarm_case(10, None, None));
+        for seed in 0..50 {
+            let text = swarm_case(seed, None, None);
+            Scenario::parse(&text, "case").unwrap_or_else(|e| panic!("case {seed}: {e}\n{text}"));
+        }
+    }
+}

@@ -236,6 +236,28 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("faults[0].at"));
         let e = error(&format!("{MINIMAL}[[faults]]\nkind = \"l1_reorg\"\nat = \"10m\"\ndepth = 0\n"));
         assert_eq!(e.field.as_deref(), Some("faults[0].depth"));
+        let batcher = format!("{MINIMAL}[l2]\n[batcher]\n[[faults]]\n");
+        let e = error(&format!(
+            "{batcher}kind = \"partition\"\nat = \"1m\"\nduration = \"1m\"\na = \"batcher\"\nb = \"moon\"\n"
+        ));
+        assert_eq!(e.field.as_deref(), Some("faults[0].b"));
+        assert!(e.reason.contains("unknown node \"moon\""), "{e}");
+        let e = error(&format!(
+            "{batcher}kind = \"partition\"\nat = \"1m\"\nduration = \"1m\"\na = \"batcher\"\nb = \"da\"\n"
+        ));
+        assert_eq!(e.field.as_deref(), Some("faults[0].b"));
+        assert!(e.reason.contains("does not run"), "{e}");
+        let e = error(&format!("{batcher}kind = \"rpc\"\nat = \"1m\"\nduration = \"1m\"\naction = \"error\"\nprobability = 0.0\n"));
+        assert_eq!(e.field.as_deref(), Some("faults[0].probability"));
+        let e = error(&format!("{batcher}kind = \"da_outage\"\nat = \"1m\"\nduration = \"1m\"\n"));
+        assert_eq!(e.field.as_deref(), Some("faults[0].kind"));
+        assert!(e.reason.contains("[da]"), "{e}");
+        let e = error(&format!("{batcher}kind = \"batcher_crash\"\nat = \"1m\"\ndowntime = \"0s\"\n"));
+        assert_eq!(e.field.as_deref(), Some("faults[0].downtime"));
+        let e = error(&format!("{MINIMAL}[[faults]]\nkind = \"tx_drop\"\nat = \"1m\"\nduration = \"1m\"\n"));
+        assert!(e.reason.contains("[batcher]"), "{e}");
+        let e = error(&format!("{MINIMAL}expected_violations = [\"everything\"]\n"));
+        assert_eq!(e.field.as_deref(), Some("expected_violations[0]"));
         let e = error(&format!("{MINIMAL}[[faults]]\nkind = \"meteor\"\nat = \"10m\"\n"));
         assert_eq!(e.field.as_deref(), Some("faults[0].kind"));
         assert!(e.reason.contains("unknown variant `meteor`"), "{e}");

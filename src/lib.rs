@@ -8,6 +8,8 @@ pub mod batcher;
 pub mod execution;
 pub mod kzg;
 pub mod payload;
+#[cfg(feature = "planted-bugs")]
+pub mod planted;
 pub mod ports;
 pub mod protocol;
 pub mod signer;

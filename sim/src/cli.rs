@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use rollsim_sim::{
+    fuzz,
     invariants::InvariantResult,
     scenario::Scenario,
     world::{self, Outcome, RunOptions},
@@ -47,6 +48,33 @@ enum Command {
         #[command(subcommand)]
         command: TraceCommand,
     },
+    /// Run random fault schedules; on a violation shrink it, write a reproducer, exit 1.
+    Fuzz {
+        /// Number of cases (default 100 unless --time is given).
+        #[arg(long, conflicts_with = "time")]
+        runs: Option<u64>,
+        /// Wall-clock budget, e.g. "5m".
+        #[arg(long, value_parser = humantime::parse_duration)]
+        time: Option<Duration>,
+        /// Campaign seed: case k of the campaign runs case seed `seed + k * shards + shard`.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// This process's share `I/N` of the case seeds (disjoint across I, same N).
+        #[arg(long, default_value = "0/1", value_parser = parse_shard)]
+        shard: (u64, u64),
+        /// Scenario whose tables (batcher config, L1, L2) the cases use; its faults are replaced.
+        #[arg(long)]
+        base: Option<PathBuf>,
+        /// Where reproducers go.
+        #[arg(long, default_value = "fuzz-failures")]
+        out: PathBuf,
+        /// Print one JSON summary instead of the human lines.
+        #[arg(long)]
+        json: bool,
+        /// Activate a planted bug in every case (build with --features planted-bugs).
+        #[arg(long)]
+        plant: Option<String>,
+    },
     /// List scenarios with their one-line descriptions.
     List {
         #[arg(default_value = "scenarios")]
@@ -73,6 +101,9 @@ pub fn main() -> ExitCode {
             run(&scenario, seed, json, trace.as_deref(), twice, report.as_deref())
         }
         Command::Trace { command: TraceCommand::Diff { a, b, context } } => trace_diff(&a, &b, context),
+        Command::Fuzz { runs, time, seed, shard, base, out, json, plant } => {
+            fuzz(FuzzOptions { runs, time, seed, shard, base, out, json, plant })
+        }
         Command::List { dir } => list(&dir),
     };
     result.unwrap_or_else(|message| {
@@ -228,4 +259,123 @@ fn list(dir: &Path) -> Result<ExitCode, String> {
         }
     }
     Ok(if bad { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let (i, n) = text.split_once('/').ok_or("write the shard as I/N, e.g. 0/4")?;
+    let (i, n): (u64, u64) = (
+        i.parse().map_err(|e| format!("shard index: {e}"))?,
+        n.parse().map_err(|e| format!("shard count: {e}"))?,
+    );
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n}: need N >= 1 and I < N"));
+    }
+    Ok((i, n))
+}
+
+struct FuzzOptions {
+    runs: Option<u64>,
+    time: Option<Duration>,
+    seed: u64,
+    shard: (u64, u64),
+    base: Option<PathBuf>,
+    out: PathBuf,
+    json: bool,
+    plant: Option<String>,
+}
+
+fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
+    let base = match &o.base {
+        Some(path) => {
+            Scenario::load(path).map_err(|e| e.to_string())?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+            Some(text.parse::<toml::Table>().map_err(|e| format!("{}: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    let runs = o.runs.unwrap_or(if o.time.is_some() { u64::MAX } else { 100 });
+    // Outside any simulation: the campaign measures wall time.
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let (index, shards) = o.shard;
+    let mut cases = 0u64;
+    let mut failure = None;
+    for k in 0..runs {
+        if o.time.is_some_and(|budget| started.elapsed() >= budget) {
+            break;
+        }
+        let case_seed = o.seed.wrapping_add(k.wrapping_mul(shards)).wrapping_add(index);
+        let text = fuzz::swarm_case(case_seed, base.as_ref(), o.plant.as_deref());
+        let (scenario, outcome) = fuzz::run_text(&text, &format!("fuzz case {case_seed}"))?;
+        cases += 1;
+        if let Some(invariant) = fuzz::first_failure(&outcome) {
+            if !o.json {
+                eprintln!(
+                    "case {case_seed}: {invariant} violated with {} faults; shrinking",
+                    scenario.faults.len()
+                );
+            }
+            failure = Some((case_seed, invariant, text, scenario.faults.len()));
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    let per_minute = cases as f64 / elapsed.as_secs_f64().max(1e-9) * 60.0;
+    let mut summary = serde_json::json!({
+        "cases": cases,
+        "failures": u64::from(failure.is_some()),
+        "cases_per_minute": per_minute,
+        "wall_time_s": elapsed.as_secs_f64(),
+        "seed": o.seed,
+        "shard": format!("{index}/{shards}"),
+    });
+    let Some((case_seed, invariant, text, faults_before)) = failure else {
+        if o.json {
+            println!("{summary}");
+        } else {
+            println!("{cases} cases, no failures ({per_minute:.0} cases per minute)");
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (shrunk, shrink_runs) = fuzz::shrink(&text, invariant);
+    let scenario = Scenario::parse(&shrunk, "shrunk case").map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: cannot create: {e}", o.out.display()))?;
+    let file = o.out.join(format!("{}.toml", scenario.name));
+    let header = format!(
+        "# Found by `rollsim fuzz --seed {} --shard {index}/{shards}`: case {case_seed} violates {invariant}.\n\
+         # Shrunk from {faults_before} faults in {shrink_runs} runs.\n",
+        o.seed
+    );
+    std::fs::write(&file, format!("{header}{shrunk}"))
+        .map_err(|e| format!("{}: cannot write: {e}", file.display()))?;
+    let command = match &o.plant {
+        None => format!("cargo sim run {}", file.display()),
+        Some(_) => format!(
+            "cargo run --release -q -p rollsim-sim --features planted-bugs --bin rollsim -- run {}",
+            file.display()
+        ),
+    };
+    summary["failure"] = serde_json::json!({
+        "case_seed": case_seed,
+        "invariant": invariant,
+        "faults_before_shrink": faults_before,
+        "faults_after_shrink": scenario.faults.len(),
+        "shrink_runs": shrink_runs,
+        "reproducer": file.display().to_string(),
+        "command": command,
+        "wall_time_s": started.elapsed().as_secs_f64(),
+    });
+    if o.json {
+        println!("{summary}");
+    } else {
+        println!(
+            "case {case_seed}: {invariant} violated; shrunk to {} faults over {} in {shrink_runs} runs",
+            scenario.faults.len(),
+            humantime::format_duration(scenario.duration)
+        );
+        println!("reproducer: {}", file.display());
+        println!("reproduce:  {command}");
+    }
+    Ok(ExitCode::from(1))
 }

@@ -1,70 +1,668 @@
 //! Faults: typed, time-windowed data in a scenario's schedule, and their injection into the world.
+//!
+//! A fault is plain data (`[[faults]]` in a scenario, tagged by `kind`): scenario files write it,
+//! the fuzzer generates and shrinks it, reproducers print it. Each is injected at one level:
+//! transport (RPC fault rules, madsim link clogs), node (kill and restart, derivation pause, DA
+//! store), or world (L1 block production, fee demand, the L1 pool, the L2 workload). Every fault
+//! traces `fault started` and `fault ended` (instant faults only the first).
 
-use crate::{l1, scenario::Scenario, world::sim_now};
-use serde::Deserialize;
-use std::time::Duration;
+use crate::{
+    l1::{self, wallet::Fees, SharedChain},
+    net::{RpcFaultAction, RpcFaultRule, RpcFaults},
+    scenario::Scenario,
+    submitter::{GarbageKind, GarbageSender},
+    world::sim_now,
+};
+use alloy_primitives::{Address, Bytes};
+use madsim::{runtime::Handle, task::NodeId};
+use serde::{Deserialize, Serialize, Serializer};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
 
-/// One scheduled fault (`[[faults]]` in a scenario, tagged by `kind`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// What an RPC fault does to each matching call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RpcFaultKind {
+    /// The server answers a JSON-RPC error without handling the request.
+    Error,
+    /// The request is lost: the client waits out its timeout.
+    Timeout,
+    /// The server handles the request, the response is lost: the client times out.
+    DropResponse,
+    /// The call proceeds after `delay_ms`.
+    Delay,
+}
+
+/// One scheduled fault. `at` is when it starts; windowed faults last `duration`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
-    /// At `at`, the last `depth` L1 blocks are replaced by a branch of `branch_len` blocks
-    /// (default `depth`) proposed at the same slots without the orphaned transactions.
+    /// The last `depth` L1 blocks are replaced by a branch of `branch_len` blocks (default
+    /// `depth`) proposed at the same slots without the orphaned transactions.
     L1Reorg {
-        #[serde(deserialize_with = "crate::scenario::duration")]
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
         at: Duration,
         depth: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
         branch_len: Option<u64>,
     },
+    /// No L1 blocks are proposed (missed slots).
+    L1Stall {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+    },
+    /// Background demand for L1 gas and blob space is multiplied: the base fee and blob base fee
+    /// climb by EIP-1559 / EIP-4844 until the raised demand is priced out.
+    FeeSpike {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+        #[serde(default = "one")]
+        gas_demand_multiplier: f64,
+        #[serde(default = "one")]
+        blob_demand_multiplier: f64,
+    },
+    /// The batcher's transactions vanish from the L1 pool before each block: accepted by RPC,
+    /// never mined.
+    TxDrop {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+    },
+    /// Calls matching the filters (unset: any) fail as `action` says, each with `probability`.
+    Rpc {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        method: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
+        action: RpcFaultKind,
+        /// Extra latency of `action = "delay"`.
+        #[serde(default)]
+        delay_ms: u64,
+        #[serde(default = "one")]
+        probability: f64,
+    },
+    /// Nodes `a` and `b` cannot reach each other (madsim link clogged both ways).
+    Partition {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+        a: String,
+        b: String,
+    },
+    /// Every call between nodes `a` and `b` (both directions) takes `delay_ms` longer.
+    Latency {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+        a: String,
+        b: String,
+        delay_ms: u64,
+    },
+    /// Node `batcher` is killed and, `downtime` later, cold-restarted.
+    BatcherCrash {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        downtime: Duration,
+    },
+    /// Node `sequencer` is killed and restarted `downtime` later (it forgets its DA limits).
+    SequencerRestart {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        downtime: Duration,
+    },
+    /// The rollup node's derivation pauses (it keeps answering RPC with a stale view).
+    RollupLag {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+    },
+    /// The DA server answers every request with HTTP 503.
+    DaOutage {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+    },
+    /// Every DA request takes `delay_ms` longer.
+    DaSlow {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+        delay_ms: u64,
+    },
+    /// The DA server acknowledges PUTs but stores nothing: the commitment lands on L1, its data
+    /// never comes back.
+    DaLoss {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+    },
+    /// A burst of large L2 transactions (a DA backlog): `txs_per_block` extra per block, calldata
+    /// of `tx_bytes`.
+    DaBacklog {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+        txs_per_block: f64,
+        tx_bytes: [u64; 2],
+    },
+    /// A transaction of the type the batcher does not post (calldata when it posts blobs, and
+    /// the reverse) is put in the L1 pool at the batcher's next nonce, priced never to be mined:
+    /// the batcher meets "address already reserved" and must send a cancellation.
+    TxpoolBlock {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        /// Whether the stuck transaction is a blob transaction.
+        blob: bool,
+    },
+    /// A rogue submitter posts one garbage transaction to the batch inbox.
+    Garbage {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        garbage: GarbageKind,
+        sender: GarbageSender,
+    },
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Serializes a duration as humantime text ("1h 30m"), the form scenario files use.
+fn human<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&humantime::format_duration(*duration).to_string())
 }
 
 /// Deepest reorg a scenario may ask for: beyond this the finalized head would have to revert.
 pub const MAX_REORG_DEPTH: u64 = 64;
+/// The largest demand multiplier of a fee spike: beyond it background traffic alone fills every
+/// block at any fee users will pay.
+pub const MAX_DEMAND_MULTIPLIER: f64 = 50.0;
+/// Longest injected latency: beyond the clients' 10 s timeout it is an outage, say so instead.
+pub const MAX_DELAY_MS: u64 = 60_000;
+/// Nodes faults may name.
+pub const NODES: [&str; 6] = ["l1", "sequencer", "rollup", "batcher", "da", "submitter"];
 
 impl Fault {
     /// When the fault starts.
     pub fn at(&self) -> Duration {
         match self {
-            Self::L1Reorg { at, .. } => *at,
+            Self::L1Reorg { at, .. }
+            | Self::L1Stall { at, .. }
+            | Self::FeeSpike { at, .. }
+            | Self::TxDrop { at, .. }
+            | Self::Rpc { at, .. }
+            | Self::Partition { at, .. }
+            | Self::Latency { at, .. }
+            | Self::BatcherCrash { at, .. }
+            | Self::SequencerRestart { at, .. }
+            | Self::RollupLag { at, .. }
+            | Self::DaOutage { at, .. }
+            | Self::DaSlow { at, .. }
+            | Self::DaLoss { at, .. }
+            | Self::DaBacklog { at, .. }
+            | Self::TxpoolBlock { at, .. }
+            | Self::Garbage { at, .. } => *at,
+        }
+    }
+
+    /// How long the fault lasts; zero for instant faults.
+    pub fn duration(&self) -> Duration {
+        match self {
+            Self::L1Stall { duration, .. }
+            | Self::FeeSpike { duration, .. }
+            | Self::TxDrop { duration, .. }
+            | Self::Rpc { duration, .. }
+            | Self::Partition { duration, .. }
+            | Self::Latency { duration, .. }
+            | Self::RollupLag { duration, .. }
+            | Self::DaOutage { duration, .. }
+            | Self::DaSlow { duration, .. }
+            | Self::DaLoss { duration, .. }
+            | Self::DaBacklog { duration, .. } => *duration,
+            Self::BatcherCrash { downtime, .. } | Self::SequencerRestart { downtime, .. } => *downtime,
+            Self::L1Reorg { .. } | Self::TxpoolBlock { .. } | Self::Garbage { .. } => Duration::ZERO,
+        }
+    }
+
+    /// The window's mutable length, for shrinking: `None` for instant faults.
+    pub fn duration_mut(&mut self) -> Option<&mut Duration> {
+        match self {
+            Self::L1Stall { duration, .. }
+            | Self::FeeSpike { duration, .. }
+            | Self::TxDrop { duration, .. }
+            | Self::Rpc { duration, .. }
+            | Self::Partition { duration, .. }
+            | Self::Latency { duration, .. }
+            | Self::RollupLag { duration, .. }
+            | Self::DaOutage { duration, .. }
+            | Self::DaSlow { duration, .. }
+            | Self::DaLoss { duration, .. }
+            | Self::DaBacklog { duration, .. } => Some(duration),
+            Self::BatcherCrash { downtime, .. } | Self::SequencerRestart { downtime, .. } => Some(downtime),
+            Self::L1Reorg { .. } | Self::TxpoolBlock { .. } | Self::Garbage { .. } => None,
+        }
+    }
+
+    /// When the fault is over.
+    pub fn end(&self) -> Duration {
+        self.at() + self.duration()
+    }
+
+    /// The `kind` tag, for traces and messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::L1Reorg { .. } => "l1_reorg",
+            Self::L1Stall { .. } => "l1_stall",
+            Self::FeeSpike { .. } => "fee_spike",
+            Self::TxDrop { .. } => "tx_drop",
+            Self::Rpc { .. } => "rpc",
+            Self::Partition { .. } => "partition",
+            Self::Latency { .. } => "latency",
+            Self::BatcherCrash { .. } => "batcher_crash",
+            Self::SequencerRestart { .. } => "sequencer_restart",
+            Self::RollupLag { .. } => "rollup_lag",
+            Self::DaOutage { .. } => "da_outage",
+            Self::DaSlow { .. } => "da_slow",
+            Self::DaLoss { .. } => "da_loss",
+            Self::DaBacklog { .. } => "da_backlog",
+            Self::TxpoolBlock { .. } => "txpool_block",
+            Self::Garbage { .. } => "garbage",
         }
     }
 
     /// Checks the fault against the scenario; errors name the field.
     pub fn validate(&self, scenario: &Scenario) -> Result<(), (String, String)> {
+        let err = |field: &str, reason: String| Err((field.to_owned(), reason));
         if self.at() >= scenario.duration {
-            return Err((
-                "at".into(),
+            return err(
+                "at",
                 format!("{:?} is not before the end of the run ({:?})", self.at(), scenario.duration),
-            ));
+            );
         }
+        if self.duration_mut_is_zero() {
+            let field = if matches!(self, Self::BatcherCrash { .. } | Self::SequencerRestart { .. }) {
+                "downtime"
+            } else {
+                "duration"
+            };
+            return err(field, "must be more than zero".into());
+        }
+        let node = |field: &str, name: &str| -> Result<(), (String, String)> {
+            if !NODES.contains(&name) {
+                return err(field, format!("unknown node {name:?} (one of {})", NODES.join(", ")));
+            }
+            let present = match name {
+                "l1" => true,
+                "sequencer" | "rollup" => scenario.l2.is_some(),
+                "batcher" => scenario.batcher.is_some(),
+                "da" => scenario.da.is_some(),
+                _ => {
+                    scenario.submitter.is_some()
+                        || scenario.faults.iter().any(|f| matches!(f, Self::Garbage { .. }))
+                }
+            };
+            if present {
+                Ok(())
+            } else {
+                err(field, format!("node {name:?} does not run in this scenario"))
+            }
+        };
+        let needs = |what: bool, field: &str, table: &str| -> Result<(), (String, String)> {
+            if what {
+                Ok(())
+            } else {
+                err(field, format!("this fault needs the {table} table"))
+            }
+        };
+        let delay = |delay_ms: u64| -> Result<(), (String, String)> {
+            if (1..=MAX_DELAY_MS).contains(&delay_ms) {
+                Ok(())
+            } else {
+                err("delay_ms", format!("must be in 1..={MAX_DELAY_MS}, got {delay_ms}"))
+            }
+        };
         match self {
             Self::L1Reorg { depth, branch_len, .. } => {
                 if !(1..=MAX_REORG_DEPTH).contains(depth) {
-                    return Err(("depth".into(), format!("must be in 1..={MAX_REORG_DEPTH}, got {depth}")));
+                    return err("depth", format!("must be in 1..={MAX_REORG_DEPTH}, got {depth}"));
                 }
                 if let Some(len) = branch_len {
                     if len > depth {
-                        return Err((
-                            "branch_len".into(),
-                            format!("must be at most depth ({depth}), got {len}"),
-                        ));
+                        return err("branch_len", format!("must be at most depth ({depth}), got {len}"));
                     }
                 }
             }
+            Self::FeeSpike { gas_demand_multiplier, blob_demand_multiplier, .. } => {
+                for (field, m) in [
+                    ("gas_demand_multiplier", gas_demand_multiplier),
+                    ("blob_demand_multiplier", blob_demand_multiplier),
+                ] {
+                    if !(0.0..=MAX_DEMAND_MULTIPLIER).contains(m) {
+                        return err(field, format!("must be in 0..={MAX_DEMAND_MULTIPLIER}, got {m}"));
+                    }
+                }
+            }
+            Self::TxDrop { .. } | Self::BatcherCrash { .. } | Self::TxpoolBlock { .. } => {
+                needs(scenario.batcher.is_some(), "kind", "[batcher]")?;
+            }
+            Self::Rpc { method, client, server, action, delay_ms, probability, .. } => {
+                if let Some(name) = client {
+                    node("client", name)?;
+                }
+                if let Some(name) = server {
+                    node("server", name)?;
+                }
+                if method.as_deref().is_some_and(|m| m.trim().is_empty()) {
+                    return err("method", "must not be empty (leave it out to match every method)".into());
+                }
+                if *action == RpcFaultKind::Delay {
+                    delay(*delay_ms)?;
+                } else if *delay_ms != 0 {
+                    return err("delay_ms", "only action = \"delay\" takes a delay".into());
+                }
+                if !(*probability > 0.0 && *probability <= 1.0) {
+                    return err("probability", format!("must be in (0, 1], got {probability}"));
+                }
+            }
+            Self::Partition { a, b, .. } | Self::Latency { a, b, .. } => {
+                node("a", a)?;
+                node("b", b)?;
+                if a == b {
+                    return err("b", format!("must differ from a ({a:?})"));
+                }
+                if let Self::Latency { delay_ms, .. } = self {
+                    delay(*delay_ms)?;
+                }
+            }
+            Self::SequencerRestart { .. } | Self::RollupLag { .. } => {
+                needs(scenario.l2.is_some(), "kind", "[l2]")?;
+            }
+            Self::DaOutage { .. } | Self::DaLoss { .. } => needs(scenario.da.is_some(), "kind", "[da]")?,
+            Self::DaSlow { delay_ms, .. } => {
+                needs(scenario.da.is_some(), "kind", "[da]")?;
+                delay(*delay_ms)?;
+            }
+            Self::DaBacklog { txs_per_block, tx_bytes, .. } => {
+                needs(scenario.l2.is_some(), "kind", "[l2]")?;
+                if !(0.0..=5_000.0).contains(txs_per_block) {
+                    return err("txs_per_block", format!("must be in 0..=5000, got {txs_per_block}"));
+                }
+                if tx_bytes[0] > tx_bytes[1] || tx_bytes[1] > 120_000 {
+                    return err(
+                        "tx_bytes",
+                        format!("must be a range [lo, hi] with hi <= 120000, got {tx_bytes:?}"),
+                    );
+                }
+            }
+            Self::Garbage { .. } => needs(scenario.l2.is_some(), "kind", "[l2]")?,
+            Self::L1Stall { .. } => {}
         }
         Ok(())
     }
+
+    fn duration_mut_is_zero(&self) -> bool {
+        self.is_windowed() && self.duration().is_zero()
+    }
+
+    /// Whether the fault lasts a window (instant faults: a reorg, a stuck tx, a garbage tx).
+    pub fn is_windowed(&self) -> bool {
+        !matches!(self, Self::L1Reorg { .. } | Self::TxpoolBlock { .. } | Self::Garbage { .. })
+    }
 }
 
-/// Applies `fault` once its time comes. Runs as a world task.
-pub async fn inject(fault: Fault, chain: l1::SharedChain) {
-    tokio::time::sleep(fault.at().saturating_sub(sim_now())).await;
-    match fault {
-        Fault::L1Reorg { depth, branch_len, .. } => {
-            let result = l1::lock(&chain).reorg(depth, branch_len.unwrap_or(depth));
-            if let Err(error) = result {
-                tracing::info!(target: "rollsim_sim::faults", %error, depth, "l1 reorg not applied");
+/// What the injector reaches in the world. Cheap to clone: all shared handles.
+#[derive(Clone)]
+pub struct Injector {
+    pub handle: Handle,
+    pub nodes: Arc<Mutex<BTreeMap<String, NodeId>>>,
+    pub l1: SharedChain,
+    pub rpc_faults: Arc<RpcFaults>,
+    pub da: Option<crate::da::SharedDa>,
+    pub rollup_paused: Arc<AtomicBool>,
+    /// The batcher's wallet, for the stuck transaction of `txpool_block`.
+    pub batcher: Option<l1::wallet::Wallet>,
+    pub inbox: Address,
+    /// Windowed faults in progress, and when the last one ended: online invariants that faults
+    /// may delay hold off while any is active.
+    pub activity: Arc<FaultActivity>,
+}
+
+/// Faults in progress.
+#[derive(Debug, Default)]
+pub struct FaultActivity {
+    active: AtomicU64,
+    /// Simulated milliseconds when the last fault ended (or started, for instant faults).
+    last_change_ms: AtomicU64,
+}
+
+impl FaultActivity {
+    /// Whether no fault is in progress and none changed within `grace`.
+    pub fn quiet_for(&self, grace: Duration) -> bool {
+        self.active.load(Ordering::Relaxed) == 0
+            && sim_now().as_millis() as u64
+                >= self.last_change_ms.load(Ordering::Relaxed) + grace.as_millis() as u64
+    }
+
+    fn started(&self) {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        self.touch();
+    }
+
+    fn ended(&self) {
+        self.active.fetch_sub(1, Ordering::Relaxed);
+        self.touch();
+    }
+
+    fn touch(&self) {
+        self.last_change_ms.store(sim_now().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+const TARGET: &str = "rollsim_sim::faults";
+
+impl Injector {
+    fn node(&self, name: &str) -> NodeId {
+        *self.nodes.lock().expect("nodes lock").get(name).unwrap_or_else(|| panic!("no node named {name}"))
+    }
+
+    fn rule(
+        &self,
+        fault: &Fault,
+        method: Option<String>,
+        client: Option<String>,
+        server: Option<String>,
+        action: RpcFaultAction,
+        probability: f64,
+    ) {
+        self.rpc_faults.add(RpcFaultRule {
+            method,
+            client,
+            server,
+            from: fault.at(),
+            until: fault.end(),
+            action,
+            probability,
+        });
+    }
+
+    /// Applies `fault` once its time comes, and undoes it when its window ends. Runs as a world task.
+    pub async fn inject(self, fault: Fault) {
+        tokio::time::sleep(fault.at().saturating_sub(sim_now())).await;
+        let kind = fault.kind();
+        tracing::info!(target: TARGET, kind, fault = ?fault, "fault started");
+        let windowed = fault.is_windowed();
+        if windowed {
+            self.activity.started();
+        } else {
+            self.activity.touch();
+        }
+        self.start(&fault);
+        if windowed {
+            tokio::time::sleep(fault.duration()).await;
+            self.stop(&fault);
+            self.activity.ended();
+            tracing::info!(target: TARGET, kind, "fault ended");
+        }
+    }
+
+    fn start(&self, fault: &Fault) {
+        let some = |s: &str| Some(s.to_owned());
+        match fault {
+            Fault::L1Reorg { depth, branch_len, .. } => {
+                if let Err(error) = l1::lock(&self.l1).reorg(*depth, branch_len.unwrap_or(*depth)) {
+                    tracing::info!(target: TARGET, %error, depth, "l1 reorg not applied");
+                }
             }
+            Fault::L1Stall { .. } => l1::lock(&self.l1).stalled = true,
+            Fault::FeeSpike { gas_demand_multiplier, blob_demand_multiplier, .. } => {
+                let mut chain = l1::lock(&self.l1);
+                let traffic = chain.traffic_mut();
+                traffic.multiplier = *gas_demand_multiplier;
+                traffic.blob_multiplier = *blob_demand_multiplier;
+            }
+            Fault::TxDrop { .. } => {
+                let batcher = self.batcher.as_ref().expect("validated: a batcher runs").address();
+                l1::lock(&self.l1).dropped_senders.insert(batcher);
+            }
+            Fault::Rpc { method, client, server, action, delay_ms, probability, .. } => {
+                let action = match action {
+                    RpcFaultKind::Error => RpcFaultAction::Error {
+                        code: crate::net::SERVER_ERROR,
+                        message: "injected fault: internal error".into(),
+                    },
+                    RpcFaultKind::Timeout => RpcFaultAction::DropRequest,
+                    RpcFaultKind::DropResponse => RpcFaultAction::DropResponse,
+                    RpcFaultKind::Delay => RpcFaultAction::Delay { delay_ms: *delay_ms },
+                };
+                self.rule(fault, method.clone(), client.clone(), server.clone(), action, *probability);
+            }
+            Fault::Partition { a, b, .. } => {
+                let (a, b) = (self.node(a), self.node(b));
+                let net = madsim::net::NetSim::current();
+                net.clog_link(a, b);
+                net.clog_link(b, a);
+            }
+            Fault::Latency { a, b, delay_ms, .. } => {
+                for (client, server) in [(a, b), (b, a)] {
+                    let action = RpcFaultAction::Delay { delay_ms: *delay_ms };
+                    self.rule(fault, None, some(client), some(server), action, 1.0);
+                }
+            }
+            Fault::BatcherCrash { .. } => self.kill("batcher"),
+            Fault::SequencerRestart { .. } => self.kill("sequencer"),
+            Fault::RollupLag { .. } => self.rollup_paused.store(true, Ordering::Relaxed),
+            Fault::DaOutage { .. } => {
+                let action = RpcFaultAction::Error {
+                    code: 503,
+                    message: "injected fault: DA server unavailable".into(),
+                };
+                self.rule(fault, None, None, some("da"), action, 1.0);
+            }
+            Fault::DaSlow { delay_ms, .. } => {
+                self.rule(fault, None, None, some("da"), RpcFaultAction::Delay { delay_ms: *delay_ms }, 1.0);
+            }
+            Fault::DaLoss { .. } => {
+                let store = self.da.as_ref().expect("validated: a DA server runs");
+                store.lock().expect("da lock").lose_puts.push(fault.at()..fault.end());
+            }
+            // The workload reads its bursts from the scenario (see `World::start`); the fault only
+            // marks its window here.
+            Fault::DaBacklog { .. } => {}
+            Fault::TxpoolBlock { blob, .. } => self.block_txpool(*blob),
+            Fault::Garbage { garbage, sender, .. } => {
+                tracing::info!(target: TARGET, garbage = ?garbage, sender = ?sender, "garbage due: the rogue submitter posts it");
+            }
+        }
+    }
+
+    fn stop(&self, fault: &Fault) {
+        match fault {
+            Fault::L1Stall { .. } => l1::lock(&self.l1).stalled = false,
+            Fault::FeeSpike { .. } => {
+                let mut chain = l1::lock(&self.l1);
+                let traffic = chain.traffic_mut();
+                traffic.multiplier = 1.0;
+                traffic.blob_multiplier = 1.0;
+            }
+            Fault::TxDrop { .. } => {
+                let batcher = self.batcher.as_ref().expect("validated: a batcher runs").address();
+                l1::lock(&self.l1).dropped_senders.remove(&batcher);
+            }
+            Fault::Partition { a, b, .. } => {
+                let (a, b) = (self.node(a), self.node(b));
+                let net = madsim::net::NetSim::current();
+                net.unclog_link(a, b);
+                net.unclog_link(b, a);
+            }
+            Fault::BatcherCrash { .. } => self.restart("batcher"),
+            Fault::SequencerRestart { .. } => self.restart("sequencer"),
+            Fault::RollupLag { .. } => self.rollup_paused.store(false, Ordering::Relaxed),
+            // Time-windowed at the source: RPC rules, lost PUTs and bursts end by themselves.
+            Fault::Rpc { .. }
+            | Fault::Latency { .. }
+            | Fault::DaOutage { .. }
+            | Fault::DaSlow { .. }
+            | Fault::DaLoss { .. }
+            | Fault::DaBacklog { .. } => {}
+            Fault::L1Reorg { .. } | Fault::TxpoolBlock { .. } | Fault::Garbage { .. } => {
+                unreachable!("instant faults have no end")
+            }
+        }
+    }
+
+    fn kill(&self, name: &str) {
+        tracing::info!(target: "rollsim_sim::world", node = name, "node killed");
+        self.handle.kill(self.node(name));
+    }
+
+    fn restart(&self, name: &str) {
+        tracing::info!(target: "rollsim_sim::world", node = name, "node restarted");
+        self.handle.restart(self.node(name));
+    }
+
+    /// Puts a transaction of the other type at the batcher's next pending nonce, paying a fee cap
+    /// of 1 wei so no block ever includes it while the base fee stays above that.
+    fn block_txpool(&self, blob: bool) {
+        let wallet = self.batcher.as_ref().expect("validated: a batcher runs");
+        let mut chain = l1::lock(&self.l1);
+        let nonce = chain.nonce(&wallet.address(), true);
+        let fees = Fees { max_fee_per_gas: 1, max_priority_fee_per_gas: 1, max_fee_per_blob_gas: 1 };
+        let raw: Bytes = if blob {
+            wallet.blob_tx(nonce, self.inbox, vec![Default::default()], fees)
+        } else {
+            wallet.call(nonce, self.inbox, Bytes::from_static(b"stuck"), fees)
+        };
+        match chain.submit_raw(&raw) {
+            Ok(hash) => {
+                tracing::info!(target: TARGET, %hash, nonce, blob, "stuck tx placed in the batcher's pool slot")
+            }
+            Err(error) => tracing::info!(target: TARGET, %error, nonce, blob, "stuck tx not accepted"),
         }
     }
 }

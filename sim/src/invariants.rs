@@ -1,6 +1,17 @@
 //! Oracles: what must hold after every run. Each check says what broke and where.
+//!
+//! Most are checked over the final chains. Those about the batcher's behaviour over time (nonce
+//! gaps, throttling) are watched online by [`watch`]: the first violation of each is recorded
+//! with its simulated time and trace position, so a failing run points at the moment it broke.
 
-use crate::{l1::chain::L1Chain, l2::chain::L2Chain};
+use crate::{
+    batcher_node::SharedBatcherStats,
+    faults::FaultActivity,
+    l1::{self, chain::L1Chain, SharedChain},
+    l2::chain::L2Chain,
+    trace::Trace,
+    world::sim_now,
+};
 use alloy_eips::{
     eip1559::{calc_next_block_base_fee, BaseFeeParams},
     eip7840::BlobParams,
@@ -8,6 +19,7 @@ use alloy_eips::{
 use alloy_primitives::{Address, B256};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::{sync::Arc, sync::Mutex, time::Duration};
 
 /// The verdict of one invariant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -264,4 +276,183 @@ fn derived_equals_produced(chain: &L2Chain) -> Result<String, String> {
         }
     }
     Ok(format!("{safe} safe blocks equal the sequencer's"))
+}
+
+/// Time after the load ends by which the batcher must have posted everything.
+pub const DRAIN_TIME: Duration = Duration::from_secs(600);
+/// What "drained" allows: the compressed output of a few channels of deposit-only blocks still
+/// waiting for confirmation.
+pub const DRAINED_BYTES: u64 = 4_096;
+
+/// Nothing lost: once users stop sending (the workload's `stop_at`), the batcher's pending DA
+/// bytes return to (about) zero within [`DRAIN_TIME`].
+pub fn check_da_bytes_drained(unsafe_da_bytes: u64, load_ended_at: Duration) -> InvariantResult {
+    let result = if unsafe_da_bytes <= DRAINED_BYTES {
+        Ok(format!(
+            "{unsafe_da_bytes} pending DA bytes at the end, load ended at {} s",
+            load_ended_at.as_secs()
+        ))
+    } else {
+        Err(format!(
+            "{unsafe_da_bytes} pending DA bytes at the end (more than {DRAINED_BYTES}), though load ended at {} s",
+            load_ended_at.as_secs()
+        ))
+    };
+    InvariantResult::from("batcher_da_bytes_drained", result)
+}
+
+/// The first violation of an online invariant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub at_ms: u64,
+    /// Events in the trace before this violation's own event.
+    pub trace_event: u64,
+    pub detail: String,
+}
+
+/// Online invariants: their first violations.
+pub struct Monitor {
+    trace: Option<Trace>,
+    first: Mutex<BTreeMap<&'static str, Violation>>,
+}
+
+/// Every invariant's name.
+pub const NAMES: [&str; 11] = [
+    "l1_chain_linked",
+    "l1_fee_market",
+    "l1_nonce_order",
+    "l1_receipts",
+    "l1_heads_ordered",
+    "batcher_nonce_gap",
+    "throttle_within_one_poll",
+    "batcher_da_bytes_drained",
+    "l2_chain_linked",
+    "l2_derived_equals_produced",
+    "l2_safe_follows_unsafe",
+];
+
+/// The online invariants, by name.
+pub const ONLINE: [&str; 2] = ["batcher_nonce_gap", "throttle_within_one_poll"];
+
+impl Monitor {
+    pub fn new(trace: Option<Trace>) -> Self {
+        Self { trace, first: Mutex::default() }
+    }
+
+    /// Records a violation of `name` unless one is already recorded.
+    pub fn violate(&self, name: &'static str, detail: String) {
+        debug_assert!(ONLINE.contains(&name), "{name} is not an online invariant");
+        let mut first = self.first.lock().expect("monitor lock");
+        if first.contains_key(name) {
+            return;
+        }
+        let trace_event = self.trace.as_ref().map_or(0, |t| t.summary().events);
+        tracing::warn!(target: "rollsim_sim::invariants", invariant = name, %detail, "invariant violated");
+        first.insert(name, Violation { at_ms: sim_now().as_millis() as u64, trace_event, detail });
+    }
+
+    /// One result per online invariant.
+    pub fn results(&self) -> Vec<InvariantResult> {
+        let first = self.first.lock().expect("monitor lock");
+        ONLINE
+            .iter()
+            .map(|name| match first.get(name) {
+                Some(v) => InvariantResult {
+                    name,
+                    ok: false,
+                    detail: format!(
+                        "first violated at {:.3} s (trace event {}): {}",
+                        v.at_ms as f64 / 1000.0,
+                        v.trace_event,
+                        v.detail
+                    ),
+                },
+                None => InvariantResult { name, ok: true, detail: "held at every check".into() },
+            })
+            .collect()
+    }
+}
+
+/// How long the batcher's transactions may be rejected for a nonce gap, once faults are over,
+/// before the gap counts as persistent: a resubmission timeout plus a few slots.
+pub const NONCE_GAP_BOUND: Duration = Duration::from_secs(120);
+/// Slack on top of one poll interval for the throttling loop's RPC to reach the sequencer.
+const THROTTLE_SLACK: Duration = Duration::from_secs(2);
+/// How often the online invariants are checked.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// What [`watch`] looks at.
+pub struct Watched {
+    pub monitor: Arc<Monitor>,
+    pub l1: SharedChain,
+    pub batcher: Address,
+    pub stats: SharedBatcherStats,
+    pub da_limits: Arc<Mutex<(u64, u64)>>,
+    pub faults: Arc<FaultActivity>,
+    pub poll: Duration,
+    /// 0: throttling is off.
+    pub throttle_threshold_bytes: u64,
+}
+
+/// Checks the online invariants every second of simulated time. Runs as a world task.
+///
+/// - `batcher_nonce_gap`: no batcher transaction is rejected for a nonce gap for longer than
+///   [`NONCE_GAP_BOUND`] with no fault in progress.
+/// - `throttle_within_one_poll`: once pending DA bytes cross the threshold, the batcher's
+///   throttle limits are throttling and the sequencer holds them within one poll interval (the
+///   sequencer logs "da limits set"). Skipped within a poll of any fault.
+pub async fn watch(w: Watched) {
+    let grace = w.poll + THROTTLE_SLACK;
+    let mut wrong_since: Option<Duration> = None;
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let now = sim_now();
+        let gapped_since = {
+            let chain = l1::lock(&w.l1);
+            chain.gapped_since_slot(&w.batcher).map(|slot| Duration::from_secs(slot * chain.config().slot_s))
+        };
+        if let Some(since) = gapped_since {
+            if now.saturating_sub(since) > NONCE_GAP_BOUND && w.faults.quiet_for(NONCE_GAP_BOUND) {
+                w.monitor.violate(
+                    "batcher_nonce_gap",
+                    format!(
+                        "the batcher's txs are rejected as nonce too high since {:.0} s",
+                        since.as_secs_f64()
+                    ),
+                );
+            }
+        }
+        let last = w.stats.lock().expect("stats lock").last().cloned();
+        let Some(stats) = last else { continue };
+        let stats = stats.lock().expect("stats lock").clone();
+        if w.throttle_threshold_bytes == 0 || stats.fatal.is_some() || !w.faults.quiet_for(grace) {
+            wrong_since = None;
+            continue;
+        }
+        let limits = *w.da_limits.lock().expect("limits lock");
+        let crossed = stats.unsafe_da_bytes > w.throttle_threshold_bytes;
+        let wrong = match stats.throttle {
+            Some(p) => {
+                (crossed && !p.is_throttling()) || (p.max_tx_size_bytes, p.max_block_size_bytes) != limits
+            }
+            None => crossed,
+        };
+        if !wrong {
+            wrong_since = None;
+            continue;
+        }
+        let since = *wrong_since.get_or_insert(now);
+        if now - since > grace {
+            w.monitor.violate(
+                "throttle_within_one_poll",
+                format!(
+                    "pending DA bytes {} (threshold {}): batcher limits {:?}, sequencer holds {limits:?} since {:.0} s",
+                    stats.unsafe_da_bytes,
+                    w.throttle_threshold_bytes,
+                    stats.throttle.map(|p| (p.max_tx_size_bytes, p.max_block_size_bytes)),
+                    since.as_secs_f64()
+                ),
+            );
+        }
+    }
 }

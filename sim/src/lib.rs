@@ -8,6 +8,7 @@
 pub mod batcher_node;
 pub mod da;
 pub mod faults;
+pub mod fuzz;
 pub mod invariants;
 pub mod l1;
 pub mod l2;

@@ -173,7 +173,7 @@ pub enum RpcFaultAction {
 }
 
 /// A fault on calls that match all of its set filters, active in `[from, until)` of simulated time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RpcFaultRule {
     pub method: Option<String>,
     pub client: Option<String>,
@@ -181,6 +181,8 @@ pub struct RpcFaultRule {
     pub from: Duration,
     pub until: Duration,
     pub action: RpcFaultAction,
+    /// Share of matching calls hit, drawn from the run's seeded RNG (1: every call, no draw).
+    pub probability: f64,
 }
 
 impl RpcFaultRule {
@@ -206,7 +208,10 @@ impl RpcFaults {
 
     fn action_for(&self, call: &CallInfo<'_>) -> Option<RpcFaultAction> {
         let rules = self.rules.lock().unwrap_or_else(PoisonError::into_inner);
-        rules.iter().find(|rule| rule.matches(call)).map(|rule| rule.action.clone())
+        let rule = rules.iter().find(|rule| rule.matches(call))?;
+        let hit =
+            rule.probability >= 1.0 || rand::Rng::gen_bool(&mut madsim::rand::thread_rng(), rule.probability);
+        hit.then(|| rule.action.clone())
     }
 }
 

@@ -33,6 +33,12 @@ pub struct Scenario {
     pub submitter: Option<SubmitterConfig>,
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// Invariants this scenario is expected to violate (a documented limitation); the scenario
+    /// passes when exactly these fail.
+    #[serde(default)]
+    pub expected_violations: Vec<String>,
+    /// A planted bug to activate (`src/planted.rs`); needs the `planted-bugs` feature.
+    pub planted_bug: Option<String>,
 }
 
 /// The `[da]` table: its presence starts an AltDA server (node `da`).
@@ -66,6 +72,11 @@ pub fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, 
     humantime::parse_duration(&text).map_err(|e| {
         serde::de::Error::custom(format!("invalid duration {text:?}: {e} (write e.g. \"90s\", \"2h\")"))
     })
+}
+
+/// Deserializes an optional humantime duration.
+pub fn optional_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    duration(deserializer).map(Some)
 }
 
 /// The longest run a scenario may ask for.
@@ -138,6 +149,29 @@ impl Scenario {
             let rollup = crate::batcher_node::scenario_rollup_params(l2);
             batcher.config(rollup).map_err(|(field, reason)| (format!("batcher.{field}"), reason))?;
         }
+        if let Some(name) = &self.planted_bug {
+            #[cfg(not(feature = "planted-bugs"))]
+            return err(
+                "planted_bug",
+                &format!("{name:?}: this build has no planted bugs (build with --features planted-bugs)"),
+            );
+            #[cfg(feature = "planted-bugs")]
+            if !rollsim::planted::BUGS.iter().any(|(bug, _)| bug == name) {
+                let names: Vec<&str> = rollsim::planted::BUGS.iter().map(|(bug, _)| *bug).collect();
+                return err(
+                    "planted_bug",
+                    &format!("unknown planted bug {name:?} (one of {})", names.join(", ")),
+                );
+            }
+        }
+        for (index, name) in self.expected_violations.iter().enumerate() {
+            if !crate::invariants::NAMES.contains(&name.as_str()) {
+                return Err((
+                    format!("expected_violations[{index}]"),
+                    format!("unknown invariant {name:?} (one of {})", crate::invariants::NAMES.join(", ")),
+                ));
+            }
+        }
         for (index, fault) in self.faults.iter().enumerate() {
             fault.validate(self).map_err(|(field, reason)| (format!("faults[{index}].{field}"), reason))?;
         }
@@ -202,6 +236,28 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("faults[0].at"));
         let e = error(&format!("{MINIMAL}[[faults]]\nkind = \"l1_reorg\"\nat = \"10m\"\ndepth = 0\n"));
         assert_eq!(e.field.as_deref(), Some("faults[0].depth"));
+        let batcher = format!("{MINIMAL}[l2]\n[batcher]\n[[faults]]\n");
+        let e = error(&format!(
+            "{batcher}kind = \"partition\"\nat = \"1m\"\nduration = \"1m\"\na = \"batcher\"\nb = \"moon\"\n"
+        ));
+        assert_eq!(e.field.as_deref(), Some("faults[0].b"));
+        assert!(e.reason.contains("unknown node \"moon\""), "{e}");
+        let e = error(&format!(
+            "{batcher}kind = \"partition\"\nat = \"1m\"\nduration = \"1m\"\na = \"batcher\"\nb = \"da\"\n"
+        ));
+        assert_eq!(e.field.as_deref(), Some("faults[0].b"));
+        assert!(e.reason.contains("does not run"), "{e}");
+        let e = error(&format!("{batcher}kind = \"rpc\"\nat = \"1m\"\nduration = \"1m\"\naction = \"error\"\nprobability = 0.0\n"));
+        assert_eq!(e.field.as_deref(), Some("faults[0].probability"));
+        let e = error(&format!("{batcher}kind = \"da_outage\"\nat = \"1m\"\nduration = \"1m\"\n"));
+        assert_eq!(e.field.as_deref(), Some("faults[0].kind"));
+        assert!(e.reason.contains("[da]"), "{e}");
+        let e = error(&format!("{batcher}kind = \"batcher_crash\"\nat = \"1m\"\ndowntime = \"0s\"\n"));
+        assert_eq!(e.field.as_deref(), Some("faults[0].downtime"));
+        let e = error(&format!("{MINIMAL}[[faults]]\nkind = \"tx_drop\"\nat = \"1m\"\nduration = \"1m\"\n"));
+        assert!(e.reason.contains("[batcher]"), "{e}");
+        let e = error(&format!("{MINIMAL}expected_violations = [\"everything\"]\n"));
+        assert_eq!(e.field.as_deref(), Some("expected_violations[0]"));
         let e = error(&format!("{MINIMAL}[[faults]]\nkind = \"meteor\"\nat = \"10m\"\n"));
         assert_eq!(e.field.as_deref(), Some("faults[0].kind"));
         assert!(e.reason.contains("unknown variant `meteor`"), "{e}");

@@ -56,6 +56,9 @@ pub struct Sequencer {
     pub genesis_timestamp: u64,
     /// Users keep sending while the sequencer is down: the workload outlives restarts.
     pub workload: Mutex<Workload>,
+    /// The DA limits `miner_setMaxDASize` set, `(max_tx, max_block)` bytes (0: none): in memory,
+    /// zeroed at each start; shared so the throttling invariant can read them.
+    pub da_limits: Arc<Mutex<(u64, u64)>>,
 }
 
 /// Why a block could not be built now.
@@ -76,7 +79,9 @@ enum SequencingError {
 impl Sequencer {
     /// The node's init task: RPC server and block production.
     pub async fn run(self: Arc<Self>, addr: SocketAddr, l1: L1Client) {
-        let limits = Arc::new(Mutex::new((0u64, 0u64)));
+        // A restart forgets the limits: the batcher must set them again.
+        let limits = self.da_limits.clone();
+        *limits.lock().unwrap_or_else(PoisonError::into_inner) = (0, 0);
         tokio::spawn(rpc_server(self.chain.clone(), limits.clone()).serve(addr));
         loop {
             let next_timestamp = lock(&self.chain).head().timestamp() + self.config.block_time_s;

@@ -40,7 +40,7 @@ use std::{
 const REPOST_AFTER_L1_BLOCKS: u64 = 8;
 
 /// op-e2e's garbage kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GarbageKind {
     /// A frame without the derivation version byte.
@@ -69,7 +69,7 @@ impl GarbageKind {
 }
 
 /// Who sends a garbage transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GarbageSender {
     /// The batcher's key: derivation reads the transaction and must reject its contents.
@@ -100,6 +100,8 @@ pub struct SubmitterConfig {
     /// "singular" or "span".
     pub batch_type: String,
     pub garbage: Vec<GarbageAt>,
+    /// Post only the garbage schedule (a rogue submitter next to the real batcher).
+    pub garbage_only: bool,
 }
 
 impl Default for SubmitterConfig {
@@ -110,6 +112,7 @@ impl Default for SubmitterConfig {
             blobs_per_tx: 3,
             batch_type: "singular".into(),
             garbage: Vec::new(),
+            garbage_only: false,
         }
     }
 }
@@ -353,7 +356,7 @@ impl Submitter {
                     tracing::info!(target: "rollsim_sim::submitter", kind = ?g.kind, sender = ?g.sender, %hash, "garbage posted");
                 }
             }
-            if unsafe_head > posted {
+            if unsafe_head > posted && !self.config.garbage_only {
                 let through = self.post(posted + 1, unsafe_head, &mut stats).await;
                 if through > posted {
                     posted = through;

@@ -44,6 +44,9 @@ pub struct WorkloadConfig {
     /// Most transactions the pool holds; beyond it users are turned away (op-geth's pool limit).
     pub pool_capacity: usize,
     pub bursts: Vec<Burst>,
+    /// Users stop sending at this simulated time ("load ends"); absent: never.
+    #[serde(deserialize_with = "crate::scenario::optional_duration")]
+    pub stop_at: Option<Duration>,
 }
 
 impl Default for WorkloadConfig {
@@ -56,6 +59,7 @@ impl Default for WorkloadConfig {
             senders: 2_000,
             pool_capacity: 20_000,
             bursts: Vec::new(),
+            stop_at: None,
         }
     }
 }
@@ -83,6 +87,9 @@ impl WorkloadConfig {
         check_range("calldata_bytes", self.calldata_bytes)?;
         if !(1..=10_000_000).contains(&self.senders) {
             return err("senders", format!("must be in 1..=10000000, got {}", self.senders));
+        }
+        if self.stop_at.is_some_and(|stop| stop >= run) {
+            return err("stop_at", "must be before the end of the run".to_owned());
         }
         if self.pool_capacity == 0 {
             return err("pool_capacity", "must be at least 1".to_owned());
@@ -144,7 +151,9 @@ impl Workload {
     pub fn arrivals(&mut self, now: Duration, pool_len: usize) -> Vec<PendingTx> {
         let mut txs = Vec::new();
         while self.until + self.block_time <= now {
-            self.arrive(self.until, &mut txs);
+            if self.config.stop_at.is_none_or(|stop| self.until < stop) {
+                self.arrive(self.until, &mut txs);
+            }
             self.until += self.block_time;
         }
         let room = self.config.pool_capacity.saturating_sub(pool_len);

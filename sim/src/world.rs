@@ -37,7 +37,7 @@ use std::{
     future::Future,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex,
     },
     time::Duration,
@@ -128,10 +128,13 @@ fn run_on_this_thread(scenario: &Scenario, options: &RunOptions, progress_s: &Ar
             .and_then(|filter| filter.parse::<Targets>().ok())
             .map(|filter| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter)),
     );
+    // The batcher runs on this thread: the toggle is thread-local.
+    #[cfg(feature = "planted-bugs")]
+    rollsim::planted::set(scenario.planted_bug.as_deref());
     let (sim_time, invariants, stats) = tracing::subscriber::with_default(subscriber, || {
         let runtime = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
         runtime.block_on(async {
-            let world = World::start(scenario, options.seed);
+            let world = World::start_traced(scenario, options.seed, Some(trace.clone()));
             let end = scenario.duration;
             while sim_now() < end {
                 let step = (end - sim_now()).min(Duration::from_secs(60));
@@ -173,6 +176,15 @@ pub struct World {
     pub submitter_stats: Option<Arc<Mutex<SubmitterStats>>>,
     /// The liveness bound on the safe head's lag, when something posts data.
     safe_lag_bound_blocks: Option<u64>,
+    /// Set while a rollup-lag fault pauses derivation.
+    pub rollup_paused: Arc<AtomicBool>,
+    /// The sequencer's DA limits, when an L2 runs.
+    pub da_limits: Option<Arc<Mutex<(u64, u64)>>>,
+    pub fault_activity: Arc<faults::FaultActivity>,
+    /// What the online invariants found first.
+    pub monitor: Arc<invariants::Monitor>,
+    /// When users stop sending, if early enough that the batcher must drain by the end.
+    drain_from: Option<Duration>,
 }
 
 /// How far behind the unsafe head the safe head may end a run: ten minutes of L2 blocks covers
@@ -207,6 +219,11 @@ impl World {
     /// Builds the world of `scenario` and starts it: L1 production, node `l1`, the fault schedule.
     /// Must run inside the simulation.
     pub fn start(scenario: &Scenario, seed: u64) -> Self {
+        Self::start_traced(scenario, seed, None)
+    }
+
+    /// [`World::start`], with the run's trace so online violations record their trace position.
+    pub fn start_traced(scenario: &Scenario, seed: u64, trace: Option<Trace>) -> Self {
         let chain = L1Chain::new(
             scenario.l1.clone(),
             seed::stream(seed, "l1-traffic"),
@@ -222,6 +239,11 @@ impl World {
             batcher_stats: SharedBatcherStats::default(),
             submitter_stats: None,
             safe_lag_bound_blocks: None,
+            rollup_paused: Arc::default(),
+            da_limits: None,
+            fault_activity: Arc::default(),
+            monitor: Arc::new(invariants::Monitor::new(trace)),
+            drain_from: None,
         };
         tokio::spawn(l1::produce_blocks(world.l1.clone()));
         let (chain, addr) = (world.l1.clone(), world.rpc_addr_of_next_node());
@@ -233,20 +255,73 @@ impl World {
             world.da = Some(store);
         }
         if let Some(config) = &scenario.l2 {
-            world.l2 = Some(world.start_l2(config, seed));
+            let mut config = config.clone();
+            // DA backlog faults are workload bursts: users send them whatever the nodes do.
+            config.workload.bursts.extend(scenario.faults.iter().filter_map(|fault| match fault {
+                faults::Fault::DaBacklog { at, duration, txs_per_block, tx_bytes } => {
+                    Some(crate::workload::Burst {
+                        at: *at,
+                        duration: *duration,
+                        txs_per_block: *txs_per_block,
+                        tx_bytes: *tx_bytes,
+                    })
+                }
+                _ => None,
+            }));
+            world.l2 = Some(world.start_l2(&config, seed));
+            world.drain_from = config.workload.stop_at.filter(|stop| {
+                scenario.batcher.is_some() && *stop + invariants::DRAIN_TIME <= scenario.duration
+            });
             world.start_submitters(scenario, seed);
             if scenario.batcher.is_some() || scenario.submitter.is_some() {
                 world.safe_lag_bound_blocks = Some(SAFE_LAG_BOUND.as_secs() / config.block_time_s);
             }
         }
+        let l1_chain_id = l1::lock(&world.l1).config().chain_id;
+        let injector = faults::Injector {
+            handle: world.handle.clone(),
+            nodes: Arc::new(Mutex::new(
+                world
+                    .nodes
+                    .lock()
+                    .expect("world lock")
+                    .iter()
+                    .map(|(name, e)| (name.clone(), e.id))
+                    .collect(),
+            )),
+            l1: world.l1.clone(),
+            rpc_faults: world.rpc_faults.clone(),
+            da: world.da.clone(),
+            rollup_paused: world.rollup_paused.clone(),
+            batcher: scenario
+                .batcher
+                .as_ref()
+                .map(|_| Wallet { signer: batcher_signer(), chain_id: l1_chain_id }),
+            inbox: world.l2.as_ref().map(|l2| l2.rollup.batch_inbox_address).unwrap_or_default(),
+            activity: world.fault_activity.clone(),
+        };
         for fault in &scenario.faults {
-            tokio::spawn(faults::inject(fault.clone(), world.l1.clone()));
+            tokio::spawn(injector.clone().inject(fault.clone()));
+        }
+        if let (Some(batcher), Some(l2)) = (&scenario.batcher, &world.l2) {
+            let config =
+                batcher.config(batcher_node::rollup_params(&l2.rollup)).expect("validated with the scenario");
+            tokio::spawn(invariants::watch(invariants::Watched {
+                monitor: world.monitor.clone(),
+                l1: world.l1.clone(),
+                batcher: batcher_signer().address(),
+                stats: world.batcher_stats.clone(),
+                da_limits: world.da_limits.clone().expect("an L2 runs"),
+                faults: world.fault_activity.clone(),
+                poll: config.poll_interval,
+                throttle_threshold_bytes: config.throttle.lower_threshold_bytes,
+            }));
         }
         world
     }
 
     /// Genesis, the sequencer and the rollup node.
-    fn start_l2(&self, config: &l2::L2Config, seed: u64) -> L2World {
+    fn start_l2(&mut self, config: &l2::L2Config, seed: u64) -> L2World {
         let batcher = batcher_signer().address();
         let (l1_genesis, l1_config) = {
             let mut chain = l1::lock(&self.l1);
@@ -298,7 +373,9 @@ impl World {
                 Duration::from_secs(config.block_time_s),
                 seed::stream(seed, "l2-workload"),
             )),
+            da_limits: Arc::default(),
         });
+        self.da_limits = Some(sequencer.da_limits.clone());
         let l1 = L1Client::new(self.rpc_client("sequencer", "l1", RPC_TIMEOUT));
         let addr = self.rpc_addr_of_next_node();
         self.add_node("sequencer", move || sequencer.clone().run(addr, l1.clone()));
@@ -308,6 +385,7 @@ impl World {
             rollup: rollup.clone(),
             system_config,
             l1_slot_s: l1_config.slot_s,
+            paused: self.rollup_paused.clone(),
         });
         let l1 = L1Client::new(self.rpc_client("rollup", "l1", RPC_TIMEOUT));
         let da = self.da.as_ref().map(|_| DaClient::new(self.rpc_client("rollup", "da", RPC_TIMEOUT)));
@@ -322,7 +400,23 @@ impl World {
         let (inbox, l2_chain_id, l2_genesis_timestamp) =
             (l2.rollup.batch_inbox_address, l2.rollup.l2_chain_id.id(), l2.rollup.genesis.l2_time);
         let l1_chain_id = l1::lock(&self.l1).config().chain_id;
-        if let Some(config) = &scenario.submitter {
+        // Garbage faults are posted by the submitter: a rogue one (garbage only) when the scenario has none.
+        let garbage = scenario.faults.iter().filter_map(|fault| match fault {
+            faults::Fault::Garbage { at, garbage, sender } => {
+                Some(crate::submitter::GarbageAt { at: *at, kind: *garbage, sender: *sender })
+            }
+            _ => None,
+        });
+        let mut submitter = scenario.submitter.clone();
+        let garbage: Vec<_> = garbage.collect();
+        if !garbage.is_empty() {
+            let config = submitter.get_or_insert_with(|| crate::submitter::SubmitterConfig {
+                garbage_only: true,
+                ..Default::default()
+            });
+            config.garbage.extend(garbage);
+        }
+        if let Some(config) = &submitter {
             let stats = Arc::new(Mutex::new(SubmitterStats::default()));
             self.submitter_stats = Some(stats.clone());
             let node = "submitter";
@@ -469,6 +563,9 @@ impl World {
         ]);
         let mut stats = stats;
         let mut checks = invariants::check_l1(&chain);
+        if !self.batcher_stats.lock().expect("stats lock").is_empty() {
+            checks.extend(self.monitor.results());
+        }
         drop(chain);
         if let Some(l2) = &self.l2 {
             let chain = l2::chain::lock(&l2.chain);
@@ -536,6 +633,9 @@ impl World {
                     (last.fill.bytes * 1000).checked_div(last.fill.capacity_bytes).unwrap_or(0),
                 ),
             ]);
+            if let Some(stop) = self.drain_from {
+                checks.push(invariants::check_da_bytes_drained(last.unsafe_da_bytes, stop));
+            }
         }
         (sim_now(), checks, stats)
     }

@@ -97,6 +97,7 @@ fn injected_rpc_faults_error_drop_and_delay_per_method() {
             from: Duration::from_secs(from_s),
             until: Duration::from_secs(until_s),
             action,
+            probability: 1.0,
         };
         let error = RpcFaultAction::Error { code: -32000, message: "injected".into() };
         world.rpc_faults.add(window(0, 100, "eth_chainId", error));

@@ -69,6 +69,9 @@ pub struct ChannelManager {
     channels: VecDeque<Channel>,
     tx_channels: BTreeMap<TxId, ChannelId>,
     fill: FillStats,
+    /// Planted bug "stuck-pending-da-bytes": pending bytes of cleared state, still counted.
+    #[cfg(feature = "planted-bugs")]
+    stale_da_bytes: u64,
 }
 
 impl ChannelManager {
@@ -83,6 +86,8 @@ impl ChannelManager {
             channels: VecDeque::new(),
             tx_channels: BTreeMap::new(),
             fill: FillStats::default(),
+            #[cfg(feature = "planted-bugs")]
+            stale_da_bytes: 0,
         }
     }
 
@@ -121,6 +126,10 @@ impl ChannelManager {
 
     /// Forgets everything; new channels count their duration from `l1_origin_last_submitted`.
     pub fn clear(&mut self, l1_origin_last_submitted: BlockNumHash) {
+        #[cfg(feature = "planted-bugs")]
+        if crate::planted::active("stuck-pending-da-bytes") {
+            self.stale_da_bytes = self.unsafe_da_bytes();
+        }
         self.blocks.clear();
         self.block_cursor = 0;
         self.l1_origin_last_submitted = l1_origin_last_submitted;
@@ -391,6 +400,10 @@ impl ChannelManager {
                 }
             })
             .sum();
+        #[cfg(feature = "planted-bugs")]
+        if crate::planted::active("stuck-pending-da-bytes") {
+            return pending + channels + self.stale_da_bytes;
+        }
         pending + channels
     }
 

@@ -660,20 +660,28 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
                 }
             }
         };
-        // Cancel with a transaction of the stuck type, at the stuck nonce (the failed send reset
-        // the nonce): a blob is replaced by a blob, a calldata tx by a calldata tx.
+        // `blocked_blob` is the type of *our* refused transaction; the one stuck in the pool is
+        // of the other type. The cancellation takes the stuck one's type, at the stuck nonce (the
+        // failed send reset the nonce), so that fee bumping replaces it: an empty calldata tx
+        // for a stuck calldata tx, an empty-frame blob tx for a stuck blob tx.
         let inbox = self.config.rollup.batch_inbox;
-        let candidate = if blocked_blob {
+        let cancel_as_blob = !blocked_blob;
+        let candidate = if cancel_as_blob {
             let blob = crate::protocol::blob::encode_blob(&[crate::protocol::tx_data::DERIVATION_VERSION_0])
                 .expect("one byte fits a blob");
             TxCandidate { tx_data: Bytes::new(), blobs: vec![blob], to: inbox, gas_limit: 0 }
         } else {
             TxCandidate { tx_data: Bytes::new(), blobs: Vec::new(), to: inbox, gas_limit: 0 }
         };
-        tracing::warn!(target: TARGET, blocked_blob, "sending a cancellation transaction to unblock txpool");
+        tracing::warn!(target: TARGET, blocked_blob, cancel_as_blob, "sending a cancellation transaction to unblock txpool");
         lock(&self.stats).cancellations_sent += 1;
-        self.send_tx(TxRef { id: None, is_cancel: true, is_blob: blocked_blob }, candidate, queue, receipts)
-            .await;
+        self.send_tx(
+            TxRef { id: None, is_cancel: true, is_blob: cancel_as_blob },
+            candidate,
+            queue,
+            receipts,
+        )
+        .await;
         false
     }
 

@@ -21,7 +21,10 @@ use alloy_eips::{
 use alloy_primitives::{Address, Bloom, Bytes, B256, B64, U256};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 /// An account of the fake L1.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -152,6 +155,11 @@ pub struct L1Chain {
     stats: L1Stats,
     /// Blocks are not produced while stalled (fault).
     pub stalled: bool,
+    /// Senders whose pooled transactions vanish before each block (tx-drop fault).
+    pub dropped_senders: BTreeSet<Address>,
+    /// Per sender, the head slot when its transactions started being rejected as "nonce too
+    /// high" (a nonce gap); cleared by its next accepted transaction.
+    gapped_since_slot: BTreeMap<Address, u64>,
 }
 
 fn commitment<'a>(items: impl Iterator<Item = &'a [u8]>) -> B256 {
@@ -217,6 +225,8 @@ impl L1Chain {
             randao,
             stats,
             stalled: false,
+            dropped_senders: BTreeSet::new(),
+            gapped_since_slot: BTreeMap::new(),
         }
     }
 
@@ -348,12 +358,28 @@ impl L1Chain {
         samples[(samples.len() - 1) * 60 / 100]
     }
 
+    /// The head slot since which `sender`'s transactions are rejected for a nonce gap, if they are.
+    pub fn gapped_since_slot(&self, sender: &Address) -> Option<u64> {
+        self.gapped_since_slot.get(sender).copied()
+    }
+
     /// `eth_sendRawTransaction`.
     pub fn submit_raw(&mut self, raw: &[u8]) -> Result<B256, TxPoolError> {
         let result = decode_raw(raw, &self.rules).and_then(|tx| {
             let account = self.account(&tx.sender);
             let (hash, sender, nonce) = (tx.hash, tx.sender, tx.nonce);
-            let added = self.pool.add(tx, account.nonce, Some(account.balance), None)?;
+            let added = self.pool.add(tx, account.nonce, Some(account.balance), None);
+            match &added {
+                Err(TxPoolError::NonceTooHigh { .. }) => {
+                    let slot = self.head().slot;
+                    self.gapped_since_slot.entry(sender).or_insert(slot);
+                }
+                Ok(_) => {
+                    self.gapped_since_slot.remove(&sender);
+                }
+                Err(_) => {}
+            }
+            let added = added?;
             tracing::info!(
                 target: "rollsim_sim::l1", %hash, %sender, nonce, replaced = matches!(added, Added::Replaced(_)),
                 "l1 tx accepted"
@@ -402,6 +428,12 @@ impl L1Chain {
             gas_target: self.config.gas_limit / 2,
             blob_target: BlobParams::prague().target_blob_count,
         };
+        for sender in &self.dropped_senders {
+            let dropped = self.pool.remove_sender(sender);
+            if dropped > 0 {
+                tracing::info!(target: "rollsim_sim::l1", %sender, dropped, "l1 txs dropped from the pool (fault)");
+            }
+        }
         let accounts = &self.accounts;
         self.traffic.generate(slot, prices, &mut self.pool, |a| accounts.get(a).map_or(0, |acc| acc.nonce));
         let block = self.build_block(slot, Bytes::new());

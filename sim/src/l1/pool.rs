@@ -224,6 +224,16 @@ impl Mempool {
         removed.into_values().collect()
     }
 
+    /// Removes every pooled transaction of `sender`. Returns how many.
+    pub fn remove_sender(&mut self, sender: &Address) -> usize {
+        let Some(queue) = self.senders.remove(sender) else { return 0 };
+        for tx in queue.txs.values() {
+            self.hashes.remove(&tx.hash);
+            self.arrivals.remove(&tx.hash);
+        }
+        queue.txs.len()
+    }
+
     /// Abandons synthetic transactions whose wait ended before `slot`. Returns how many.
     pub fn expire(&mut self, slot: u64) -> usize {
         let mut expired = 0;

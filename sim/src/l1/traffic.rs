@@ -130,8 +130,9 @@ pub struct Traffic {
     /// Current demand levels, as multiples of their means.
     gas_level: f64,
     blob_level: f64,
-    /// Externally imposed demand multiplier (fee-spike faults).
+    /// Externally imposed demand multipliers for gas and blob space (fee-spike faults).
     pub multiplier: f64,
+    pub blob_multiplier: f64,
     pub submitted: u64,
 }
 
@@ -145,7 +146,15 @@ fn sender_address(index: u64) -> Address {
 
 impl Traffic {
     pub fn new(config: TrafficConfig, rng: ChaCha8Rng) -> Self {
-        Self { config, rng, gas_level: 1.0, blob_level: 1.0, multiplier: 1.0, submitted: 0 }
+        Self {
+            config,
+            rng,
+            gas_level: 1.0,
+            blob_level: 1.0,
+            multiplier: 1.0,
+            blob_multiplier: 1.0,
+            submitted: 0,
+        }
     }
 
     /// Standard normal draw (Box-Muller).
@@ -206,8 +215,9 @@ impl Traffic {
 
         // Blob transactions: a Poisson number per slot around the wanted blob count.
         let mean_blobs_per_tx = (1 + self.config.max_blobs_per_tx) as f64 / 2.0;
-        let lambda = self.config.blob_demand * self.blob_level * self.multiplier * prices.blob_target as f64
-            / mean_blobs_per_tx;
+        let lambda =
+            self.config.blob_demand * self.blob_level * self.blob_multiplier * prices.blob_target as f64
+                / mean_blobs_per_tx;
         for _ in 0..self.poisson(lambda) {
             let blobs = self.rng.gen_range(1..=self.config.max_blobs_per_tx);
             let blob_fee_cap = self.log_uniform(self.config.blob_fee_cap_wei);

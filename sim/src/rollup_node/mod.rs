@@ -53,6 +53,8 @@ pub struct RollupNode {
     pub rollup: Arc<RollupConfig>,
     pub system_config: SystemConfig,
     pub l1_slot_s: u64,
+    /// Derivation waits while set (rollup-node lag fault); RPC keeps answering from the last view.
+    pub paused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 type Polled = kona_derive::DerivationPipeline<
@@ -117,6 +119,9 @@ impl RollupNode {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         loop {
+            while self.paused.load(std::sync::atomic::Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
             let cursor = lock(&self.chain).safe().info;
             let step = pipeline.step(cursor).await;
             if let Some(origin) = pipeline.origin() {

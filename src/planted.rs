@@ -1,0 +1,33 @@
+//! Planted bugs (cargo feature `planted-bugs`, off by default): named toggles that re-create
+//! historical op-batcher bugs in this port, so the fuzzer can show it finds them. One toggle is
+//! active per thread (a simulation runs on one thread), chosen by `rollsim fuzz --plant NAME` or
+//! a scenario's `planted_bug`.
+
+use std::cell::Cell;
+
+/// Every toggle: (name, the upstream issue it re-creates).
+pub const BUGS: [(&str, &str); 2] = [
+    ("timeout-no-confirmations", "12363: Channel::is_timed_out reads the minimum inclusion block as zero"),
+    ("stuck-pending-da-bytes", "14518: pending DA bytes of cleared state are still counted after a clear"),
+];
+
+thread_local! {
+    static ACTIVE: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Activates bug `name` (or none) on this thread. Panics on an unknown name.
+pub fn set(name: Option<&str>) {
+    let name = name.map(|name| {
+        BUGS.iter()
+            .map(|(bug, _)| *bug)
+            .find(|bug| *bug == name)
+            .unwrap_or_else(|| panic!("no planted bug {name}"))
+    });
+    ACTIVE.with(|active| active.set(name));
+}
+
+/// Whether bug `name` is active on this thread.
+pub fn active(name: &str) -> bool {
+    debug_assert!(BUGS.iter().any(|(bug, _)| *bug == name), "no planted bug {name}");
+    ACTIVE.with(|active| active.get() == Some(name))
+}

@@ -66,6 +66,9 @@ enum Command {
         /// Activate a planted bug in every case (build with --features planted-bugs).
         #[arg(long)]
         plant: Option<String>,
+        /// Also draw fault kinds that hit known, reported batcher bugs (txpool_block).
+        #[arg(long)]
+        known_bugs: bool,
     },
     /// List scenarios with their one-line descriptions.
     List {
@@ -80,8 +83,8 @@ pub fn main() -> ExitCode {
         Command::Run { scenario, seed, json, trace, twice } => {
             run(&scenario, seed, json, trace.as_deref(), twice)
         }
-        Command::Fuzz { runs, time, seed, shard, base, out, json, plant } => {
-            fuzz(FuzzOptions { runs, time, seed, shard, base, out, json, plant })
+        Command::Fuzz { runs, time, seed, shard, base, out, json, plant, known_bugs } => {
+            fuzz(FuzzOptions { runs, time, seed, shard, base, out, json, plant, known_bugs })
         }
         Command::List { dir } => list(&dir),
     };
@@ -235,6 +238,7 @@ struct FuzzOptions {
     out: PathBuf,
     json: bool,
     plant: Option<String>,
+    known_bugs: bool,
 }
 
 fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
@@ -259,7 +263,8 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
             break;
         }
         let case_seed = o.seed.wrapping_add(k.wrapping_mul(shards)).wrapping_add(index);
-        let text = fuzz::swarm_case(case_seed, base.as_ref(), o.plant.as_deref());
+        let kinds = if o.known_bugs { fuzz::ALL_KINDS } else { fuzz::SURVIVABLE_KINDS };
+        let text = fuzz::swarm_case(case_seed, base.as_ref(), o.plant.as_deref(), kinds);
         let (scenario, outcome) = fuzz::run_text(&text, &format!("fuzz case {case_seed}"))?;
         cases += 1;
         if let Some(invariant) = fuzz::first_failure(&outcome) {

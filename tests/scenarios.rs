@@ -116,7 +116,7 @@ proptest! {
     /// invariant on a 15-minute busy chain posted by the batcher.
     #[test]
     fn any_fault_schedule_keeps_the_invariants(
-        picks in prop::collection::vec((0..fuzz::SURVIVABLE_KINDS, 60u64..420, 10u64..240, 0.0f64..1.0), 0..=3),
+        picks in prop::collection::vec((0..fuzz::ALL_KINDS, 60u64..420, 10u64..240, 0.0f64..1.0), 0..=3),
     ) {
         let faults = picks.iter().map(|&(kind, at_s, duration_s, intensity)| {
             fuzz::fault(kind, std::time::Duration::from_secs(at_s), std::time::Duration::from_secs(duration_s), intensity)

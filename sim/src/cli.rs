@@ -74,6 +74,9 @@ enum Command {
         /// Activate a planted bug in every case (build with --features planted-bugs).
         #[arg(long)]
         plant: Option<String>,
+        /// Also write each reproducer's HTML report (as `run --report`) here.
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
     },
     /// List scenarios with their one-line descriptions.
     List {
@@ -101,8 +104,8 @@ pub fn main() -> ExitCode {
             run(&scenario, seed, json, trace.as_deref(), twice, report.as_deref())
         }
         Command::Trace { command: TraceCommand::Diff { a, b, context } } => trace_diff(&a, &b, context),
-        Command::Fuzz { runs, time, seed, shard, base, out, json, plant } => {
-            fuzz(FuzzOptions { runs, time, seed, shard, base, out, json, plant })
+        Command::Fuzz { runs, time, seed, shard, base, out, json, plant, report_dir } => {
+            fuzz(FuzzOptions { runs, time, seed, shard, base, out, json, plant, report_dir })
         }
         Command::List { dir } => list(&dir),
     };
@@ -282,6 +285,7 @@ struct FuzzOptions {
     out: PathBuf,
     json: bool,
     plant: Option<String>,
+    report_dir: Option<PathBuf>,
 }
 
 fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
@@ -306,7 +310,7 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
             break;
         }
         let case_seed = o.seed.wrapping_add(k.wrapping_mul(shards)).wrapping_add(index);
-        let text = fuzz::swarm_case(case_seed, base.as_ref(), o.plant.as_deref());
+        let text = fuzz::swarm_case(case_seed, base.as_ref(), o.plant.as_deref(), fuzz::ALL_KINDS);
         let (scenario, outcome) = fuzz::run_text(&text, &format!("fuzz case {case_seed}"))?;
         cases += 1;
         if let Some(invariant) = fuzz::first_failure(&outcome) {
@@ -356,7 +360,22 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
             file.display()
         ),
     };
+    let report = match &o.report_dir {
+        None => None,
+        Some(dir) => {
+            // The reproducer again, recording its trace, for its report.
+            let seed = scenario.seeds[0];
+            let outcome = world::spawn_run(scenario.clone(), RunOptions { seed, record_trace: true }).join();
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+            let path = dir.join(format!("{}.html", scenario.name));
+            let html = rollsim_sim::report::for_run(&scenario, &outcome, &command);
+            std::fs::write(&path, html)
+                .map_err(|e| format!("{}: cannot write report: {e}", path.display()))?;
+            Some(path.display().to_string())
+        }
+    };
     summary["failure"] = serde_json::json!({
+        "report": report,
         "case_seed": case_seed,
         "invariant": invariant,
         "faults_before_shrink": faults_before,

@@ -451,6 +451,9 @@ pub struct Injector {
     /// Windowed faults in progress, and when the last one ended: online invariants that faults
     /// may delay hold off while any is active.
     pub activity: Arc<FaultActivity>,
+    /// Per node, the crash faults holding it down: overlapping downtimes merge, so a node is
+    /// killed once and restarted when the last one ends (never restarted while running).
+    pub down: Arc<Mutex<BTreeMap<String, u32>>>,
 }
 
 /// Faults in progress.
@@ -637,13 +640,23 @@ impl Injector {
     }
 
     fn kill(&self, name: &str) {
-        tracing::info!(target: "rollsim_sim::world", node = name, "node killed");
-        self.handle.kill(self.node(name));
+        let mut down = self.down.lock().expect("down lock");
+        let holds = down.entry(name.to_owned()).or_default();
+        *holds += 1;
+        if *holds == 1 {
+            tracing::info!(target: "rollsim_sim::world", node = name, "node killed");
+            self.handle.kill(self.node(name));
+        }
     }
 
     fn restart(&self, name: &str) {
-        tracing::info!(target: "rollsim_sim::world", node = name, "node restarted");
-        self.handle.restart(self.node(name));
+        let mut down = self.down.lock().expect("down lock");
+        let holds = down.get_mut(name).expect("a restart follows its kill");
+        *holds -= 1;
+        if *holds == 0 {
+            tracing::info!(target: "rollsim_sim::world", node = name, "node restarted");
+            self.handle.restart(self.node(name));
+        }
     }
 
     /// Puts a transaction of the other type at the batcher's next pending nonce, paying a fee cap

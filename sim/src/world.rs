@@ -299,6 +299,7 @@ impl World {
                 .map(|_| Wallet { signer: batcher_signer(), chain_id: l1_chain_id }),
             inbox: world.l2.as_ref().map(|l2| l2.rollup.batch_inbox_address).unwrap_or_default(),
             activity: world.fault_activity.clone(),
+            down: Arc::default(),
         };
         for fault in &scenario.faults {
             tokio::spawn(injector.clone().inject(fault.clone()));

@@ -26,6 +26,11 @@ throttle_upper_threshold_bytes = 1_000_000
 kind = "l1_reorg"
 at = "8m"
 depth = 2
+[[faults]]
+kind = "fee_spike"
+at = "3m"
+duration = "6m"
+blob_demand_multiplier = 10.0
 "#;
 
 fn count(html: &str, needle: &str) -> usize {
@@ -74,7 +79,16 @@ fn the_report_shows_every_series_fault_and_mark_and_is_self_contained() {
             "one mark per {marks} event"
         );
     }
-    assert_eq!(count(&html, r#"class="fault""#), timeline.faults.len(), "one shaded window per fault");
+    assert_eq!(count(&html, r#"class="fault""#), 2, "one shaded window per fault");
+    for kind in ["l1_reorg", "fee_spike"] {
+        assert!(html.contains(&format!(r#"class="fault" data-kind="{kind}""#)), "a window for {kind}");
+    }
+    let spike = timeline.faults.iter().find(|f| f.0 == "fee_spike").unwrap();
+    assert_eq!(
+        (spike.1.round(), spike.2.round()),
+        (180.0, 540.0),
+        "the spike's window is its [at, at + duration)"
+    );
     assert!(html.contains("every invariant holds"), "{:?}", outcome.invariants);
     assert!(html.contains(&outcome.trace_hash) && html.contains("cargo sim run report.toml --seed 9"));
     // Self-contained: no scripts, links, images or fetches; the SVG namespace is the only URL.

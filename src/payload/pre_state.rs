@@ -7,17 +7,14 @@
 //! that retains every node, and answers the same proofs `StateTrie::multiproof` would, node for
 //! node (`tests/payload_pre_state.rs` checks it). It is also the state prewarm and execution read.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    ops::RangeInclusive,
-};
+use std::collections::{BTreeMap, BTreeSet};
 
 use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_trie::{proof::ProofRetainer, HashBuilder, Nibbles};
 
 use crate::{
     execution::{L2State, StateView},
-    trie::{Account, HashedPostState, MultiProof, MultiProofTargets, TrieProof},
+    trie::{key_range, proof_paths, Account, HashedPostState, MultiProof, MultiProofTargets, TrieProof},
 };
 
 type NodeMap = hashbrown::HashMap<Nibbles, Bytes, foldhash::fast::FixedState>;
@@ -164,28 +161,9 @@ fn prove<'a, V>(
     targets: impl IntoIterator<Item = &'a B256>,
 ) -> BTreeMap<Nibbles, Bytes> {
     let targets: BTreeSet<B256> = targets.into_iter().copied().collect();
-    let mut retained = Vec::new();
-    let mut decided = BTreeSet::new();
-    for target in &targets {
-        let key = Nibbles::unpack(target);
-        // The deepest branch on `key`'s path is where it parts from its nearest sorted neighbour.
-        let before = leaves.range(..*target).next_back().map(|(k, _)| *k);
-        let after = leaves.range(*target..).find(|(k, _)| *k != target).map(|(k, _)| *k);
-        let deepest = [before, after]
-            .into_iter()
-            .flatten()
-            .map(|other| key.common_prefix_length(&Nibbles::unpack(other)))
-            .max()
-            .unwrap_or(0);
-        for depth in 0..=deepest.min(key.len() - 1) {
-            let branch = key.slice(..depth);
-            if decided.insert(branch) && collapsible(leaves, &targets, &branch) {
-                retained.extend((0..16).map(|nibble| child(&branch, nibble)));
-            }
-        }
-        // No node lies below the leaf, which sits just under the deepest branch.
-        retained.push(key.slice(..(deepest + 1).min(key.len())));
-    }
+    let (mut retained, keys) = proof_paths(leaves, &targets);
+    // No node lies below a target's leaf, which sits just under its deepest branch.
+    retained.extend(keys.into_iter().map(|(key, deepest)| key.slice(..(deepest + 1).min(key.len()))));
     // The root is part of every proof, even one without targets.
     retained.push(Nibbles::new());
     select(nodes, retained)
@@ -208,43 +186,4 @@ fn select(nodes: &NodeMap, paths: impl IntoIterator<Item = Nibbles>) -> BTreeMap
         }
     }
     selected
-}
-
-/// Whether a branch at `branch` can be left with one child by removing target keys: it has two or
-/// more children, all but at most one holding only target keys. Stops at the second child holding
-/// a non-target key, which on the upper levels of a large trie is almost always the second child
-/// looked at (this check is most of a proof job's time otherwise).
-fn collapsible<V>(leaves: &BTreeMap<B256, V>, targets: &BTreeSet<B256>, branch: &Nibbles) -> bool {
-    let (mut children, mut kept) = (0, 0);
-    for nibble in 0..16 {
-        let mut keys = leaves.range(key_range(&child(branch, nibble))).map(|(k, _)| k).peekable();
-        if keys.peek().is_some() {
-            children += 1;
-            if !keys.all(|k| targets.contains(k)) {
-                kept += 1;
-                if kept == 2 {
-                    return false;
-                }
-            }
-        }
-    }
-    children >= 2
-}
-
-/// The 32-byte keys starting with `prefix`.
-fn key_range(prefix: &Nibbles) -> RangeInclusive<B256> {
-    let pad = |fill| {
-        let mut key = *prefix;
-        while key.len() < 64 {
-            key.push_unchecked(fill);
-        }
-        B256::from_slice(&key.pack())
-    };
-    pad(0)..=pad(0xf)
-}
-
-fn child(path: &Nibbles, nibble: u8) -> Nibbles {
-    let mut child = *path;
-    child.push_unchecked(nibble);
-    child
 }

@@ -26,6 +26,7 @@ pub use alloy_trie::{
 };
 pub use error::{StateTrieError, TrieError};
 pub use post_state::{Account, HashedPostState, HashedStorage};
+pub(crate) use proof::{key_range, proof_paths};
 pub use proof::{prove_leaves, MultiProof, MultiProofTargets, TrieProof};
 pub use sparse::{RevealedTrie, SparseNode, SparseTrie};
 pub use sparse_state::SparseStateTrie;

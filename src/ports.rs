@@ -9,7 +9,7 @@
 
 use alloy_primitives::{Address, Bytes, B256};
 use op_alloy_consensus::OpBlock;
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
 pub use kona_protocol::{BlockInfo, L2BlockInfo, SyncStatus};
 
@@ -46,6 +46,16 @@ impl PortError {
 }
 
 pub type PortResult<T> = Result<T, PortError>;
+
+/// A port call bounded by `timeout` (Go's `context.WithTimeout` around an RPC): past it, the call
+/// is dropped and reported as a timeout of `method`.
+pub async fn with_timeout<T>(
+    timeout: Duration,
+    method: &'static str,
+    call: impl Future<Output = PortResult<T>>,
+) -> PortResult<T> {
+    tokio::time::timeout(timeout, call).await.unwrap_or(Err(PortError::Timeout { method }))
+}
 
 /// An L1 header as the batcher reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

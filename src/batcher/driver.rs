@@ -26,7 +26,7 @@ use super::{
     txmgr::{TxCandidate, TxManager, TxQueue, TxResult},
 };
 use crate::{
-    ports::{AltDa, PortError, RollupNode, SyncStatus, L1, L2},
+    ports::{with_timeout, AltDa, PortError, RollupNode, SyncStatus, L1, L2},
     protocol::tx_data::ALT_DA_VERSION,
     signer::LocalSigner,
 };
@@ -35,7 +35,6 @@ use alloy_primitives::Bytes;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::{
-    future::Future,
     ops::RangeInclusive,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
@@ -43,7 +42,7 @@ use std::{
 use tokio::{
     sync::{mpsc, Semaphore},
     task::JoinHandle,
-    time::{interval_at, sleep, timeout, Instant, MissedTickBehavior},
+    time::{interval_at, sleep, Instant, MissedTickBehavior},
 };
 
 /// What the batcher talks to.
@@ -150,14 +149,6 @@ const LOAD_SIGNAL_EVERY_BLOCKS: u64 = 100;
 const THROTTLE_RETRY: Duration = Duration::from_secs(10);
 const CLEAR_STATE_RETRY: Duration = Duration::from_secs(5);
 const ROLLUP_SYNC_POLL: Duration = Duration::from_secs(12);
-
-async fn call<T>(
-    limit: Duration,
-    method: &'static str,
-    f: impl Future<Output = Result<T, PortError>>,
-) -> Result<T, PortError> {
-    timeout(limit, f).await.unwrap_or(Err(PortError::Timeout { method }))
-}
 
 /// EIP-7623's floor data gas: what a batcher transaction with no execution costs.
 pub fn floor_data_gas(data: &[u8]) -> u64 {
@@ -346,7 +337,8 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
     async fn sync_status(&self, shutdown: &Cancel) -> Result<SyncStatus, PortError> {
         let mut backoff = Duration::from_secs(1);
         loop {
-            let status = call(self.timeout(), "optimism_syncStatus", self.ports.rollup.sync_status()).await?;
+            let status =
+                with_timeout(self.timeout(), "optimism_syncStatus", self.ports.rollup.sync_status()).await?;
             if status.head_l1 != Default::default() {
                 return Ok(status);
             }
@@ -393,10 +385,11 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
     ) -> Result<(), LoadError> {
         let (start, end) = (*range.start(), *range.end());
         for number in range {
-            let block = call(self.timeout(), "eth_getBlockByNumber", self.ports.l2.block_by_number(number))
-                .await
-                .map_err(|e| LoadError::Other(format!("getting L2 block {number}: {e}")))?
-                .ok_or_else(|| LoadError::Other(format!("L2 block {number} not found")))?;
+            let block =
+                with_timeout(self.timeout(), "eth_getBlockByNumber", self.ports.l2.block_by_number(number))
+                    .await
+                    .map_err(|e| LoadError::Other(format!("getting L2 block {number}: {e}")))?
+                    .ok_or_else(|| LoadError::Other(format!("L2 block {number} not found")))?;
             let block = SizedBlock::new(block);
             let id = block.id();
             lock(&self.manager).add_l2_block(block).map_err(|e| match e {
@@ -427,12 +420,13 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
     /// Waits until the rollup node has derived up to the current L1 head (upstream
     /// `waitNodeSync`), so that a state rebuilt from its safe head is not stale.
     async fn wait_node_sync(&self, shutdown: &Cancel) {
-        let Ok(tip) = call(self.timeout(), "eth_getBlockByNumber", self.ports.l1.head_header()).await else {
+        let Ok(tip) = with_timeout(self.timeout(), "eth_getBlockByNumber", self.ports.l1.head_header()).await
+        else {
             tracing::warn!(target: TARGET, "failed to retrieve L1 tip for node sync");
             return;
         };
         loop {
-            match call(self.timeout(), "optimism_syncStatus", self.ports.rollup.sync_status()).await {
+            match with_timeout(self.timeout(), "optimism_syncStatus", self.ports.rollup.sync_status()).await {
                 Ok(status) if status.current_l1.number >= tip.number => return,
                 Ok(_) => {}
                 Err(error) => {
@@ -451,7 +445,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
     /// retrying every 5 s; cancelled => cleared from nothing.
     async fn clear_state(&self, shutdown: &Cancel) {
         loop {
-            match call(self.timeout(), "optimism_syncStatus", self.ports.rollup.sync_status()).await {
+            match with_timeout(self.timeout(), "optimism_syncStatus", self.ports.rollup.sync_status()).await {
                 Ok(status) => {
                     let origin = status.local_safe_l2.l1_origin;
                     let origin = if origin.number == 0 { self.config.rollup.genesis_l1 } else { origin };
@@ -529,7 +523,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
         da: &Arc<Semaphore>,
         pi: PubInfo,
     ) -> Result<bool, String> {
-        let tip = call(self.timeout(), "eth_getBlockByNumber", self.ports.l1.head_header())
+        let tip = with_timeout(self.timeout(), "eth_getBlockByNumber", self.ports.l1.head_header())
             .await
             .map_err(|e| format!("getting latest L1 block: {e}"))?;
         let throttling = lock(&self.throttle).current().is_throttling();
@@ -591,7 +585,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             let alt_da = self.ports.alt_da.clone().expect("checked at construction");
             tokio::spawn(async move {
                 let input = Bytes::from(data.call_data());
-                match call(this.timeout(), "PUT /put", alt_da.put(input)).await {
+                match with_timeout(this.timeout(), "PUT /put", alt_da.put(input)).await {
                     Err(error) => this.record_failed_da_request(&id, Some(error)),
                     Ok(commitment) => {
                         tracing::info!(target: TARGET, tx = %id, %commitment, "altda input set");
@@ -789,7 +783,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             }
             retry_at = None;
             let params = lock(&self.throttle).current();
-            let result = call(
+            let result = with_timeout(
                 self.timeout(),
                 "miner_setMaxDASize",
                 endpoint.set_max_da_size(params.max_tx_size_bytes, params.max_block_size_bytes),

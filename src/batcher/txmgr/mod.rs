@@ -17,7 +17,7 @@ pub use queue::{TxQueue, TxResult};
 
 use super::{cancel::Cancel, config::TxMgrConfig};
 use crate::{
-    ports::{PortError, TxReceipt, L1},
+    ports::{with_timeout, PortError, TxReceipt, L1},
     signer::{encode_network, LocalSigner},
 };
 use alloy_consensus::{TxEip1559, TxEip4844, TxEnvelope};
@@ -25,7 +25,6 @@ use alloy_eips::eip4844::{Blob, BlobTransactionSidecar};
 use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
 use send_state::SendState;
 use std::{
-    future::Future,
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -104,14 +103,6 @@ impl<P> Clone for TxManager<P> {
     fn clone(&self) -> Self {
         Self { shared: self.shared.clone() }
     }
-}
-
-async fn with_timeout<T>(
-    timeout: Duration,
-    method: &'static str,
-    call: impl Future<Output = Result<T, PortError>>,
-) -> Result<T, PortError> {
-    tokio::time::timeout(timeout, call).await.unwrap_or(Err(PortError::Timeout { method }))
 }
 
 impl<P: L1> TxManager<P> {

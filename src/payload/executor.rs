@@ -96,6 +96,11 @@ impl WorkloadExecutor {
         self.backend.handle.spawn(task)
     }
 
+    /// How many CPU jobs run at once: the pool's threads.
+    pub fn workers(&self) -> usize {
+        self.backend.pool.current_num_threads()
+    }
+
     /// Runs a CPU job on the pool and waits for it without blocking the task's thread.
     pub async fn run<R: Send + 'static>(&self, _job: Job, work: impl FnOnce() -> R + Send + 'static) -> R {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -126,6 +131,11 @@ impl WorkloadExecutor {
         F::Output: Send + 'static,
     {
         tokio::spawn(task)
+    }
+
+    /// How many CPU jobs run at once: any number (each sleeps its own simulated cost).
+    pub fn workers(&self) -> usize {
+        usize::MAX
     }
 
     /// Runs a CPU job: its simulated cost first, then the work, inline.

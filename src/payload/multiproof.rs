@@ -216,11 +216,45 @@ pub fn chunk_targets(targets: MultiProofTargets, size: usize) -> Vec<MultiProofT
     chunks
 }
 
+/// How many targets a queued proof job takes in from later requests at most (see
+/// `ProofManager::spawn_or_queue`).
+const MAX_MERGED_TARGETS: usize = 100;
+
 /// A proof job: targets to prove, and the state update that must wait for the proof.
 struct ProofJob {
     sequence_number: u64,
     targets: MultiProofTargets,
     state: HashedPostState,
+    /// Later requests merged into this job while it waited in the queue: their sequence numbers
+    /// and state updates, in order. Their results follow this job's as `EmptyProof`s: the proof of
+    /// their targets is part of this job's proof, which the sequencer delivers before them.
+    merged: Vec<(u64, HashedPostState)>,
+    /// Targets (accounts without slots, or slots), as `chunk_targets` counts them.
+    items: usize,
+}
+
+impl ProofJob {
+    fn new(sequence_number: u64, targets: MultiProofTargets, state: HashedPostState) -> Self {
+        let items = targets.values().map(|slots| slots.len().max(1)).sum();
+        Self { sequence_number, targets, state, merged: Vec::new(), items }
+    }
+
+    /// Takes a later request into this job: its targets join this job's, its sequence number and
+    /// state update wait for this job's result.
+    fn merge(&mut self, later: ProofJob) {
+        for (address, slots) in later.targets {
+            let entry = self.targets.entry(address);
+            let before = match &entry {
+                Entry::Occupied(entry) => entry.get().len().max(1),
+                Entry::Vacant(_) => 0,
+            };
+            let slots_now = entry.or_default();
+            slots_now.extend(slots);
+            self.items = self.items + slots_now.len().max(1) - before;
+        }
+        self.merged.push((later.sequence_number, later.state));
+        self.merged.extend(later.merged);
+    }
 }
 
 /// Spawns proof jobs up to a concurrency limit and queues the rest.
@@ -230,6 +264,8 @@ struct ProofManager {
     faults: Arc<PayloadFaults>,
     to_self: UnboundedSender<MultiProofMessage>,
     max_concurrent: usize,
+    /// A queued job takes later requests in until it holds this many targets.
+    max_merged_items: usize,
     inflight: usize,
     queued: VecDeque<ProofJob>,
     /// Proof jobs started so far: the index [`PayloadFaults`] names jobs by.
@@ -237,12 +273,19 @@ struct ProofManager {
 }
 
 impl ProofManager {
+    /// Spawns `job`, or queues it when `max_concurrent` jobs are in flight. A queued job joins the
+    /// last queued one while that holds fewer than `max_merged_items` targets: every worker is
+    /// busy, so the targets would only wait anyway, and one proof of their union costs far less
+    /// than one per chunk (each repeats the upper levels of the trie, and its hand-off).
     fn spawn_or_queue(&mut self, job: ProofJob) {
-        if self.inflight >= self.max_concurrent {
-            self.queued.push_back(job);
+        if self.inflight < self.max_concurrent {
+            self.spawn(job);
             return;
         }
-        self.spawn(job);
+        match self.queued.back_mut() {
+            Some(last) if last.items < self.max_merged_items => last.merge(job),
+            _ => self.queued.push_back(job),
+        }
     }
 
     fn on_calculation_complete(&mut self) {
@@ -260,7 +303,7 @@ impl ProofManager {
         let (executor, pre_state, faults) =
             (self.executor.clone(), self.pre_state.clone(), self.faults.clone());
         let to_self = self.to_self.clone();
-        let ProofJob { sequence_number, targets, state } = job;
+        let ProofJob { sequence_number, targets, state, merged, .. } = job;
         self.executor.spawn(async move {
             if let Some(delay) = faults.delayed_proofs.get(&index) {
                 tokio::time::sleep(*delay).await;
@@ -268,15 +311,16 @@ impl ProofManager {
             let fails = faults.failing_proofs.contains(&index);
             let proof =
                 executor.run(Job::Proof, move || (!fails).then(|| pre_state.multiproof(&targets))).await;
-            let message = match proof {
-                Some(multiproof) => MultiProofMessage::ProofCalculated {
-                    sequence_number,
-                    update: SparseTrieUpdate { state, multiproof },
-                },
-                None => MultiProofMessage::ProofCalculationError { sequence_number },
+            let Some(multiproof) = proof else {
+                // The task is gone only when the block was cancelled or failed: nobody needs it.
+                let _ = to_self.send(MultiProofMessage::ProofCalculationError { sequence_number });
+                return;
             };
-            // The task is gone only when the block was cancelled or failed: nobody needs the proof.
-            let _ = to_self.send(message);
+            let update = SparseTrieUpdate { state, multiproof };
+            let _ = to_self.send(MultiProofMessage::ProofCalculated { sequence_number, update });
+            for (sequence_number, state) in merged {
+                let _ = to_self.send(MultiProofMessage::EmptyProof { sequence_number, state });
+            }
         });
     }
 }
@@ -322,12 +366,16 @@ impl MultiProofTask {
         config: &super::PayloadConfig,
         cancel: Cancel,
     ) -> Self {
+        // More jobs in flight than workers only wait in the pool's queue, where they cannot be
+        // merged: the limit is the smaller of the two.
+        let max_concurrent = config.max_concurrent_proofs.min(executor.workers());
         let manager = ProofManager {
             executor,
             pre_state,
             faults,
             to_self,
-            max_concurrent: config.max_concurrent_proofs,
+            max_concurrent,
+            max_merged_items: MAX_MERGED_TARGETS,
             inflight: 0,
             queued: VecDeque::new(),
             started: 0,
@@ -359,8 +407,13 @@ impl MultiProofTask {
             match message {
                 MultiProofMessage::PrefetchProofs(targets) => self.on_prefetch(targets),
                 MultiProofMessage::StateUpdate(state) => self.on_state_update(state),
-                MultiProofMessage::EmptyProof { sequence_number, state } => self
-                    .on_proof(sequence_number, SparseTrieUpdate { state, multiproof: MultiProof::default() }),
+                MultiProofMessage::EmptyProof { sequence_number, state } => {
+                    tracing::debug!(sequence_number, "empty proof");
+                    self.on_proof(
+                        sequence_number,
+                        SparseTrieUpdate { state, multiproof: MultiProof::default() },
+                    );
+                }
                 MultiProofMessage::ProofCalculated { sequence_number, update } => {
                     tracing::debug!(sequence_number, "proof calculated");
                     self.manager.on_calculation_complete();
@@ -389,7 +442,7 @@ impl MultiProofTask {
         let targets = self.fetched.take_new(targets);
         for chunk in chunk_targets(targets, self.chunk_size) {
             let sequence_number = self.next_sequence();
-            self.spawn_proof(ProofJob { sequence_number, targets: chunk, state: HashedPostState::default() });
+            self.spawn_proof(ProofJob::new(sequence_number, chunk, HashedPostState::default()));
         }
     }
 
@@ -409,10 +462,10 @@ impl MultiProofTask {
         };
         for chunk in chunks {
             let sequence_number = self.next_sequence();
-            self.spawn_proof(ProofJob { sequence_number, targets: chunk, state: HashedPostState::default() });
+            self.spawn_proof(ProofJob::new(sequence_number, chunk, HashedPostState::default()));
         }
         let sequence_number = self.next_sequence();
-        self.spawn_proof(ProofJob { sequence_number, targets: last, state });
+        self.spawn_proof(ProofJob::new(sequence_number, last, state));
     }
 
     fn next_sequence(&mut self) -> u64 {

@@ -42,15 +42,16 @@ impl RevealedTrie {
         self.reveal_encoded(path, node, &encoded)
     }
 
+    /// A node placed at a blinded path hashes to the reference its parent holds: the bytes are the
+    /// committed node's, so they need no canonical-encoding check of their own (re-encoding every
+    /// node was a tenth of a payload block's reveal cost). Inline children, which no hash
+    /// protects, are checked in `validate`.
     fn reveal_encoded(&mut self, path: Nibbles, node: TrieNode, encoded: &[u8]) -> Result<(), TrieError> {
-        let rlp = RlpNode::from_rlp(encoded);
-        if alloy_rlp::encode(&node) != encoded {
-            return Err(bad(path, "non-canonical node encoding"));
-        }
         match self.nodes.get(&path) {
             // Not hanging from the trie (any more): nothing can reference it.
             None => Ok(()),
             Some(SparseNode::Hash(expected)) => {
+                let rlp = RlpNode::from_rlp(encoded);
                 // The root is referenced by its hash even when its RLP is shorter than one.
                 let hash = if path.is_empty() { Some(keccak256(encoded)) } else { rlp.as_hash() };
                 if hash != Some(*expected) {

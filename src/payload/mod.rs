@@ -5,8 +5,8 @@
 //! - prewarm (`prewarm.rs`): executes the transactions in parallel on the pre-block state to learn
 //!   what they touch, and asks for those proofs early (`PrefetchProofs`);
 //! - multiproof (`multiproof.rs`): turns prefetch targets and the real execution's state updates
-//!   into proof jobs (chunks of 10 targets, a concurrency limit, a queue), and releases proofs with
-//!   their state updates in sequence order;
+//!   into proof jobs (chunks of 10 targets, a concurrency limit, a queue whose waiting requests
+//!   merge into one job), and releases proofs with their state updates in sequence order;
 //! - sparse trie (`sparse_trie.rs`): reveals the proofs into a sparse state trie, applies the
 //!   updates, and computes the root when the multiproof task reports every update sent.
 //!
@@ -59,7 +59,8 @@ pub struct PayloadConfig {
     pub prewarm_max_concurrency: usize,
     /// Targets (accounts without slots, or slots) per proof job.
     pub proof_chunk_size: usize,
-    /// Proof jobs in flight at most; the rest wait in a queue.
+    /// Proof jobs in flight at most (natively also at most the pool's threads); requests beyond it
+    /// wait in the queue, merged into one job.
     pub max_concurrent_proofs: usize,
 }
 

@@ -216,10 +216,6 @@ pub fn chunk_targets(targets: MultiProofTargets, size: usize) -> Vec<MultiProofT
     chunks
 }
 
-/// How many targets a queued proof job takes in from later requests at most (see
-/// `ProofManager::spawn_or_queue`).
-const MAX_MERGED_TARGETS: usize = 100;
-
 /// A proof job: targets to prove, and the state update that must wait for the proof.
 struct ProofJob {
     sequence_number: u64,
@@ -229,28 +225,18 @@ struct ProofJob {
     /// and state updates, in order. Their results follow this job's as `EmptyProof`s: the proof of
     /// their targets is part of this job's proof, which the sequencer delivers before them.
     merged: Vec<(u64, HashedPostState)>,
-    /// Targets (accounts without slots, or slots), as `chunk_targets` counts them.
-    items: usize,
 }
 
 impl ProofJob {
     fn new(sequence_number: u64, targets: MultiProofTargets, state: HashedPostState) -> Self {
-        let items = targets.values().map(|slots| slots.len().max(1)).sum();
-        Self { sequence_number, targets, state, merged: Vec::new(), items }
+        Self { sequence_number, targets, state, merged: Vec::new() }
     }
 
     /// Takes a later request into this job: its targets join this job's, its sequence number and
     /// state update wait for this job's result.
     fn merge(&mut self, later: ProofJob) {
         for (address, slots) in later.targets {
-            let entry = self.targets.entry(address);
-            let before = match &entry {
-                Entry::Occupied(entry) => entry.get().len().max(1),
-                Entry::Vacant(_) => 0,
-            };
-            let slots_now = entry.or_default();
-            slots_now.extend(slots);
-            self.items = self.items + slots_now.len().max(1) - before;
+            self.targets.entry(address).or_default().extend(slots);
         }
         self.merged.push((later.sequence_number, later.state));
         self.merged.extend(later.merged);
@@ -264,8 +250,6 @@ struct ProofManager {
     faults: Arc<PayloadFaults>,
     to_self: UnboundedSender<MultiProofMessage>,
     max_concurrent: usize,
-    /// A queued job takes later requests in until it holds this many targets.
-    max_merged_items: usize,
     inflight: usize,
     queued: VecDeque<ProofJob>,
     /// Proof jobs started so far: the index [`PayloadFaults`] names jobs by.
@@ -273,18 +257,19 @@ struct ProofManager {
 }
 
 impl ProofManager {
-    /// Spawns `job`, or queues it when `max_concurrent` jobs are in flight. A queued job joins the
-    /// last queued one while that holds fewer than `max_merged_items` targets: every worker is
-    /// busy, so the targets would only wait anyway, and one proof of their union costs far less
-    /// than one per chunk (each repeats the upper levels of the trie, and its hand-off).
+    /// Spawns `job`, or queues it when `max_concurrent` jobs are in flight: then it joins the job
+    /// already queued, if any. Every worker is busy, so its targets would only wait anyway, and one
+    /// proof of their union costs far less than one per chunk (each repeats the upper levels of the
+    /// trie, and a hand-off). The queued job starts as soon as a worker is free, so it grows only
+    /// while one proof computes: chunks stay as small as the load allows (at most one job waits).
     fn spawn_or_queue(&mut self, job: ProofJob) {
         if self.inflight < self.max_concurrent {
             self.spawn(job);
             return;
         }
         match self.queued.back_mut() {
-            Some(last) if last.items < self.max_merged_items => last.merge(job),
-            _ => self.queued.push_back(job),
+            Some(last) => last.merge(job),
+            None => self.queued.push_back(job),
         }
     }
 
@@ -375,7 +360,6 @@ impl MultiProofTask {
             faults,
             to_self,
             max_concurrent,
-            max_merged_items: MAX_MERGED_TARGETS,
             inflight: 0,
             queued: VecDeque::new(),
             started: 0,

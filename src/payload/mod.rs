@@ -26,7 +26,7 @@ mod sparse_trie;
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc,
     },
     time::Duration,
@@ -172,6 +172,7 @@ impl<E: TxExecutor> PayloadProcessor<E> {
         let (to_multi_proof, multi_proof_rx) = unbounded_channel();
         let (to_sparse_trie, sparse_trie_rx) = unbounded_channel();
         let terminate_prewarm = Arc::new(AtomicBool::new(false));
+        let executed = Arc::new(AtomicUsize::new(0));
         prewarm::spawn(
             &self.executor,
             self.tx_executor.clone(),
@@ -179,6 +180,7 @@ impl<E: TxExecutor> PayloadProcessor<E> {
             pre_state.clone(),
             self.config.prewarm_max_concurrency,
             terminate_prewarm.clone(),
+            executed.clone(),
             to_multi_proof.clone(),
         );
         let multiproof = multiproof::MultiProofTask::new(
@@ -201,6 +203,7 @@ impl<E: TxExecutor> PayloadProcessor<E> {
         PayloadHandle {
             to_multi_proof: Some(to_multi_proof),
             terminate_prewarm,
+            executed,
             multiproof: Some(multiproof),
             sparse_trie: Some(sparse_trie),
             cancel,
@@ -247,6 +250,8 @@ impl<E: TxExecutor> PayloadProcessor<E> {
 pub struct PayloadHandle {
     to_multi_proof: Option<UnboundedSender<MultiProofMessage>>,
     terminate_prewarm: Arc<AtomicBool>,
+    /// Transactions fed to the state hook so far: prewarm skips them.
+    executed: Arc<AtomicUsize>,
     multiproof: Option<JoinHandle<Result<MultiProofStats, PayloadError>>>,
     sparse_trie: Option<JoinHandle<Result<(B256, SparseTrieStats), PayloadError>>>,
     cancel: Cancel,
@@ -262,7 +267,11 @@ impl PayloadHandle {
     /// If called twice: one block, one hook, one end.
     pub fn state_hook(&mut self) -> StateHook {
         let to_multi_proof = self.to_multi_proof.take().expect("one state hook per block");
-        StateHook { to_multi_proof, terminate_prewarm: self.terminate_prewarm.clone() }
+        StateHook {
+            to_multi_proof,
+            terminate_prewarm: self.terminate_prewarm.clone(),
+            executed: self.executed.clone(),
+        }
     }
 
     /// Stops every task of the block.
@@ -343,6 +352,7 @@ async fn join<T>(handle: JoinHandle<Result<T, PayloadError>>) -> Result<T, Paylo
 pub struct StateHook {
     to_multi_proof: UnboundedSender<MultiProofMessage>,
     terminate_prewarm: Arc<AtomicBool>,
+    executed: Arc<AtomicUsize>,
 }
 
 impl StateHook {
@@ -350,6 +360,7 @@ impl StateHook {
     pub fn on_state(&mut self, state: &TxState) {
         // A closed channel means the block was cancelled or failed: the root will say so.
         let _ = self.to_multi_proof.send(MultiProofMessage::StateUpdate(state.to_hashed()));
+        self.executed.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -5,10 +5,13 @@
 //! sequentially inside a batch and each on the pre-block state, so a transaction that depends on an
 //! earlier one in the block may be mispredicted: the state update from the real execution then
 //! requests what prewarm missed. A terminate flag, set when the block has executed, stops batches
-//! between transactions: their targets could no longer arrive in time to help.
+//! between transactions: their targets could no longer arrive in time to help. Likewise a
+//! transaction the real execution has already passed (the state hook counts them) is skipped: its
+//! state update asks for its targets anyway, so prewarming it would only cost an execution and a
+//! prefetch message that dedup then drops.
 
 use std::sync::{
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicUsize, Ordering},
     Arc,
 };
 
@@ -26,6 +29,7 @@ use crate::{
 };
 
 /// Spawns the prewarm batches of one block.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn spawn<E: TxExecutor>(
     executor: &WorkloadExecutor,
     tx_executor: Arc<E>,
@@ -33,6 +37,7 @@ pub(super) fn spawn<E: TxExecutor>(
     pre_state: Arc<PreState>,
     max_concurrency: usize,
     terminate: Arc<AtomicBool>,
+    executed: Arc<AtomicUsize>,
     to_multi_proof: UnboundedSender<MultiProofMessage>,
 ) {
     assert!(max_concurrency > 0, "prewarm needs at least one batch");
@@ -41,12 +46,16 @@ pub(super) fn spawn<E: TxExecutor>(
         let end = (start + batch_size).min(txs.len());
         let (cpu, tx_executor, txs, pre_state) =
             (executor.clone(), tx_executor.clone(), txs.clone(), pre_state.clone());
-        let (terminate, to_multi_proof) = (terminate.clone(), to_multi_proof.clone());
+        let (terminate, executed, to_multi_proof) =
+            (terminate.clone(), executed.clone(), to_multi_proof.clone());
         executor.spawn(async move {
             cpu.run(Job::Prewarm, move || {
-                for tx in &txs[start..end] {
+                for (index, tx) in txs.iter().enumerate().take(end).skip(start) {
                     if terminate.load(Ordering::Relaxed) {
                         return;
+                    }
+                    if index < executed.load(Ordering::Relaxed) {
+                        continue;
                     }
                     let (state, _) = tx_executor.transact(&*pre_state, tx);
                     // A closed channel means the block is over: nothing left to prefetch for.

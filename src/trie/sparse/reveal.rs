@@ -43,9 +43,8 @@ impl RevealedTrie {
     }
 
     /// A node placed at a blinded path hashes to the reference its parent holds: the bytes are the
-    /// committed node's, so they need no canonical-encoding check of their own (re-encoding every
-    /// node was a tenth of a payload block's reveal cost). Inline children, which no hash
-    /// protects, are checked in `validate`.
+    /// committed node's, so they need no canonical-encoding check of their own (an encoding per
+    /// node, for nothing). Inline children, which no hash protects, are checked in `validate`.
     fn reveal_encoded(&mut self, path: Nibbles, node: TrieNode, encoded: &[u8]) -> Result<(), TrieError> {
         match self.nodes.get(&path) {
             // Not hanging from the trie (any more): nothing can reference it.

@@ -171,7 +171,7 @@ impl<E: TxExecutor> PayloadProcessor<E> {
         let (to_multi_proof, multi_proof_rx) = unbounded_channel();
         let (to_sparse_trie, sparse_trie_rx) = unbounded_channel();
         let terminate_prewarm = Arc::new(AtomicBool::new(false));
-        prewarm::spawn(
+        let prewarm = prewarm::spawn(
             &self.executor,
             self.tx_executor.clone(),
             txs,
@@ -200,6 +200,7 @@ impl<E: TxExecutor> PayloadProcessor<E> {
         PayloadHandle {
             to_multi_proof: Some(to_multi_proof),
             terminate_prewarm,
+            prewarm,
             multiproof: Some(multiproof),
             sparse_trie: Some(sparse_trie),
             cancel,
@@ -212,12 +213,15 @@ impl<E: TxExecutor> PayloadProcessor<E> {
     /// Executes a block through the pipeline: spawns it, executes the transactions in order (in the
     /// simulation each costs a seeded simulated time, so execution interleaves with the tasks),
     /// feeds the state hook, and returns the execution outcome with the root (falling back to the
-    /// sequential root if the task fails). Only a cancellation is an error.
+    /// sequential root if the task fails or disagrees with `expected_root`, a received block's header
+    /// root). Only a cancellation is an error. Returns once every task of the block has ended, so the
+    /// pre-state is the caller's alone again.
     pub async fn execute_block(
         &self,
         pre_state: Arc<PreState>,
         txs: Arc<[E::Tx]>,
         faults: PayloadFaults,
+        expected_root: Option<B256>,
         cancel: &Cancel,
     ) -> Result<(BlockOutcome, RootOutcome), PayloadError> {
         let cancel_before_tx = faults.cancel_before_tx;
@@ -237,8 +241,13 @@ impl<E: TxExecutor> PayloadProcessor<E> {
         }
         drop(hook);
         let outcome = block.finish();
-        let root = handle.state_root_or_fallback(&outcome.state, None).await?;
-        Ok((outcome, root))
+        let prewarm = std::mem::take(&mut handle.prewarm);
+        let root = handle.state_root_or_fallback(&outcome.state, expected_root).await;
+        // Terminated by the dropped hook: each stops at its next transaction.
+        for task in prewarm {
+            let _ = task.await;
+        }
+        Ok((outcome, root?))
     }
 }
 
@@ -246,6 +255,7 @@ impl<E: TxExecutor> PayloadProcessor<E> {
 pub struct PayloadHandle {
     to_multi_proof: Option<UnboundedSender<MultiProofMessage>>,
     terminate_prewarm: Arc<AtomicBool>,
+    prewarm: Vec<JoinHandle<()>>,
     multiproof: Option<JoinHandle<Result<MultiProofStats, PayloadError>>>,
     sparse_trie: Option<JoinHandle<Result<(B256, SparseTrieStats), PayloadError>>>,
     cancel: Cancel,

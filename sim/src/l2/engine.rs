@@ -223,3 +223,79 @@ impl PayloadFaultSource {
         faults
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{TxEip1559, TxLegacy};
+    use alloy_primitives::{address, Bytes};
+    use op_alloy_consensus::TxDeposit;
+
+    const FROM: Address = address!("a200000000000000000000000000000000000001");
+    const TO: Address = address!("a200000000000000000000000000000000000002");
+
+    fn call(input: &[u8], value: u64) -> OpTxEnvelope {
+        let tx = TxEip1559 {
+            to: TxKind::Call(TO),
+            value: U256::from(value),
+            input: Bytes::copy_from_slice(input),
+            nonce: 3,
+            ..Default::default()
+        };
+        OpTxEnvelope::Eip1559(rollsim::simsig::sign(tx, FROM))
+    }
+
+    #[test]
+    fn each_kind_of_transaction_maps_to_its_state_change() {
+        assert_eq!(exec_tx(&call(&[], 7), FROM), Tx::Transfer { from: FROM, to: TO, value: U256::from(7) });
+        let hash = U256::from_be_bytes(keccak256([5u8, 9]).0);
+        let store = Tx::Store { from: FROM, contract: TO, slot: U256::from(5), value: hash };
+        assert_eq!(exec_tx(&call(&[5, 9], 7), FROM), store);
+        let delete = Tx::Store { from: FROM, contract: TO, slot: U256::from(5), value: U256::ZERO };
+        assert_eq!(exec_tx(&call(&[5, 0, 1], 0), FROM), delete);
+
+        let l1_info = TxDeposit {
+            from: FROM,
+            to: TxKind::Call(Predeploys::L1_BLOCK_INFO),
+            input: Bytes::from_static(b"attributes"),
+            ..Default::default()
+        };
+        let expected = Tx::Store {
+            from: FROM,
+            contract: Predeploys::L1_BLOCK_INFO,
+            slot: U256::ZERO,
+            value: U256::from_be_bytes(keccak256(b"attributes").0),
+        };
+        assert_eq!(
+            exec_tx(&OpTxEnvelope::Deposit(alloy_primitives::Sealable::seal_slow(l1_info.clone())), FROM),
+            expected
+        );
+        let mint = TxDeposit { mint: 40, to: TxKind::Call(TO), ..l1_info };
+        assert_eq!(
+            exec_tx(&OpTxEnvelope::Deposit(alloy_primitives::Sealable::seal_slow(mint)), FROM),
+            Tx::Deposit { to: TO, mint: U256::from(40) }
+        );
+
+        let create = TxLegacy {
+            to: TxKind::Create,
+            nonce: 4,
+            input: Bytes::from_static(b"code"),
+            ..Default::default()
+        };
+        let create = OpTxEnvelope::Legacy(rollsim::simsig::sign(create, FROM));
+        let contract = FROM.create(4);
+        assert_eq!(
+            exec_tx(&create, FROM),
+            Tx::Create { from: FROM, contract, code_hash: keccak256(b"code"), storage: Vec::new() }
+        );
+    }
+
+    #[test]
+    fn genesis_funds_the_senders_and_holds_the_l1_block_predeploy() {
+        use rollsim::execution::StateView;
+        let state = genesis_state([FROM, TO]);
+        assert_eq!(state.account(&FROM).unwrap().balance, U256::from(SENDER_BALANCE_WEI));
+        assert!(state.account(&Predeploys::L1_BLOCK_INFO).is_some());
+        assert!(state.account(&address!("a200000000000000000000000000000000000003")).is_none());
+    }
+}

@@ -1,14 +1,22 @@
 //! Planted bugs (cargo feature `planted-bugs`, off by default): named toggles that re-create
-//! historical op-batcher bugs in this port, so the fuzzer can show it finds them. One toggle is
+//! historical op-batcher and reth bugs in this port, so the fuzzer can show it finds them. One toggle is
 //! active per thread (a simulation runs on one thread), chosen by `rollsim fuzz --plant NAME` or
 //! a scenario's `planted_bug`.
 
 use std::cell::Cell;
 
 /// Every toggle: (name, the upstream issue it re-creates).
-pub const BUGS: [(&str, &str); 2] = [
+pub const BUGS: [(&str, &str); 4] = [
     ("timeout-no-confirmations", "12363: Channel::is_timed_out reads the minimum inclusion block as zero"),
     ("stuck-pending-da-bytes", "14518: pending DA bytes of cleared state are still counted after a clear"),
+    (
+        "payload-targets-per-account",
+        "reth: fetched proof targets tracked per account, not per (account, slot): later slots go unproved",
+    ),
+    (
+        "payload-bare-return-on-proof-error",
+        "reth: a failed proof job ends the multiproof task with a bare return: a root of partial updates",
+    ),
 ];
 
 thread_local! {

@@ -224,7 +224,11 @@ fn removals_proved_in_separate_chunks_fetch_blinded_siblings() {
                 SimpleExecutor,
                 config,
             );
-            processor.execute_block(pre_state, txs, PayloadFaults::default(), &Cancel::new()).await.unwrap().1
+            processor
+                .execute_block(pre_state, txs, PayloadFaults::default(), None, &Cancel::new())
+                .await
+                .unwrap()
+                .1
         });
         assert_eq!((root.state_root, &root.fallback), (expected, &None), "seed {seed}");
         fetches += root.task.unwrap().sparse_trie.node_fetches;

@@ -63,13 +63,13 @@ fn with_removals(batch: &Batch, leaves: &BTreeMap<B256, Vec<u8>>) -> Batch {
     batch
 }
 
-/// Applies a batch, revealing each blinded node it meets from `pre` and retrying (`apply` is
+/// Applies a batch, revealing each blinded sibling a removal meets from `pre` and retrying (`apply` is
 /// idempotent).
 fn apply_fetching_blinded(trie: &mut SparseTrie, batch: &Batch, pre: &BTreeMap<B256, Vec<u8>>) {
     for _ in 0..64 {
         match apply(trie, batch) {
             Ok(()) => return,
-            Err(TrieError::BlindedNode { path, .. }) => {
+            Err(TrieError::BlindedSibling { path, .. }) => {
                 let key = pre.keys().find(|k| Nibbles::unpack(k).starts_with(&path)).unwrap();
                 let proof = prove_leaves(pre, &BTreeSet::from([*key]));
                 trie.revealed_mut().unwrap().reveal_proof_nodes(&proof.subtree).unwrap();
@@ -112,7 +112,7 @@ proptest! {
 
     /// Each batch proved in two chunks against the pre-batch leaves, applied chunk after chunk (the
     /// payload processor's pattern): a collapse whose surviving sibling no chunk's proof carried is a
-    /// `BlindedNode`; revealing that node (proved from the pre-batch leaves) and retrying gives the
+    /// `BlindedSibling`; revealing that node (proved from the pre-batch leaves) and retrying gives the
     /// oracle root, never a wrong one.
     #[test]
     fn chunked_batches_fetch_blinded_siblings(genesis in genesis(), batches in batches()) {
@@ -219,7 +219,7 @@ fn removal_with_blinded_sibling_is_an_error_and_changes_nothing() {
         panic!("sibling should be blinded");
     };
     let err = trie.remove_leaf(&Nibbles::unpack(a)).unwrap_err();
-    assert_eq!(err, TrieError::BlindedNode { path: sibling, hash });
+    assert_eq!(err, TrieError::BlindedSibling { path: sibling, hash });
     assert_eq!(trie, before);
     assert_eq!(trie.root().unwrap(), oracle_root(&leaves));
 

@@ -33,12 +33,12 @@ fn part(update: &HashedPostState, keep: impl Fn(&B256) -> bool) -> HashedPostSta
 }
 
 /// Applies `update`; a removal whose surviving sibling only another phase's proof would have carried
-/// hits a blinded node, which is fetched from the pre-block state (`apply` is idempotent: retry).
+/// hits a blinded sibling, which is fetched from the pre-block state (`apply` is idempotent: retry).
 fn apply_fetching_blinded(sparse: &mut SparseStateTrie, update: &HashedPostState, pre: &StateTrie) {
     for _ in 0..64 {
         match sparse.apply(update) {
             Ok(()) => return,
-            Err(StateTrieError { account, error: TrieError::BlindedNode { path, .. } }) => {
+            Err(StateTrieError { account, error: TrieError::BlindedSibling { path, .. } }) => {
                 sparse.reveal_nodes(account, &pre.clone().node_proof(account, &path)).unwrap();
             }
             Err(other) => panic!("{other}"),
@@ -180,7 +180,7 @@ fn removals_proved_in_separate_chunks_recover_with_a_node_proof() {
     sparse.remove_account(z).unwrap();
     sparse.reveal_multiproof(&pre.clone().multiproof(&[(y, Default::default())].into())).unwrap();
     let err = sparse.remove_account(y).unwrap_err();
-    let TrieError::BlindedNode { path, .. } = err.error else { panic!("{err}") };
+    let TrieError::BlindedSibling { path, .. } = err.error else { panic!("{err}") };
     assert_eq!((err.account, path), (None, Nibbles::from_nibbles([3])));
     // The blinded sibling, fetched from the pre-block state, completes the collapse.
     sparse.reveal_nodes(None, &pre.clone().node_proof(None, &path)).unwrap();

@@ -78,6 +78,21 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
     },
+    /// Measure a scenario's speed: simulated/wall time ratio and where the wall time goes.
+    Bench {
+        /// Scenario file (TOML).
+        #[arg(default_value = "scenarios/baseline.toml")]
+        scenario: PathBuf,
+        /// Run seed; default: the scenario's first pinned seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Runs to take the fastest of.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// List scenarios with their one-line descriptions.
     List {
         #[arg(default_value = "scenarios")]
@@ -107,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Fuzz { runs, time, seed, shard, base, out, json, plant, report_dir } => {
             fuzz(FuzzOptions { runs, time, seed, shard, base, out, json, plant, report_dir })
         }
+        Command::Bench { scenario, seed, runs, json } => bench(&scenario, seed, runs, json),
         Command::List { dir } => list(&dir),
     };
     result.unwrap_or_else(|message| {
@@ -286,6 +302,63 @@ struct FuzzOptions {
     json: bool,
     plant: Option<String>,
     report_dir: Option<PathBuf>,
+}
+
+/// Buckets of the runtime's and the world's plumbing, not any system's or fake's own work.
+const OVERHEAD: [&str; 2] = ["rpc", "trace"];
+/// Buckets of the systems under test (the payload processor, the batcher) and the L2 nodes that
+/// drive them (block building, derivation).
+const SYSTEMS: [&str; 5] = ["payload", "state", "batcher", "sequencer", "rollup"];
+
+fn bench(path: &Path, seed: Option<u64>, runs: u32, json: bool) -> Result<ExitCode, String> {
+    let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
+    let seed = seed.unwrap_or(scenario.seeds[0]);
+    let mut best: Option<(Outcome, world::Profile)> = None;
+    let mut walls = Vec::new();
+    for _ in 0..runs.max(1) {
+        let (outcome, profile) = world::profile_run(&scenario, seed);
+        walls.push(profile.wall.as_secs_f64());
+        if best.as_ref().is_none_or(|(_, b)| profile.wall < b.wall) {
+            best = Some((outcome, profile));
+        }
+    }
+    let (outcome, profile) = best.expect("at least one run");
+    let share = |ticks: u64| ticks as f64 / profile.total_ticks.max(1) as f64;
+    let charged: u64 = profile.ticks.iter().sum();
+    let runtime = profile.total_ticks.saturating_sub(charged);
+    let mut components: Vec<(&str, f64)> =
+        rollsim_sim::profile::LABELS.iter().zip(profile.ticks).map(|(label, t)| (*label, share(t))).collect();
+    components.push(("runtime", share(runtime)));
+    let sum_of =
+        |names: &[&str]| components.iter().filter(|(n, _)| names.contains(n)).map(|(_, s)| s).sum::<f64>();
+    let overhead = sum_of(&OVERHEAD) + share(runtime);
+    let systems = sum_of(&SYSTEMS);
+    let wall_s = profile.wall.as_secs_f64();
+    let ratio = outcome.sim_time_s / wall_s.max(1e-9);
+    if json {
+        let value = serde_json::json!({
+            "scenario": outcome.scenario,
+            "seed": seed,
+            "sim_time_s": outcome.sim_time_s,
+            "wall_time_s": wall_s,
+            "wall_times_s": walls,
+            "sim_wall_ratio": ratio,
+            "overhead_share": overhead,
+            "systems_share": systems,
+            "components": components.iter().map(|(n, s)| (n.to_string(), serde_json::json!(s))).collect::<serde_json::Map<_, _>>(),
+            "ok": outcome.ok(),
+        });
+        println!("{value}");
+    } else {
+        println!("scenario   {}  (seed {seed}, fastest of {} runs)", outcome.scenario, walls.len());
+        println!("wall       {wall_s:.3} s for {:.0} s simulated: {ratio:.0}x real time", outcome.sim_time_s);
+        println!("systems    {:5.1}%  ({})", systems * 100.0, SYSTEMS.join(", "));
+        println!("overhead   {:5.1}%  (runtime, {})", overhead * 100.0, OVERHEAD.join(", "));
+        for (name, s) in &components {
+            println!("  {name:<10} {:5.1}%", s * 100.0);
+        }
+    }
+    Ok(if outcome.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {

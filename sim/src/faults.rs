@@ -8,6 +8,7 @@
 
 use crate::{
     l1::{self, wallet::Fees, SharedChain},
+    l2::engine::{PayloadFaultRates, PayloadFaultSource},
     net::{RpcFaultAction, RpcFaultRule, RpcFaults},
     scenario::Scenario,
     submitter::{GarbageKind, GarbageSender},
@@ -138,6 +139,18 @@ pub enum Fault {
         #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
         duration: Duration,
     },
+    /// The payload processor of node `node` (`sequencer` or `rollup`) misbehaves in every block it
+    /// executes: proof jobs fail (`fail_share`) or are held back up to `max_delay_ms`, and blocks are
+    /// cancelled mid-execution (`cancel_share`). The task must report, never return a wrong root.
+    Payload {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+        node: String,
+        #[serde(flatten)]
+        rates: PayloadFaultRates,
+    },
     /// The DA server answers every request with HTTP 503.
     DaOutage {
         #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
@@ -222,6 +235,7 @@ impl Fault {
             | Self::BatcherCrash { at, .. }
             | Self::SequencerRestart { at, .. }
             | Self::RollupLag { at, .. }
+            | Self::Payload { at, .. }
             | Self::DaOutage { at, .. }
             | Self::DaSlow { at, .. }
             | Self::DaLoss { at, .. }
@@ -241,6 +255,7 @@ impl Fault {
             | Self::Partition { duration, .. }
             | Self::Latency { duration, .. }
             | Self::RollupLag { duration, .. }
+            | Self::Payload { duration, .. }
             | Self::DaOutage { duration, .. }
             | Self::DaSlow { duration, .. }
             | Self::DaLoss { duration, .. }
@@ -260,6 +275,7 @@ impl Fault {
             | Self::Partition { duration, .. }
             | Self::Latency { duration, .. }
             | Self::RollupLag { duration, .. }
+            | Self::Payload { duration, .. }
             | Self::DaOutage { duration, .. }
             | Self::DaSlow { duration, .. }
             | Self::DaLoss { duration, .. }
@@ -287,6 +303,7 @@ impl Fault {
             Self::BatcherCrash { .. } => "batcher_crash",
             Self::SequencerRestart { .. } => "sequencer_restart",
             Self::RollupLag { .. } => "rollup_lag",
+            Self::Payload { .. } => "payload",
             Self::DaOutage { .. } => "da_outage",
             Self::DaSlow { .. } => "da_slow",
             Self::DaLoss { .. } => "da_loss",
@@ -403,6 +420,24 @@ impl Fault {
             Self::SequencerRestart { .. } | Self::RollupLag { .. } => {
                 needs(scenario.l2.is_some(), "kind", "[l2]")?;
             }
+            Self::Payload { node: name, rates, .. } => {
+                node("node", name)?;
+                if !["sequencer", "rollup"].contains(&name.as_str()) {
+                    return err("node", format!("must be \"sequencer\" or \"rollup\", got {name:?}"));
+                }
+                for (field, share) in [("fail_share", rates.fail_share), ("cancel_share", rates.cancel_share)]
+                {
+                    if !(0.0..=1.0).contains(&share) {
+                        return err(field, format!("must be in 0..=1, got {share}"));
+                    }
+                }
+                if rates.max_delay_ms > MAX_DELAY_MS {
+                    return err(
+                        "max_delay_ms",
+                        format!("must be at most {MAX_DELAY_MS}, got {}", rates.max_delay_ms),
+                    );
+                }
+            }
             Self::DaOutage { .. } | Self::DaLoss { .. } => needs(scenario.da.is_some(), "kind", "[da]")?,
             Self::DaSlow { delay_ms, .. } => {
                 needs(scenario.da.is_some(), "kind", "[da]")?;
@@ -445,6 +480,7 @@ pub struct Injector {
     pub rpc_faults: Arc<RpcFaults>,
     pub da: Option<crate::da::SharedDa>,
     pub rollup_paused: Arc<AtomicBool>,
+    pub payload_faults: Arc<PayloadFaultSource>,
     /// The batcher's wallet, for the stuck transaction of `txpool_block`.
     pub batcher: Option<l1::wallet::Wallet>,
     pub inbox: Address,
@@ -580,6 +616,7 @@ impl Injector {
             Fault::BatcherCrash { .. } => self.kill("batcher"),
             Fault::SequencerRestart { .. } => self.kill("sequencer"),
             Fault::RollupLag { .. } => self.rollup_paused.store(true, Ordering::Relaxed),
+            Fault::Payload { node, rates, .. } => self.payload_faults.set(node, Some(*rates)),
             Fault::DaOutage { .. } => {
                 let action = RpcFaultAction::Error {
                     code: 503,
@@ -626,6 +663,7 @@ impl Injector {
             Fault::BatcherCrash { .. } => self.restart("batcher"),
             Fault::SequencerRestart { .. } => self.restart("sequencer"),
             Fault::RollupLag { .. } => self.rollup_paused.store(false, Ordering::Relaxed),
+            Fault::Payload { node, .. } => self.payload_faults.set(node, None),
             // Time-windowed at the source: RPC rules, lost PUTs and bursts end by themselves.
             Fault::Rpc { .. }
             | Fault::Latency { .. }

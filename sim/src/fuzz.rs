@@ -8,6 +8,7 @@
 
 use crate::{
     faults::{Fault, RpcFaultKind},
+    l2::engine::PayloadFaultRates,
     scenario::Scenario,
     submitter::{GarbageKind, GarbageSender},
     world::{spawn_run, Outcome, RunOptions},
@@ -17,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
 /// The fault kinds the fuzzer draws; none may break an invariant (the proptest draws them too).
-pub const ALL_KINDS: usize = 16;
+pub const ALL_KINDS: usize = 17;
 
 /// The fault of kind `kind` (see [`ALL_KINDS`]) in `[at, at + duration)`; `intensity` in [0, 1)
 /// scales its strength (depth, probability, multiplier, delay).
@@ -72,6 +73,16 @@ pub fn fault(kind: usize, at: Duration, duration: Duration, intensity: f64) -> F
         },
         14 => partition("rollup"),
         15 => Fault::TxpoolBlock { at, blob: false },
+        16 => Fault::Payload {
+            at,
+            duration,
+            node: if intensity < 0.5 { "sequencer" } else { "rollup" }.into(),
+            rates: PayloadFaultRates {
+                fail_share: 0.02 + intensity * 0.3,
+                max_delay_ms: (intensity * 50.0) as u64,
+                cancel_share: intensity * 0.2,
+            },
+        },
         _ => panic!("fault kind {kind} is not below {ALL_KINDS}"),
     }
 }
@@ -235,6 +246,10 @@ fn weaker(fault: &Fault) -> Option<Fault> {
             *blob_demand_multiplier = 1.0 + (*blob_demand_multiplier - 1.0) / 2.0;
         }
         Fault::DaBacklog { txs_per_block, .. } if *txs_per_block > 0.2 => *txs_per_block /= 2.0,
+        Fault::Payload { rates, .. } if rates.fail_share > 0.01 || rates.cancel_share > 0.01 => {
+            rates.fail_share /= 2.0;
+            rates.cancel_share /= 2.0;
+        }
         _ => return None,
     }
     Some(f)

@@ -9,6 +9,7 @@ use crate::{
     faults::FaultActivity,
     l1::{self, chain::L1Chain, SharedChain},
     l2::chain::L2Chain,
+    rollup_node::verifier::VerifierStats,
     trace::Trace,
     world::sim_now,
 };
@@ -220,6 +221,25 @@ pub fn check_l2(chain: &L2Chain, block_time_s: u64) -> Vec<InvariantResult> {
     ]
 }
 
+/// How far the re-execution may trail the safe head when a run ends: the blocks of one derivation
+/// step, being executed at that moment.
+const VERIFIER_LAG_BOUND_BLOCKS: u64 = 4;
+
+/// The rollup node re-executed every safe block (each one's root is checked online by
+/// `l2_state_root`), but those of the derivation step in progress when the run ended.
+pub fn check_state_roots_verified(chain: &L2Chain, verifier: &VerifierStats) -> InvariantResult {
+    let safe = chain.safe().number();
+    let result = if verifier.head <= safe && safe - verifier.head <= VERIFIER_LAG_BOUND_BLOCKS {
+        Ok(format!(
+            "re-executed safe blocks up to {} of {safe}: {} roots matched, {} mismatched, {} payload fallbacks, {} cancelled",
+            verifier.head, verifier.verified, verifier.mismatches, verifier.fallbacks, verifier.cancelled
+        ))
+    } else {
+        Err(format!("re-executed up to block {} of the safe head {safe}", verifier.head))
+    };
+    InvariantResult::from("l2_state_roots_verified", result)
+}
+
 /// Liveness: with data being posted, the safe head ends within `max_lag_blocks` of the unsafe
 /// head, so every produced block (but the newest few) reached the safe chain.
 pub fn check_safe_follows_unsafe(chain: &L2Chain, max_lag_blocks: u64) -> InvariantResult {
@@ -317,7 +337,7 @@ pub struct Monitor {
 }
 
 /// Every invariant's name.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 14] = [
     "l1_chain_linked",
     "l1_fee_market",
     "l1_nonce_order",
@@ -329,10 +349,16 @@ pub const NAMES: [&str; 11] = [
     "l2_chain_linked",
     "l2_derived_equals_produced",
     "l2_safe_follows_unsafe",
+    "l2_state_root",
+    "l2_state_roots_verified",
+    "payload_no_spurious_fallback",
 ];
 
-/// The online invariants, by name.
-pub const ONLINE: [&str; 2] = ["batcher_nonce_gap", "throttle_within_one_poll"];
+/// The online invariants about the batcher, by name.
+pub const BATCHER_ONLINE: [&str; 2] = ["batcher_nonce_gap", "throttle_within_one_poll"];
+
+/// The online invariants about L2 execution, by name.
+pub const L2_ONLINE: [&str; 2] = ["l2_state_root", "payload_no_spurious_fallback"];
 
 impl Monitor {
     pub fn new(trace: Option<Trace>) -> Self {
@@ -341,7 +367,7 @@ impl Monitor {
 
     /// Records a violation of `name` unless one is already recorded.
     pub fn violate(&self, name: &'static str, detail: String) {
-        debug_assert!(ONLINE.contains(&name), "{name} is not an online invariant");
+        debug_assert!(BATCHER_ONLINE.contains(&name) || L2_ONLINE.contains(&name), "{name} is not online");
         let mut first = self.first.lock().expect("monitor lock");
         if first.contains_key(name) {
             return;
@@ -351,10 +377,10 @@ impl Monitor {
         first.insert(name, Violation { at_ms: sim_now().as_millis() as u64, trace_event, detail });
     }
 
-    /// One result per online invariant.
-    pub fn results(&self) -> Vec<InvariantResult> {
+    /// One result per online invariant of `names`.
+    pub fn results(&self, names: &[&'static str]) -> Vec<InvariantResult> {
         let first = self.first.lock().expect("monitor lock");
-        ONLINE
+        names
             .iter()
             .map(|name| match first.get(name) {
                 Some(v) => InvariantResult {

@@ -8,6 +8,7 @@
 //! (`eth_sendRawTransaction`, ...): faults are injected per method, client and server, through the
 //! [`RpcFaults`] table consulted on every call.
 
+use crate::profile::{self, Bucket};
 use madsim::net::Endpoint;
 use std::{
     any::Any,
@@ -131,7 +132,7 @@ impl RpcServer {
     pub async fn serve(self, addr: SocketAddr) -> std::io::Result<()> {
         let ep = Endpoint::bind(addr).await?;
         loop {
-            let (payload, from) = ep.recv_from_raw(REQUEST_TAG).await?;
+            let (payload, from) = profile::scoped(Bucket::Rpc, ep.recv_from_raw(REQUEST_TAG)).await?;
             let Ok(request) = payload.downcast::<Request>() else {
                 tracing::warn!(target: "rollsim_sim::net", %from, "dropped a datagram that is not an RPC request");
                 continue;
@@ -144,7 +145,8 @@ impl RpcServer {
                 }),
             };
             // The client may be gone (timed out, killed): a lost response is what the network does.
-            let _ = ep.send_to_raw(from, RESPONSE_TAG, Box::new(response)).await;
+            let _ =
+                profile::scoped(Bucket::Rpc, ep.send_to_raw(from, RESPONSE_TAG, Box::new(response))).await;
         }
     }
 }
@@ -264,6 +266,10 @@ impl RpcClient {
 
     /// Calls `M` on the server. Must run on the client's node.
     pub async fn call<M: Method>(&self, params: M::Params) -> Result<M::Output, RpcError> {
+        profile::scoped(Bucket::Rpc, self.call_unscoped::<M>(params)).await
+    }
+
+    async fn call_unscoped<M: Method>(&self, params: M::Params) -> Result<M::Output, RpcError> {
         let inner = &self.inner;
         let call = CallInfo {
             client: &inner.client,

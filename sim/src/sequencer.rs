@@ -8,13 +8,16 @@
 //! op-geth does.
 
 use crate::{
+    invariants::Monitor,
     l1::{chain::L1Block, L1Client},
     l2::{
-        block::{build_decoded, BlockInputs, L2Block},
+        block::{assemble, validate, BlockInputs, L2Block},
         chain::{lock, SharedL2},
+        engine::{exec_tx, PayloadFaultSource},
         L2Config,
     },
     net::{RpcError, RpcServer},
+    profile::{self, Bucket},
     rpc_method,
     workload::Workload,
     world::sim_now,
@@ -24,6 +27,11 @@ use alloy_primitives::B256;
 use kona_genesis::{RollupConfig, SystemConfig};
 use kona_protocol::{L1BlockInfoTx, Predeploys};
 use op_alloy_consensus::OpTxEnvelope;
+use rollsim::{
+    batcher::cancel::Cancel,
+    execution::SimpleExecutor,
+    payload::{PayloadError, PayloadProcessor},
+};
 
 /// The `from` of L1-info deposits (op-node's L1 attributes depositor).
 const DEPOSITOR: alloy_primitives::Address =
@@ -59,6 +67,10 @@ pub struct Sequencer {
     /// The DA limits `miner_setMaxDASize` set, `(max_tx, max_block)` bytes (0: none): in memory,
     /// zeroed at each start; shared so the throttling invariant can read them.
     pub da_limits: Arc<Mutex<(u64, u64)>>,
+    /// Executes each block and computes its state root.
+    pub payload: PayloadProcessor<SimpleExecutor>,
+    pub payload_faults: Arc<PayloadFaultSource>,
+    pub monitor: Arc<Monitor>,
 }
 
 /// Why a block could not be built now.
@@ -74,6 +86,8 @@ enum SequencingError {
     HeadMoved,
     #[error("building: {0}")]
     Build(String),
+    #[error("block building cancelled")]
+    Cancelled,
 }
 
 impl Sequencer {
@@ -82,6 +96,8 @@ impl Sequencer {
         // A restart forgets the limits: the batcher must set them again.
         let limits = self.da_limits.clone();
         *limits.lock().unwrap_or_else(PoisonError::into_inner) = (0, 0);
+        // A block that was being built when the node went down: its transactions go back.
+        lock(&self.chain).requeue_building();
         tokio::spawn(rpc_server(self.chain.clone(), limits.clone()).serve(addr));
         loop {
             let next_timestamp = lock(&self.chain).head().timestamp() + self.config.block_time_s;
@@ -175,27 +191,31 @@ impl Sequencer {
         .map_err(|e| SequencingError::Build(e.to_string()))?;
         let no_tx_pool = timestamp > origin.header.timestamp + MAX_SEQUENCER_DRIFT_S;
 
-        let mut chain = lock(&self.chain);
-        if chain.head().hash != parent.hash {
-            return Err(SequencingError::HeadMoved);
-        }
-        let arrivals = self
-            .workload
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .arrivals(sim_now(), chain.pool().len());
-        for tx in arrivals {
-            chain.pool_push(tx);
-        }
         // Limits are read at assembly, as op-geth's miner does: a block assembled after
         // `miner_setMaxDASize` returned respects them.
         let (max_tx_da, max_block_da) = *limits.lock().unwrap_or_else(PoisonError::into_inner);
         let deposit_raw = deposit.encoded_2718();
         let deposit_gas = crate::l2::block::intrinsic_gas(&deposit.input);
-        let user = if no_tx_pool {
-            Vec::new()
-        } else {
-            chain.take_txs(self.system_config.gas_limit - deposit_gas, max_tx_da, max_block_da)
+        let (user, pre_state) = {
+            let mut chain = lock(&self.chain);
+            if chain.head().hash != parent.hash {
+                return Err(SequencingError::HeadMoved);
+            }
+            let arrivals = self
+                .workload
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .arrivals(sim_now(), chain.pool().len());
+            for tx in arrivals {
+                chain.pool_push(tx);
+            }
+            let user = if no_tx_pool {
+                Vec::new()
+            } else {
+                chain.take_txs(self.system_config.gas_limit - deposit_gas, max_tx_da, max_block_da)
+            };
+            chain.set_building(user.clone());
+            (user, chain.state().head())
         };
         let user_count = user.len();
         let da_bytes: u64 = user.iter().map(|tx| tx.da_bytes).sum();
@@ -216,13 +236,62 @@ impl Sequencer {
             eip1559_params: self.system_config.eip_1559_params(&self.rollup, parent.timestamp(), timestamp),
             txs,
         };
-        let block = build_decoded(parent.header(), parent.hash, inputs, decoded, &self.rollup.genesis)
-            .map_err(|e| SequencingError::Build(e.to_string()))?;
+        let requeue = |error| {
+            lock(&self.chain).requeue_building();
+            error
+        };
+        validate(parent.header(), &inputs, &decoded)
+            .map_err(|e| requeue(SequencingError::Build(e.to_string())))?;
+
+        let exec_txs: Arc<[_]> = decoded.iter().map(|(tx, sender)| exec_tx(tx, *sender)).collect();
+        let faults = self.payload_faults.draw("sequencer", exec_txs.len());
+        let injected = faults != Default::default();
+        let cancel = Cancel::new();
+        let executed = self.payload.execute_block(pre_state, exec_txs, faults, None, &cancel);
+        let executed = profile::scoped(Bucket::Payload, executed).await;
+        let mut chain = lock(&self.chain);
+        if chain.head().hash != parent.hash {
+            drop(chain);
+            return Err(requeue(SequencingError::HeadMoved));
+        }
+        let (outcome, root) = match executed {
+            Ok(executed) => executed,
+            Err(PayloadError::Cancelled) => {
+                chain.stats.sequencer_blocks_cancelled += 1;
+                drop(chain);
+                return Err(requeue(SequencingError::Cancelled));
+            }
+            Err(error) => unreachable!("execute_block fails only when cancelled, not with {error}"),
+        };
+        if let Some(fallback) = &root.fallback {
+            chain.stats.sequencer_payload_fallbacks += 1;
+            if !injected {
+                let number = parent.number() + 1;
+                let detail = format!("sequencer block {number}: {fallback:?} with no fault injected");
+                self.monitor.violate("payload_no_spurious_fallback", detail);
+            }
+        }
+        chain.state_mut().advance(&outcome.state);
+        let block = match assemble(
+            parent.header(),
+            parent.hash,
+            inputs,
+            decoded,
+            &self.rollup.genesis,
+            root.state_root,
+        ) {
+            Ok(block) => block,
+            Err(error) => {
+                chain.state_mut().rewind(parent.number());
+                drop(chain);
+                return Err(requeue(SequencingError::Build(error.to_string())));
+            }
+        };
         tracing::info!(
             target: "rollsim_sim::sequencer",
             number = block.number(), hash = %block.hash, origin = origin.number(), seq = sequence_number,
             txs = user_count, da_bytes, max_tx_da, max_block_da, pool = chain.pool().len(),
-            "l2 block"
+            state_root = %block.header().state_root, "l2 block"
         );
         chain.append_produced(block);
         Ok(())

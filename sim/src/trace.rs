@@ -121,6 +121,7 @@ where
         if !is_traced(meta) {
             return;
         }
+        let _profile = crate::profile::scope(crate::profile::Bucket::Trace);
         let node = ctx
             .event_scope(event)
             .and_then(|scope| {

@@ -125,7 +125,7 @@ pub struct Workload {
 }
 
 /// L2 senders live at 0xa2..00 + index.
-fn sender_address(index: u64) -> Address {
+pub fn sender_address(index: u64) -> Address {
     let mut bytes = [0u8; 20];
     bytes[0] = 0xa2;
     bytes[12..].copy_from_slice(&index.to_be_bytes());

@@ -14,15 +14,20 @@ use crate::{
         self,
         block::L2Block,
         chain::{L2Chain, SharedL2},
+        engine::{ExecutedState, PayloadFaultSource},
     },
     net::{RpcClient, RpcFaults, RPC_PORT},
-    rollup_node::RollupNode,
+    profile::{self, ProfileLayer},
+    rollup_node::{
+        verifier::{Verifier, VerifierStats},
+        RollupNode,
+    },
     scenario::Scenario,
     seed,
     sequencer::Sequencer,
     submitter::{Submitter, SubmitterStats},
     trace::{Trace, TraceSummary},
-    workload::Workload,
+    workload::{sender_address, Workload},
 };
 use alloy_consensus::{Block, BlockBody};
 use alloy_primitives::{keccak256, U256};
@@ -30,7 +35,11 @@ use kona_genesis::RollupConfig;
 use kona_protocol::{BlockInfo, L2BlockInfo};
 use madsim::{runtime::Handle, task::NodeId};
 use rand::{RngCore, SeedableRng};
-use rollsim::signer::LocalSigner;
+use rollsim::{
+    execution::SimpleExecutor,
+    payload::{PayloadProcessor, SimCosts, WorkloadExecutor},
+    signer::LocalSigner,
+};
 use serde::Serialize;
 use std::{
     collections::BTreeMap,
@@ -108,9 +117,34 @@ pub fn spawn_run(scenario: Scenario, options: RunOptions) -> RunHandle {
     let thread = std::thread::Builder::new()
         .name(format!("rollsim-{}-{}", scenario.name, options.seed))
         .stack_size(64 << 20)
-        .spawn(move || run_on_this_thread(&scenario, &options, &progress))
+        .spawn(move || run_on_this_thread(&scenario, &options, &progress, false).0)
         .expect("spawning the simulation thread");
     RunHandle { thread, progress_s }
+}
+
+/// Where one run's wall time went: time-stamp counter ticks per [`profile::LABELS`] bucket, over
+/// all the run's ticks and its wall time.
+#[derive(Debug, Clone, Copy)]
+pub struct Profile {
+    pub ticks: profile::Ticks,
+    pub total_ticks: u64,
+    pub wall: Duration,
+}
+
+/// Runs `scenario` at `seed` on a fresh thread with profiling on (no trace lines kept).
+pub fn profile_run(scenario: &Scenario, seed: u64) -> (Outcome, Profile) {
+    let scenario = scenario.clone();
+    let options = RunOptions { seed, record_trace: false };
+    // Outside any simulation: the runtime is created on this new thread.
+    #[allow(clippy::disallowed_methods)]
+    let thread = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let (outcome, profile) = run_on_this_thread(&scenario, &options, &Arc::default(), true);
+            (outcome, profile.expect("profiled"))
+        })
+        .expect("spawning the simulation thread");
+    thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Runs `scenario` to the end and returns its outcome.
@@ -118,19 +152,30 @@ pub fn run(scenario: &Scenario, options: RunOptions) -> Outcome {
     spawn_run(scenario.clone(), options).join()
 }
 
-fn run_on_this_thread(scenario: &Scenario, options: &RunOptions, progress_s: &Arc<AtomicU64>) -> Outcome {
+fn run_on_this_thread(
+    scenario: &Scenario,
+    options: &RunOptions,
+    progress_s: &Arc<AtomicU64>,
+    profiled: bool,
+) -> (Outcome, Option<Profile>) {
     let trace = if options.record_trace { Trace::recording() } else { Trace::new() };
-    let subscriber = tracing_subscriber::registry().with(trace.layer()).with(
-        // `Targets`, not `EnvFilter`: building an `EnvFilter` creates a std hash map, which would
-        // fix this thread's hash-map keys before madsim can seed them.
-        std::env::var("RUST_LOG")
-            .ok()
-            .and_then(|filter| filter.parse::<Targets>().ok())
-            .map(|filter| tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter)),
-    );
+    let subscriber =
+        tracing_subscriber::registry().with(trace.layer()).with(profiled.then_some(ProfileLayer)).with(
+            // `Targets`, not `EnvFilter`: building an `EnvFilter` creates a std hash map, which would
+            // fix this thread's hash-map keys before madsim can seed them.
+            std::env::var("RUST_LOG").ok().and_then(|filter| filter.parse::<Targets>().ok()).map(|filter| {
+                tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter)
+            }),
+        );
     // The batcher runs on this thread: the toggle is thread-local.
     #[cfg(feature = "planted-bugs")]
     rollsim::planted::set(scenario.planted_bug.as_deref());
+    // The bench's wall clock: read outside the simulation, before and after it.
+    #[allow(clippy::disallowed_methods)]
+    let started = (std::time::Instant::now(), profile::ticks());
+    if profiled {
+        profile::enable();
+    }
     let (sim_time, invariants, stats) = tracing::subscriber::with_default(subscriber, || {
         let runtime = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
         runtime.block_on(async {
@@ -144,8 +189,13 @@ fn run_on_this_thread(scenario: &Scenario, options: &RunOptions, progress_s: &Ar
             world.finish()
         })
     });
+    let profile = profiled.then(|| Profile {
+        ticks: profile::take(),
+        total_ticks: profile::ticks() - started.1,
+        wall: started.0.elapsed(),
+    });
     let TraceSummary { hash, events } = trace.summary();
-    Outcome {
+    let outcome = Outcome {
         scenario: scenario.name.clone(),
         seed: options.seed,
         // Whole milliseconds: madsim advances its clock a few ns per poll.
@@ -155,7 +205,8 @@ fn run_on_this_thread(scenario: &Scenario, options: &RunOptions, progress_s: &Ar
         invariants,
         stats,
         trace_lines: trace.take_lines(),
-    }
+    };
+    (outcome, profile)
 }
 
 struct NodeEntry {
@@ -181,6 +232,8 @@ pub struct World {
     /// The sequencer's DA limits, when an L2 runs.
     pub da_limits: Option<Arc<Mutex<(u64, u64)>>>,
     pub fault_activity: Arc<faults::FaultActivity>,
+    /// Payload-processor fault windows of nodes `sequencer` and `rollup`.
+    pub payload_faults: Arc<PayloadFaultSource>,
     /// What the online invariants found first.
     pub monitor: Arc<invariants::Monitor>,
     /// When users stop sending, if early enough that the batcher must drain by the end.
@@ -195,6 +248,8 @@ const SAFE_LAG_BOUND: Duration = Duration::from_secs(600);
 pub struct L2World {
     pub chain: SharedL2,
     pub rollup: Arc<RollupConfig>,
+    /// The rollup node's re-execution of safe blocks.
+    pub verifier: Arc<Mutex<VerifierStats>>,
 }
 
 /// The timeout of the world's own RPC clients (op-node's and op-geth's default is 10 s).
@@ -242,6 +297,7 @@ impl World {
             rollup_paused: Arc::default(),
             da_limits: None,
             fault_activity: Arc::default(),
+            payload_faults: Arc::new(PayloadFaultSource::new(seed, &["sequencer", "rollup"])),
             monitor: Arc::new(invariants::Monitor::new(trace)),
             drain_from: None,
         };
@@ -293,6 +349,7 @@ impl World {
             rpc_faults: world.rpc_faults.clone(),
             da: world.da.clone(),
             rollup_paused: world.rollup_paused.clone(),
+            payload_faults: world.payload_faults.clone(),
             batcher: scenario
                 .batcher
                 .as_ref()
@@ -330,8 +387,14 @@ impl World {
             chain.fund(stranger_signer().address(), ether(1_000));
             (chain.canonical()[0].clone(), chain.config().clone())
         };
-        let header =
-            l2::block::genesis(l1_genesis.header.timestamp, config.gas_limit, config.initial_base_fee_wei);
+        let genesis_state = l2::engine::genesis_state((0..config.workload.senders).map(sender_address));
+        let state = ExecutedState::genesis(genesis_state.clone());
+        let header = l2::block::genesis(
+            l1_genesis.header.timestamp,
+            config.gas_limit,
+            config.initial_base_fee_wei,
+            state.root(),
+        );
         let hash = header.hash_slow();
         let rollup = Arc::new(l2::rollup_config(
             config,
@@ -359,7 +422,17 @@ impl World {
             raw_txs: Vec::new(),
             senders: Vec::new(),
         };
-        let chain: SharedL2 = Arc::new(Mutex::new(L2Chain::new(genesis, l1_genesis.num_hash())));
+        let chain: SharedL2 = Arc::new(Mutex::new(L2Chain::new(genesis, l1_genesis.num_hash(), state)));
+        let verifier = Arc::<Mutex<VerifierStats>>::default();
+        // Each node's payload processor draws its task interleavings from its own stream.
+        let processor = |node: &str| {
+            let seed = seed::stream(seed, &format!("payload-{node}")).next_u64();
+            PayloadProcessor::new(
+                WorkloadExecutor::sim(seed, SimCosts::default()),
+                SimpleExecutor,
+                Default::default(),
+            )
+        };
         let system_config = l2::system_config(config, batcher);
 
         let sequencer = Arc::new(Sequencer {
@@ -375,6 +448,9 @@ impl World {
                 seed::stream(seed, "l2-workload"),
             )),
             da_limits: Arc::default(),
+            payload: processor("sequencer"),
+            payload_faults: self.payload_faults.clone(),
+            monitor: self.monitor.clone(),
         });
         self.da_limits = Some(sequencer.da_limits.clone());
         let l1 = L1Client::new(self.rpc_client("sequencer", "l1", RPC_TIMEOUT));
@@ -387,12 +463,20 @@ impl World {
             system_config,
             l1_slot_s: l1_config.slot_s,
             paused: self.rollup_paused.clone(),
+            verifier: tokio::sync::Mutex::new(Verifier::new(
+                ExecutedState::genesis(genesis_state),
+                hash,
+                processor("rollup"),
+                self.payload_faults.clone(),
+                self.monitor.clone(),
+                verifier.clone(),
+            )),
         });
         let l1 = L1Client::new(self.rpc_client("rollup", "l1", RPC_TIMEOUT));
         let da = self.da.as_ref().map(|_| DaClient::new(self.rpc_client("rollup", "da", RPC_TIMEOUT)));
         let addr = self.rpc_addr_of_next_node();
         self.add_node("rollup", move || rollup_node.clone().run(addr, l1.clone(), da.clone()));
-        L2World { chain, rollup }
+        L2World { chain, rollup, verifier }
     }
 
     /// The real batcher and the test submitter, as the scenario asks.
@@ -565,7 +649,7 @@ impl World {
         let mut stats = stats;
         let mut checks = invariants::check_l1(&chain);
         if !self.batcher_stats.lock().expect("stats lock").is_empty() {
-            checks.extend(self.monitor.results());
+            checks.extend(self.monitor.results(&invariants::BATCHER_ONLINE));
         }
         drop(chain);
         if let Some(l2) = &self.l2 {
@@ -585,6 +669,18 @@ impl World {
                 ("l2_safe_rewinds", s.safe_rewinds),
             ]);
             checks.extend(invariants::check_l2(&chain, l2.rollup.block_time));
+            let verifier = *l2.verifier.lock().expect("stats lock");
+            checks.extend(self.monitor.results(&invariants::L2_ONLINE));
+            checks.push(invariants::check_state_roots_verified(&chain, &verifier));
+            stats.extend([
+                ("l2_state_roots_verified", verifier.verified),
+                ("l2_state_root_mismatches", verifier.mismatches),
+                ("l2_rollup_payload_fallbacks", verifier.fallbacks),
+                ("l2_rollup_executions_cancelled", verifier.cancelled),
+                ("l2_sequencer_payload_fallbacks", s.sequencer_payload_fallbacks),
+                ("l2_sequencer_blocks_cancelled", s.sequencer_blocks_cancelled),
+                ("l2_state_copies", chain.state().copies),
+            ]);
             if let Some(bound) = self.safe_lag_bound_blocks {
                 checks.push(invariants::check_safe_follows_unsafe(&chain, bound));
             }

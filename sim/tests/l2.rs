@@ -2,12 +2,25 @@
 #![cfg(madsim)]
 
 use alloy_eips::BlockNumberOrTag;
+use alloy_primitives::B256;
+use rollsim::{
+    execution::SimpleExecutor,
+    payload::{PayloadConfig, PayloadProcessor, SimCosts, WorkloadExecutor},
+};
 use rollsim_sim::{
+    invariants::{Monitor, L2_ONLINE},
     l1,
-    l2::chain::lock,
-    rollup_node::SyncStatusMethod,
+    l2::{
+        chain::{lock, L2Chain},
+        engine::{exec_tx, genesis_state, ExecutedState, PayloadFaultSource},
+    },
+    rollup_node::{
+        verifier::{Verifier, VerifierStats},
+        SyncStatusMethod,
+    },
     scenario::Scenario,
     sequencer::{L2BlockByNumber, SetMaxDASize},
+    workload::sender_address,
     world::{sim_now, World, RPC_TIMEOUT},
 };
 use std::{future::Future, sync::Arc, time::Duration};
@@ -143,5 +156,62 @@ fn sequencing_window_expiry_derives_deposit_only_blocks_and_reorgs_the_unsafe_ch
         assert!(chain.stats.unsafe_reorgs > 0);
         assert!(chain.stats.unsafe_blocks_replaced > 0);
         assert!(chain.head().number() > safe, "the sequencer builds on past the derived blocks");
+    });
+}
+
+/// The rollup node's re-execution: the sequencer's blocks verify, and a block whose header commits
+/// to a state root its transactions do not produce is reported with its number and both roots.
+#[test]
+fn re_execution_verifies_the_sequencers_roots_and_reports_a_wrong_one() {
+    in_world("", |world| async move {
+        until(Duration::from_secs(61)).await;
+        let l2 = world.l2.as_ref().unwrap();
+        let (blocks, l1_genesis) = {
+            let chain = lock(&l2.chain);
+            (chain.canonical()[..=30].to_vec(), chain.derived_from(0).unwrap())
+        };
+        let genesis_state = || {
+            let senders = rollsim_sim::l2::L2Config::default().workload.senders;
+            ExecutedState::genesis(genesis_state((0..senders).map(sender_address)))
+        };
+        // The sequencer's blocks, but block 30's header claims another state root.
+        let mut chain = L2Chain::new((*blocks[0]).clone(), l1_genesis, genesis_state());
+        for block in &blocks[1..] {
+            let mut block = (**block).clone();
+            let txs: Vec<_> = block.txs().iter().zip(&block.senders).map(|(tx, s)| exec_tx(tx, *s)).collect();
+            chain.state_mut().execute(&txs);
+            if block.number() == 30 {
+                block.block.header.state_root = B256::repeat_byte(0x11);
+            }
+            chain.append(block);
+        }
+        chain.set_safe(30, l1_genesis);
+        let monitor = Arc::new(Monitor::new(None));
+        let stats = Arc::<std::sync::Mutex<VerifierStats>>::default();
+        let processor = PayloadProcessor::new(
+            WorkloadExecutor::sim(5, SimCosts::default()),
+            SimpleExecutor,
+            PayloadConfig::default(),
+        );
+        let faults = Arc::new(PayloadFaultSource::new(5, &["rollup"]));
+        let mut verifier =
+            Verifier::new(genesis_state(), blocks[0].hash, processor, faults, monitor.clone(), stats.clone());
+        verifier.catch_up(&Arc::new(std::sync::Mutex::new(chain))).await;
+
+        let stats: VerifierStats = *stats.lock().unwrap();
+        assert_eq!((stats.head, stats.verified, stats.mismatches), (30, 29, 1));
+        let results = monitor.results(&L2_ONLINE);
+        let root = results.iter().find(|r| r.name == "l2_state_root").unwrap();
+        assert!(!root.ok);
+        let expected_root = lock(&l2.chain).block(30).unwrap().header().state_root;
+        assert!(root.detail.contains("block 30 "), "{}", root.detail);
+        assert!(
+            root.detail.contains(&format!("header state root {}", B256::repeat_byte(0x11))),
+            "{}",
+            root.detail
+        );
+        assert!(root.detail.contains(&format!("re-executed state root {expected_root}")), "{}", root.detail);
+        // The task disagreed with the header, so it fell back, and that is no spurious fallback.
+        assert!(results.iter().find(|r| r.name == "payload_no_spurious_fallback").unwrap().ok);
     });
 }

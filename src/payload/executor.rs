@@ -124,13 +124,13 @@ impl WorkloadExecutor {
         Self { backend: Arc::new(Backend { rng, costs }) }
     }
 
-    /// Spawns an async (madsim) task.
+    /// Spawns an async (madsim) task, named `payload` (a profiler can tell its polls apart).
     pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        tokio::spawn(task)
+        tokio::task::Builder::new().name("payload").spawn(task)
     }
 
     /// How many CPU jobs run at once: any number (each sleeps its own simulated cost).

@@ -173,7 +173,7 @@ impl<E: TxExecutor> PayloadProcessor<E> {
         let (to_sparse_trie, sparse_trie_rx) = unbounded_channel();
         let terminate_prewarm = Arc::new(AtomicBool::new(false));
         let executed = Arc::new(AtomicUsize::new(0));
-        prewarm::spawn(
+        let prewarm = prewarm::spawn(
             &self.executor,
             self.tx_executor.clone(),
             txs,
@@ -204,6 +204,7 @@ impl<E: TxExecutor> PayloadProcessor<E> {
             to_multi_proof: Some(to_multi_proof),
             terminate_prewarm,
             executed,
+            prewarm,
             multiproof: Some(multiproof),
             sparse_trie: Some(sparse_trie),
             cancel,
@@ -216,12 +217,15 @@ impl<E: TxExecutor> PayloadProcessor<E> {
     /// Executes a block through the pipeline: spawns it, executes the transactions in order (in the
     /// simulation each costs a seeded simulated time, so execution interleaves with the tasks),
     /// feeds the state hook, and returns the execution outcome with the root (falling back to the
-    /// sequential root if the task fails). Only a cancellation is an error.
+    /// sequential root if the task fails or disagrees with `expected_root`, a received block's header
+    /// root). Only a cancellation is an error. Returns once every task of the block has ended, so the
+    /// pre-state is the caller's alone again.
     pub async fn execute_block(
         &self,
         pre_state: Arc<PreState>,
         txs: Arc<[E::Tx]>,
         faults: PayloadFaults,
+        expected_root: Option<B256>,
         cancel: &Cancel,
     ) -> Result<(BlockOutcome, RootOutcome), PayloadError> {
         let cancel_before_tx = faults.cancel_before_tx;
@@ -241,8 +245,13 @@ impl<E: TxExecutor> PayloadProcessor<E> {
         }
         drop(hook);
         let outcome = block.finish();
-        let root = handle.state_root_or_fallback(&outcome.state, None).await?;
-        Ok((outcome, root))
+        let prewarm = std::mem::take(&mut handle.prewarm);
+        let root = handle.state_root_or_fallback(&outcome.state, expected_root).await;
+        // Terminated by the dropped hook: each stops at its next transaction.
+        for task in prewarm {
+            let _ = task.await;
+        }
+        Ok((outcome, root?))
     }
 }
 
@@ -252,6 +261,7 @@ pub struct PayloadHandle {
     terminate_prewarm: Arc<AtomicBool>,
     /// Transactions fed to the state hook so far: prewarm skips them.
     executed: Arc<AtomicUsize>,
+    prewarm: Vec<JoinHandle<()>>,
     multiproof: Option<JoinHandle<Result<MultiProofStats, PayloadError>>>,
     sparse_trie: Option<JoinHandle<Result<(B256, SparseTrieStats), PayloadError>>>,
     cancel: Cancel,

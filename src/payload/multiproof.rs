@@ -153,6 +153,11 @@ impl FetchedTargets {
     /// Drops what was requested already from `targets` (an account whose slots were all requested
     /// disappears) and records the rest as requested.
     pub fn take_new(&mut self, mut targets: MultiProofTargets) -> MultiProofTargets {
+        #[cfg(feature = "planted-bugs")]
+        if crate::planted::active("payload-targets-per-account") {
+            // Tracked per account: an account requested once counts as proved, its new slots too.
+            targets.retain(|address, _| !self.fetched.contains_key(address));
+        }
         targets.retain(|address, slots| match self.fetched.get(address) {
             Some(fetched) => {
                 slots.retain(|slot| !fetched.contains(slot));
@@ -405,6 +410,13 @@ impl MultiProofTask {
                 }
                 MultiProofMessage::ProofCalculationError { sequence_number } => {
                     tracing::warn!(sequence_number, "proof job failed");
+                    #[cfg(feature = "planted-bugs")]
+                    if crate::planted::active("payload-bare-return-on-proof-error") {
+                        // A bare return: the sparse trie is told the updates are done, and roots
+                        // what it has.
+                        let _ = self.to_sparse_trie.send(SparseTrieMessage::Finished);
+                        return Ok(self.stats);
+                    }
                     return Err(PayloadError::ProofCalculation { sequence_number });
                 }
                 MultiProofMessage::FinishedStateUpdates => self.finished = true,

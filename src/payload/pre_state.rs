@@ -14,20 +14,28 @@ use alloy_trie::{proof::ProofRetainer, HashBuilder, Nibbles};
 
 use crate::{
     execution::{L2State, StateView},
-    trie::{key_range, proof_paths, Account, HashedPostState, MultiProof, MultiProofTargets, TrieProof},
+    trie::{
+        encode_slot, key_range, proof_paths, Account, HashedPostState, HashedStorage, MultiProof,
+        MultiProofTargets, RevealedTrie, SparseStateTrie, SparseTrie, StateTrieError, TrieError, TrieProof,
+        EMPTY_ROOT_HASH,
+    },
 };
+
+/// How many blinded nodes one application may fetch before giving up: each fetch reveals a node for
+/// good, so an update needs at most about one per removal; a loop means a bug.
+const MAX_NODE_FETCHES: usize = 4_096;
 
 type NodeMap = hashbrown::HashMap<Nibbles, Bytes, foldhash::fast::FixedState>;
 
 /// One trie's root and all its nodes by path (its leaves stay in the state's sorted maps).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct StoredTrie {
     root: B256,
     nodes: NodeMap,
 }
 
 /// The pre-block state, read by execution and proved by the proof workers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PreState {
     state: L2State,
     accounts: StoredTrie,
@@ -53,8 +61,7 @@ impl PreState {
             .iter()
             .filter_map(|address| Some((*address, trie.storage(address)?)))
             .map(|(address, slots)| {
-                let stored =
-                    store(slots, |_, value, buf| buf.extend_from_slice(&alloy_rlp::encode_fixed_size(value)));
+                let stored = store(slots, slot_leaf);
                 debug_assert_eq!(stored.root, storage_roots[&address]);
                 (address, stored)
             })
@@ -114,6 +121,104 @@ impl PreState {
         TrieProof { root: stored.root, subtree }
     }
 
+    /// Applies `update` to `trie` (revealed with proofs of the update's keys), fetching from this
+    /// state each blinded sibling a removal meets (no proof of the removed key carries it; it is
+    /// untouched, so its pre-block proof is current) and retrying; `apply` is idempotent. Returns the
+    /// fetch count. Any other blinded node is a proof that was never asked for: an error.
+    pub fn apply_fetching(
+        &self,
+        trie: &mut SparseStateTrie,
+        update: &HashedPostState,
+    ) -> Result<u64, StateTrieError> {
+        let mut fetches = 0;
+        loop {
+            match trie.apply(update) {
+                Ok(()) => return Ok(fetches),
+                Err(StateTrieError { account, error: TrieError::BlindedSibling { path, .. } })
+                    if (fetches as usize) < MAX_NODE_FETCHES =>
+                {
+                    trie.reveal_nodes(account, &self.node_proof(account, &path))?;
+                    fetches += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// What undoes `update`: the pre-update value of everything it changes. Applying
+    /// `advance(update)` then `advance(undo)` gives this state back, nodes and all (a chain rewinds
+    /// its head state this way on a reorg).
+    pub fn undo(&self, update: &HashedPostState) -> HashedPostState {
+        let trie = self.state.trie();
+        let mut undo = HashedPostState::default();
+        let addresses: BTreeSet<&B256> = update.accounts.keys().chain(update.storages.keys()).collect();
+        for address in addresses {
+            let pre = trie.account(address).copied();
+            undo.accounts.insert(*address, pre);
+            let pre_slots = trie.storage(address);
+            let storage = update.storages.get(address);
+            let whole = pre.is_none()
+                || update.accounts.get(address).is_some_and(Option::is_none)
+                || storage.is_some_and(|storage| storage.wiped);
+            if whole {
+                // The whole pre-update storage comes back.
+                let slots = pre_slots.cloned().unwrap_or_default();
+                undo.storages.insert(*address, HashedStorage { wiped: true, slots });
+            } else if let Some(storage) = storage {
+                let slots = storage
+                    .slots
+                    .keys()
+                    .map(|slot| (*slot, pre_slots.and_then(|s| s.get(slot)).copied().unwrap_or_default()))
+                    .collect();
+                undo.storages.insert(*address, HashedStorage { wiped: false, slots });
+            }
+        }
+        undo
+    }
+
+    /// Applies `update` and brings the stored nodes up to date without a pass over the whole state:
+    /// the update's keys are proved from the stored nodes, applied to a sparse trie, and the sparse
+    /// trie's live nodes replace the stored ones on their paths (reth writes a block's `TrieUpdates`
+    /// the same way). Returns the new state root. An error means the stored nodes and the state
+    /// disagree: a bug.
+    pub fn advance(&mut self, update: &HashedPostState) -> Result<B256, StateTrieError> {
+        let mut targets = MultiProofTargets::default();
+        for address in update.accounts.keys() {
+            targets.entry(*address).or_default();
+        }
+        for (address, storage) in &update.storages {
+            targets.entry(*address).or_default().extend(storage.slots.keys().copied());
+        }
+        let mut trie = SparseStateTrie::new();
+        trie.reveal_multiproof(&self.multiproof(&targets))?;
+        self.apply_fetching(&mut trie, update)?;
+        let root = trie.root()?;
+        self.state.apply(update);
+        let accounts = revealed(Some(trie.account_trie()));
+        let accounts = accounts.ok_or(StateTrieError { account: None, error: TrieError::Blind })?;
+        self.accounts.update(accounts);
+        debug_assert_eq!(self.accounts.root, root, "the account trie's stored root is the sparse trie's");
+        let state = self.state.trie();
+        for address in targets.keys() {
+            let Some(slots) = state.storage(address).filter(|slots| !slots.is_empty()) else {
+                self.storages.remove(address);
+                continue;
+            };
+            let replaced = update.accounts.get(address).is_some_and(Option::is_none)
+                || update.storages.get(address).is_some_and(|storage| storage.wiped);
+            match revealed(trie.storage_trie(address)) {
+                // A wiped storage trie starts afresh: none of its old nodes survive.
+                _ if replaced => {
+                    self.storages.insert(*address, store(slots, slot_leaf));
+                }
+                Some(sparse) => self.storages.entry(*address).or_default().update(sparse),
+                // Only the account changed.
+                None => {}
+            }
+        }
+        Ok(root)
+    }
+
     fn storage_trie(&self, address: &B256) -> &StoredTrie {
         self.storages.get(address).unwrap_or(&self.empty_storage)
     }
@@ -135,6 +240,36 @@ impl StateView for PreState {
     fn storage(&self, address: &Address, slot: &U256) -> U256 {
         self.state.storage(address, slot)
     }
+}
+
+impl StoredTrie {
+    /// Brings the nodes up to date with `sparse`, the trie after updates (and its root): removed
+    /// paths go, every live revealed node is written; blinded subtrees were not touched.
+    fn update(&mut self, sparse: &RevealedTrie) {
+        for path in sparse.removed_paths() {
+            self.nodes.remove(path);
+        }
+        let live = sparse.live_nodes();
+        self.root = match (sparse.node(&Nibbles::new()), live.first()) {
+            (Some(crate::trie::SparseNode::Hash(hash)), _) => *hash,
+            // The root is hashed even when its RLP is shorter than a hash.
+            (_, Some((path, encoded))) if path.is_empty() => alloy_primitives::keccak256(encoded),
+            _ => EMPTY_ROOT_HASH,
+        };
+        if self.root == EMPTY_ROOT_HASH {
+            self.nodes.clear();
+        }
+        self.nodes.extend(live.into_iter().map(|(path, encoded)| (path, Bytes::from(encoded))));
+    }
+}
+
+fn revealed(trie: Option<&SparseTrie>) -> Option<&RevealedTrie> {
+    trie.and_then(SparseTrie::as_revealed)
+}
+
+/// A storage leaf's value, for [`store`].
+fn slot_leaf(_: &B256, value: &U256, buf: &mut Vec<u8>) {
+    buf.extend_from_slice(&encode_slot(*value));
 }
 
 /// Root and all nodes of the trie over `leaves`.

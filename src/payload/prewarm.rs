@@ -16,7 +16,7 @@ use std::sync::{
 };
 
 use alloy_primitives::keccak256;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::{sync::mpsc::UnboundedSender, task::JoinHandle};
 
 use super::{
     executor::{Job, WorkloadExecutor},
@@ -39,16 +39,17 @@ pub(super) fn spawn<E: TxExecutor>(
     terminate: Arc<AtomicBool>,
     executed: Arc<AtomicUsize>,
     to_multi_proof: UnboundedSender<MultiProofMessage>,
-) {
+) -> Vec<JoinHandle<()>> {
     assert!(max_concurrency > 0, "prewarm needs at least one batch");
     let batch_size = (txs.len() / max_concurrency).max(1);
+    let mut batches = Vec::with_capacity(txs.len().div_ceil(batch_size));
     for start in (0..txs.len()).step_by(batch_size) {
         let end = (start + batch_size).min(txs.len());
         let (cpu, tx_executor, txs, pre_state) =
             (executor.clone(), tx_executor.clone(), txs.clone(), pre_state.clone());
         let (terminate, executed, to_multi_proof) =
             (terminate.clone(), executed.clone(), to_multi_proof.clone());
-        executor.spawn(async move {
+        batches.push(executor.spawn(async move {
             cpu.run(Job::Prewarm, move || {
                 for (index, tx) in txs.iter().enumerate().take(end).skip(start) {
                     if terminate.load(Ordering::Relaxed) {
@@ -65,8 +66,9 @@ pub(super) fn spawn<E: TxExecutor>(
                 }
             })
             .await;
-        });
+        }));
     }
+    batches
 }
 
 /// The proof targets of a transaction: every touched account, with its written slots, hashed.

@@ -17,12 +17,8 @@ use super::{
 };
 use crate::{
     batcher::cancel::Cancel,
-    trie::{MultiProof, Nibbles, SparseStateTrie, StateTrieError, TrieError},
+    trie::{MultiProof, Nibbles, SparseStateTrie},
 };
-
-/// How many blinded nodes one batch may fetch before the task gives up: each fetch reveals a node
-/// for good, so a batch needs at most about one per removal; a loop means a bug.
-const MAX_NODE_FETCHES_PER_BATCH: usize = 4_096;
 
 /// Counters of one block's sparse-trie task.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -98,7 +94,7 @@ type Revealed = hashbrown::HashSet<(Option<B256>, Nibbles), foldhash::fast::Fixe
 /// tries, and the trie decodes, re-encodes and hashes each node it is given before finding it
 /// revealed: most of the reveal cost of a block proved in chunks of 10. A node dropped here was
 /// placed, or skipped as stale, before; should one be missing after all, the update meets a
-/// blinded node and fetches it (`apply`), so this can cost a fetch, never a wrong root.
+/// blinded node and the task fails over to the sequential root: a cost, never a wrong root.
 fn drop_revealed(proof: &mut MultiProof, revealed: &mut Revealed) {
     proof.account_subtree.retain(|path, _| revealed.insert((None, *path)));
     for (address, storage) in &mut proof.storages {
@@ -106,28 +102,14 @@ fn drop_revealed(proof: &mut MultiProof, revealed: &mut Revealed) {
     }
 }
 
-/// Reveals the batch's proofs and applies its state. A removal whose surviving sibling only some
-/// other chunk's proof would have carried meets a blinded node: that node is fetched from the
-/// pre-block state (it is untouched, so its pre-block proof is current) and the update retried;
-/// `apply` is idempotent. Returns the trie and the number of nodes fetched.
+/// Reveals the batch's proofs and applies its state (fetching blinded nodes a removal needs from the
+/// pre-block state, see [`PreState::apply_fetching`]). Returns the trie and the number of nodes fetched.
 fn apply(
     mut trie: SparseStateTrie,
     batch: &SparseTrieUpdate,
     pre_state: &PreState,
 ) -> Result<(SparseStateTrie, u64), PayloadError> {
     trie.reveal_multiproof(&batch.multiproof).map_err(PayloadError::SparseTrie)?;
-    let mut fetches = 0;
-    loop {
-        match trie.apply(&batch.state) {
-            Ok(()) => return Ok((trie, fetches)),
-            Err(StateTrieError { account, error: TrieError::BlindedNode { path, .. } })
-                if (fetches as usize) < MAX_NODE_FETCHES_PER_BATCH =>
-            {
-                let proof = pre_state.node_proof(account, &path);
-                trie.reveal_nodes(account, &proof).map_err(PayloadError::SparseTrie)?;
-                fetches += 1;
-            }
-            Err(error) => return Err(PayloadError::SparseTrie(error)),
-        }
-    }
+    let fetches = pre_state.apply_fetching(&mut trie, &batch.state).map_err(PayloadError::SparseTrie)?;
+    Ok((trie, fetches))
 }

@@ -18,6 +18,16 @@ pub enum TrieError {
         /// Its hash.
         hash: B256,
     },
+    /// A removal left a branch with one child, known only by its hash: the branch collapses into that
+    /// child, so it must be revealed. Unlike [`Self::BlindedNode`] (a proof that should have been
+    /// asked for), no proof of the removed key carries it: reth fetches it from the database.
+    #[error("blinded sibling at {path:?} (hash {hash}) of a removed key")]
+    BlindedSibling {
+        /// Path of the blinded sibling.
+        path: Nibbles,
+        /// Its hash.
+        hash: B256,
+    },
     /// A proof revealed a node different from the (untouched) node already revealed at that path.
     #[error("conflicting reveal at {path:?}")]
     ConflictingReveal {

@@ -25,6 +25,7 @@ pub use alloy_trie::{
     Nibbles, TrieAccount, TrieMask, EMPTY_ROOT_HASH, KECCAK_EMPTY,
 };
 pub use error::{StateTrieError, TrieError};
+pub(crate) use post_state::encode_slot;
 pub use post_state::{Account, HashedPostState, HashedStorage};
 pub(crate) use proof::{key_range, proof_paths};
 pub use proof::{prove_leaves, MultiProof, MultiProofTargets, TrieProof};

@@ -177,8 +177,9 @@ mod sim {
         faults: PayloadFaults,
     ) -> (Result<(BlockOutcome, RootOutcome), PayloadError>, u64) {
         let processor = processor(seed);
-        let result =
-            processor.execute_block(case.pre_state.clone(), case.txs.clone(), faults, &Cancel::new()).await;
+        let result = processor
+            .execute_block(case.pre_state.clone(), case.txs.clone(), faults, None, &Cancel::new())
+            .await;
         (result, processor.fallbacks())
     }
 }

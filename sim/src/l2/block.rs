@@ -1,15 +1,16 @@
-//! L2 blocks and the one function that builds them from payload attributes.
+//! L2 blocks and the functions that build them from payload attributes.
 //!
 //! The sequencer builds from its own choices and the rollup node builds from derived attributes,
-//! both through [`build`]: equal inputs give equal blocks, byte for byte, hash for hash.
+//! both through [`validate`] then [`assemble`]: equal inputs and equal execution give equal blocks,
+//! byte for byte, hash for hash.
 //!
-//! Until the payload processor executes blocks (issue #9), the header's execution fields are
-//! stand-ins, each a pure function of the block's contents and its parent:
-//! - `state_root` = keccak256(parent state root ++ transactions commitment);
+//! The state root is the real root of the executed state (`engine.rs`: the caller executes the block
+//! between the two steps). The other execution fields are stand-ins, each a pure function of the
+//! block's contents:
 //! - `transactions_root` and `receipts_root` = keccak256 commitments over transaction hashes and
 //!   cumulative gas, not tries;
 //! - gas used = intrinsic gas of each transaction (21,000 + 4 per zero byte + 16 per other byte),
-//!   as if every call were a plain transfer.
+//!   as if every call were a plain transfer (the executor charges no gas).
 
 use alloy_consensus::{Block, BlockBody, Header, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH};
 use alloy_eips::{
@@ -18,7 +19,7 @@ use alloy_eips::{
 };
 use alloy_primitives::{Address, Bloom, Bytes, Keccak256, B256, B64, U256};
 use kona_genesis::ChainGenesis;
-use kona_protocol::L2BlockInfo;
+use kona_protocol::{L1BlockInfoTx, L2BlockInfo};
 use op_alloy_consensus::{OpBlock, OpTxEnvelope};
 
 /// A block of the L2 chain with what the world needs at hand.
@@ -107,10 +108,11 @@ fn base_fee_params(parent: &Header) -> BaseFeeParams {
     }
 }
 
-/// The genesis block of the L2 chain.
-pub fn genesis(timestamp: u64, gas_limit: u64, base_fee: u64) -> Header {
+/// The genesis block of the L2 chain, over the genesis state with root `state_root`.
+pub fn genesis(timestamp: u64, gas_limit: u64, base_fee: u64, state_root: B256) -> Header {
     Header {
         number: 0,
+        state_root,
         timestamp,
         gas_limit,
         base_fee_per_gas: Some(base_fee),
@@ -125,47 +127,72 @@ pub fn genesis(timestamp: u64, gas_limit: u64, base_fee: u64) -> Header {
     }
 }
 
-/// Builds the block on `parent` from `inputs`, decoding each raw transaction and recovering
-/// its sender.
-pub fn build(
-    parent: &Header,
-    parent_hash: B256,
-    inputs: BlockInputs,
-    genesis: &ChainGenesis,
-) -> Result<L2Block, BuildError> {
-    let mut decoded = Vec::with_capacity(inputs.txs.len());
-    for (index, raw) in inputs.txs.iter().enumerate() {
-        let tx = OpTxEnvelope::decode_2718_exact(raw)
-            .map_err(|e| BuildError::Decode { index, reason: e.to_string() })?;
-        let sender = rollsim::simsig::recover_signer(&tx)
-            .map_err(|e| BuildError::Sender { index, reason: e.to_string() })?;
-        decoded.push((tx, sender));
-    }
-    build_decoded(parent, parent_hash, inputs, decoded, genesis)
+/// Decodes each raw transaction of a payload and recovers its sender.
+pub fn decode(raw_txs: &[Bytes]) -> Result<Vec<(OpTxEnvelope, Address)>, BuildError> {
+    raw_txs
+        .iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            let tx = OpTxEnvelope::decode_2718_exact(raw)
+                .map_err(|e| BuildError::Decode { index, reason: e.to_string() })?;
+            let sender = rollsim::simsig::recover_signer(&tx)
+                .map_err(|e| BuildError::Sender { index, reason: e.to_string() })?;
+            Ok((tx, sender))
+        })
+        .collect()
 }
 
-/// Builds the block on `parent` from `inputs` whose transactions the caller already decoded
-/// (`decoded[i]` is `inputs.txs[i]` with its sender): the sequencer's path.
-pub fn build_decoded(
+/// Checks that `decoded` (`inputs.txs` decoded) make a block on `parent`: a later timestamp, an
+/// L1-info deposit first, gas within the limit. What passes executes and assembles.
+pub fn validate(
+    parent: &Header,
+    inputs: &BlockInputs,
+    decoded: &[(OpTxEnvelope, Address)],
+) -> Result<(), BuildError> {
+    assert_eq!(decoded.len(), inputs.txs.len(), "one decoded transaction per raw one");
+    if inputs.timestamp <= parent.timestamp {
+        return Err(BuildError::Timestamp { timestamp: inputs.timestamp, parent: parent.timestamp });
+    }
+    match decoded.first() {
+        Some((tx @ OpTxEnvelope::Deposit(_), _)) => {
+            L1BlockInfoTx::decode_calldata(alloy_consensus::Transaction::input(tx))
+                .map_err(|e| BuildError::L1Info(e.to_string()))?;
+        }
+        _ => return Err(BuildError::L1Info("no deposit first".to_owned())),
+    }
+    let gas_used = gas_used(decoded.iter().map(|(tx, _)| tx)).last().unwrap_or_default();
+    if gas_used > inputs.gas_limit {
+        return Err(BuildError::GasLimit { gas_used, gas_limit: inputs.gas_limit });
+    }
+    Ok(())
+}
+
+/// Cumulative intrinsic gas after each transaction.
+fn gas_used<'a, I>(txs: I) -> impl Iterator<Item = u64> + 'a
+where
+    I: Iterator<Item = &'a OpTxEnvelope> + 'a,
+{
+    txs.scan(0u64, |total, tx| {
+        *total += intrinsic_gas(alloy_consensus::Transaction::input(tx));
+        Some(*total)
+    })
+}
+
+/// Assembles the block on `parent` from [`validate`]d inputs and the state root of their execution.
+pub fn assemble(
     parent: &Header,
     parent_hash: B256,
     inputs: BlockInputs,
     decoded: Vec<(OpTxEnvelope, Address)>,
     genesis: &ChainGenesis,
+    state_root: B256,
 ) -> Result<L2Block, BuildError> {
-    assert_eq!(decoded.len(), inputs.txs.len(), "one decoded transaction per raw one");
-    if inputs.timestamp <= parent.timestamp {
-        return Err(BuildError::Timestamp { timestamp: inputs.timestamp, parent: parent.timestamp });
-    }
     let (txs, senders): (Vec<_>, Vec<_>) = decoded.into_iter().unzip();
-    let mut gas_used = 0u64;
+    let mut gas = 0u64;
     let mut receipt_bytes = Vec::with_capacity(txs.len() * 8);
-    for tx in &txs {
-        gas_used += intrinsic_gas(alloy_consensus::Transaction::input(tx));
-        receipt_bytes.extend_from_slice(&gas_used.to_be_bytes());
-    }
-    if gas_used > inputs.gas_limit {
-        return Err(BuildError::GasLimit { gas_used, gas_limit: inputs.gas_limit });
+    for cumulative in gas_used(txs.iter()) {
+        gas = cumulative;
+        receipt_bytes.extend_from_slice(&cumulative.to_be_bytes());
     }
     let transactions_root = if txs.is_empty() {
         EMPTY_ROOT_HASH
@@ -176,9 +203,6 @@ pub fn build_decoded(
         }
         hasher.finalize()
     };
-    let mut state = Keccak256::new();
-    state.update(parent.state_root);
-    state.update(transactions_root);
     let extra_data = match inputs.eip1559_params {
         Some(params) => Bytes::from([&[0u8][..], params.as_slice()].concat()),
         None => Bytes::new(),
@@ -193,7 +217,7 @@ pub fn build_decoded(
         parent_hash,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: inputs.fee_recipient,
-        state_root: state.finalize(),
+        state_root,
         transactions_root,
         receipts_root: if txs.is_empty() {
             EMPTY_ROOT_HASH
@@ -204,7 +228,7 @@ pub fn build_decoded(
         difficulty: U256::ZERO,
         number: parent.number + 1,
         gas_limit: inputs.gas_limit,
-        gas_used,
+        gas_used: gas,
         timestamp: inputs.timestamp,
         extra_data,
         mix_hash: inputs.prev_randao,

@@ -1,7 +1,7 @@
 //! The L2 chain (the engine's database): canonical unsafe blocks, the safe and finalized heads,
 //! sender nonces at the head, and the sequencer's transaction pool.
 
-use super::block::L2Block;
+use super::{block::L2Block, engine::ExecutedState};
 use alloy_eips::BlockNumHash;
 use alloy_primitives::{Address, Bytes, B256};
 use op_alloy_consensus::OpTxEnvelope;
@@ -33,6 +33,10 @@ pub struct L2Stats {
     pub unsafe_reorgs: u64,
     pub unsafe_blocks_replaced: u64,
     pub safe_rewinds: u64,
+    /// Blocks whose payload task fell back to the sequential root at the sequencer.
+    pub sequencer_payload_fallbacks: u64,
+    /// Block buildings cancelled mid-execution at the sequencer (built again).
+    pub sequencer_blocks_cancelled: u64,
 }
 
 /// The chain. Block 0 is genesis.
@@ -45,9 +49,14 @@ pub struct L2Chain {
     derived_from: Vec<BlockNumHash>,
     nonces: BTreeMap<Address, u64>,
     pool: VecDeque<PendingTx>,
+    /// Transactions taken from the pool for the block being built: they go back to the pool if it
+    /// is not appended (its parent was replaced, or the sequencer went down while executing it).
+    building: Vec<PendingTx>,
     /// Every block the sequencer produced, by height (replaced ones too): the safety oracle's
     /// record of what derivation must reproduce.
     produced: BTreeMap<u64, Vec<B256>>,
+    /// The executed state at the head (the engine's state database).
+    state: ExecutedState,
     pub stats: L2Stats,
 }
 
@@ -60,7 +69,12 @@ pub fn lock(chain: &SharedL2) -> MutexGuard<'_, L2Chain> {
 }
 
 impl L2Chain {
-    pub fn new(genesis: L2Block, l1_genesis: BlockNumHash) -> Self {
+    pub fn new(genesis: L2Block, l1_genesis: BlockNumHash, state: ExecutedState) -> Self {
+        assert_eq!(
+            genesis.header().state_root,
+            state.root(),
+            "the genesis header commits to the genesis state"
+        );
         Self {
             blocks: vec![Arc::new(genesis)],
             safe: 0,
@@ -68,7 +82,9 @@ impl L2Chain {
             derived_from: vec![l1_genesis],
             nonces: BTreeMap::new(),
             pool: VecDeque::new(),
+            building: Vec::new(),
             produced: BTreeMap::new(),
+            state,
             stats: L2Stats::default(),
         }
     }
@@ -105,6 +121,7 @@ impl L2Chain {
 
     /// Appends a block the sequencer produced.
     pub fn append_produced(&mut self, block: L2Block) {
+        self.building.clear();
         self.produced.entry(block.number()).or_default().push(block.hash);
         self.stats.blocks_built += 1;
         self.append(block);
@@ -115,8 +132,19 @@ impl L2Chain {
         self.produced.get(&number).map_or(&[], Vec::as_slice)
     }
 
-    /// Appends `block` on the head.
+    /// The executed state at the head.
+    pub fn state(&self) -> &ExecutedState {
+        &self.state
+    }
+
+    /// The executed state, to advance it to a block about to be appended.
+    pub fn state_mut(&mut self) -> &mut ExecutedState {
+        &mut self.state
+    }
+
+    /// Appends `block` on the head; the state must have been advanced to it.
     pub fn append(&mut self, block: L2Block) {
+        assert_eq!(self.state.number(), block.number(), "the state is advanced to the block appended");
         assert_eq!(
             block.block.header.parent_hash,
             self.head().hash,
@@ -136,6 +164,7 @@ impl L2Chain {
     pub fn truncate(&mut self, number: u64) -> usize {
         assert!(number >= self.safe, "truncating to {number} below the safe head {}", self.safe);
         let dropped = self.blocks.split_off(number as usize + 1);
+        self.state.rewind(number);
         let mut returned = Vec::new();
         for block in dropped.iter().rev() {
             let user_txs = block
@@ -198,6 +227,18 @@ impl L2Chain {
 
     pub fn pool_push(&mut self, tx: PendingTx) {
         self.pool.push_back(tx);
+    }
+
+    /// Remembers the transactions of the block being built.
+    pub fn set_building(&mut self, txs: Vec<PendingTx>) {
+        self.building = txs;
+    }
+
+    /// Returns the transactions of a block that was not appended to the front of the pool, in order.
+    pub fn requeue_building(&mut self) {
+        for tx in std::mem::take(&mut self.building).into_iter().rev() {
+            self.pool.push_front(tx);
+        }
     }
 
     /// Takes transactions for a block, in pool order, as op-geth's miner with DA limits would:

@@ -8,6 +8,7 @@
 
 pub mod block;
 pub mod chain;
+pub mod engine;
 
 use crate::workload::WorkloadConfig;
 use alloy_eips::BlockNumHash;

@@ -10,13 +10,15 @@
 //! - `optimism_syncStatus` answers as op-node does.
 
 pub mod providers;
+pub mod verifier;
 
 use crate::{
     da::DaClient,
     l1::L1Client,
     l2::{
-        block::{build, BlockInputs, L2Block},
-        chain::{lock, SharedL2},
+        block::{assemble, decode, validate, BlockInputs, BuildError, L2Block},
+        chain::{lock, L2Chain, SharedL2},
+        engine::exec_tx,
     },
     net::RpcServer,
     rpc_method,
@@ -55,6 +57,8 @@ pub struct RollupNode {
     pub l1_slot_s: u64,
     /// Derivation waits while set (rollup-node lag fault); RPC keeps answering from the last view.
     pub paused: Arc<std::sync::atomic::AtomicBool>,
+    /// Re-executes every safe block; the derivation loop holds it.
+    pub verifier: tokio::sync::Mutex<verifier::Verifier>,
 }
 
 type Polled = kona_derive::DerivationPipeline<
@@ -118,7 +122,9 @@ impl RollupNode {
             tracing::info!(target: "rollsim_sim::rollup_node", %error, "pipeline reset failed: retrying");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+        let mut verifier = self.verifier.lock().await;
         loop {
+            verifier.catch_up(&self.chain).await;
             while self.paused.load(std::sync::atomic::Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -280,12 +286,7 @@ impl RollupNode {
             chain.stats.blocks_derived_ahead += 1;
         }
         let parent_block = chain.head().clone();
-        let (block, flush) = match build(
-            parent_block.header(),
-            parent_block.hash,
-            inputs.clone(),
-            &self.rollup.genesis,
-        ) {
+        let (block, flush) = match self.execute(&mut chain, &parent_block, inputs.clone()) {
             Ok(block) => (block, false),
             Err(error) => {
                 tracing::info!(target: "rollsim_sim::rollup_node", number, %error, "invalid payload: deposit-only block");
@@ -293,9 +294,9 @@ impl RollupNode {
                     txs: inputs.txs.into_iter().filter(|raw| raw.first() == Some(&0x7e)).collect(),
                     ..inputs
                 };
-                let block =
-                    build(parent_block.header(), parent_block.hash, deposits_only, &self.rollup.genesis)
-                        .expect("a deposit-only payload always builds");
+                let block = self
+                    .execute(&mut chain, &parent_block, deposits_only)
+                    .expect("a deposit-only payload always builds");
                 (block, true)
             }
         };
@@ -303,6 +304,25 @@ impl RollupNode {
         chain.append(block);
         chain.set_safe(number, from);
         flush
+    }
+}
+
+impl RollupNode {
+    /// The engine's execution of a derived payload on `parent` (the head): decoded, validated,
+    /// executed on the chain's state (which advances to it) and assembled. An invalid payload
+    /// leaves the state as it was.
+    fn execute(
+        &self,
+        chain: &mut L2Chain,
+        parent: &L2Block,
+        inputs: BlockInputs,
+    ) -> Result<L2Block, BuildError> {
+        let decoded = decode(&inputs.txs)?;
+        validate(parent.header(), &inputs, &decoded)?;
+        let txs: Vec<_> = decoded.iter().map(|(tx, sender)| exec_tx(tx, *sender)).collect();
+        let state_root = chain.state_mut().execute(&txs);
+        assemble(parent.header(), parent.hash, inputs, decoded, &self.rollup.genesis, state_root)
+            .inspect_err(|_| chain.state_mut().rewind(parent.number()))
     }
 }
 

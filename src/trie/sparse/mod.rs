@@ -16,6 +16,7 @@ mod update;
 use std::collections::BTreeSet;
 
 use alloy_primitives::{keccak256, B256};
+use alloy_rlp::Encodable;
 use alloy_trie::{
     nodes::{BranchNodeRef, ExtensionNodeRef, LeafNodeRef, RlpNode},
     Nibbles, TrieMask, EMPTY_ROOT_HASH,
@@ -155,6 +156,8 @@ pub struct RevealedTrie {
     prefix_set: BTreeSet<Nibbles>,
     /// Paths whose node an update created or changed: a later proof of them is stale, not a conflict.
     modified: FixedSet<Nibbles>,
+    /// Paths whose node an update removed (a node may have been put there again since).
+    removed: FixedSet<Nibbles>,
     /// Reused RLP buffer.
     rlp_buf: Vec<u8>,
 }
@@ -176,6 +179,7 @@ impl RevealedTrie {
             values: FixedMap::default(),
             prefix_set: BTreeSet::new(),
             modified: FixedSet::default(),
+            removed: FixedSet::default(),
             rlp_buf: Vec::new(),
         }
     }
@@ -193,6 +197,61 @@ impl RevealedTrie {
     /// The value of the revealed leaf at `full_path`.
     pub fn get_leaf_value(&self, full_path: &Nibbles) -> Option<&Vec<u8>> {
         self.values.get(full_path)
+    }
+
+    /// Paths whose node an update removed: a store of the trie's nodes drops them before it takes
+    /// [`Self::live_nodes`].
+    pub fn removed_paths(&self) -> impl Iterator<Item = &Nibbles> {
+        self.removed.iter()
+    }
+
+    /// Every node reachable from the root without crossing a blinded one, with its RLP encoding (as a
+    /// `HashBuilder`'s proof retainer stores it), after [`Self::root`]: what a database keeping the
+    /// trie's nodes by path writes after the updates (blinded subtrees are unchanged). The root first.
+    pub fn live_nodes(&self) -> Vec<(Nibbles, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![Nibbles::new()];
+        let mut children = Vec::with_capacity(16);
+        while let Some(path) = stack.pop() {
+            let mut buf = Vec::new();
+            match self.nodes.get(&path).expect("a child's parent references it") {
+                SparseNode::Empty | SparseNode::Hash(_) => continue,
+                SparseNode::Leaf { key, .. } => {
+                    let value = self.values.get(&path.join(key)).expect("every leaf has a value");
+                    LeafNodeRef::new(key, value).encode(&mut buf);
+                }
+                SparseNode::Extension { key, .. } => {
+                    let child = path.join(key);
+                    ExtensionNodeRef::new(key, &self.cached_rlp(&child)).encode(&mut buf);
+                    stack.push(child);
+                }
+                SparseNode::Branch { state_mask, .. } => {
+                    children.clear();
+                    for nibble in state_mask.iter() {
+                        let mut child = path;
+                        child.push_unchecked(nibble);
+                        children.push(self.cached_rlp(&child));
+                        stack.push(child);
+                    }
+                    BranchNodeRef::new(&children, *state_mask).encode(&mut buf);
+                }
+            }
+            out.push((path, buf));
+        }
+        out
+    }
+
+    /// The `RlpNode` of the node at `path` as the last [`Self::root`] left it.
+    fn cached_rlp(&self, path: &Nibbles) -> RlpNode {
+        match self.nodes.get(path).expect("a child's parent references it") {
+            SparseNode::Empty => RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE]),
+            SparseNode::Hash(hash) => RlpNode::word_rlp(hash),
+            SparseNode::Leaf { hash, .. }
+            | SparseNode::Extension { hash, .. }
+            | SparseNode::Branch { hash, .. } => {
+                hash.clone().expect("hashed by the last root: no changes since")
+            }
+        }
     }
 
     /// Forgets everything: the trie becomes the revealed empty trie (a wiped storage).

@@ -103,7 +103,7 @@ impl RevealedTrie {
 
     /// Removes the leaf at `full_path`. Absent keys are a no-op if the trie proves them absent, and a
     /// [`TrieError::BlindedNode`] if the way to them is blinded. A branch left with one child collapses
-    /// into it, which needs that child revealed: else [`TrieError::BlindedNode`] for the sibling.
+    /// into it, which needs that child revealed: else [`TrieError::BlindedSibling`].
     pub fn remove_leaf(&mut self, full_path: &Nibbles) -> Result<(), TrieError> {
         let stack = self.walk(full_path)?;
         if !self.values.contains_key(full_path) {
@@ -119,11 +119,13 @@ impl RevealedTrie {
                 Some(node) => self.set(path, node),
                 None => {
                     self.nodes.remove(&path);
+                    self.removed.insert(path);
                 }
             }
         }
         if !ancestors.is_empty() {
             self.nodes.remove(leaf);
+            self.removed.insert(*leaf);
         }
         self.values.remove(full_path);
         self.prefix_set.insert(*full_path);
@@ -156,7 +158,7 @@ impl RevealedTrie {
         // The branch becomes its only child, one nibble longer.
         let merged = match self.nodes.get(&sibling) {
             Some(SparseNode::Hash(hash)) => {
-                return Err(TrieError::BlindedNode { path: sibling, hash: *hash });
+                return Err(TrieError::BlindedSibling { path: sibling, hash: *hash });
             }
             Some(SparseNode::Leaf { key, .. }) => {
                 changes.push((sibling, None));

@@ -1,0 +1,149 @@
+//! The rollup node's execution check: every block that becomes safe is executed again, on the node's
+//! own state, through its own payload processor, and the root compared with the block header's.
+//!
+//! The engine (the sequencer, or the rollup node's engine for derived blocks) computed the header's
+//! root from its own execution; this is the independent re-execution a verifier node does. A header
+//! root that differs from the re-executed state's is a violation of `l2_state_root`, naming the
+//! block and both roots. The payload task is given the header's root as the expected one: when it
+//! disagrees or fails it falls back to the sequential root, as reth does; a fallback with no fault
+//! injected violates `payload_no_spurious_fallback`.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use alloy_primitives::B256;
+use rollsim::{
+    batcher::cancel::Cancel,
+    execution::SimpleExecutor,
+    payload::{PayloadError, PayloadFaults, PayloadProcessor},
+};
+
+use crate::{
+    invariants::Monitor,
+    l2::{
+        chain::{lock, SharedL2},
+        engine::{exec_tx, ExecutedState, PayloadFaultSource},
+    },
+    profile::{self, Bucket},
+};
+
+/// Counters of the re-execution, shared with the world.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifierStats {
+    /// The newest re-executed block.
+    pub head: u64,
+    /// Blocks re-executed whose root matched.
+    pub verified: u64,
+    /// Blocks whose header root differed from the re-executed one.
+    pub mismatches: u64,
+    /// Blocks whose payload task fell back to the sequential root.
+    pub fallbacks: u64,
+    /// Blocks un-executed because the safe chain rewound below them.
+    pub rewound: u64,
+    /// Executions cancelled (and retried).
+    pub cancelled: u64,
+}
+
+/// The re-executing side of the rollup node: its own state at the newest verified safe block.
+pub struct Verifier {
+    state: ExecutedState,
+    /// Hash of each verified block, by number (genesis first).
+    hashes: Vec<B256>,
+    processor: PayloadProcessor<SimpleExecutor>,
+    faults: Arc<PayloadFaultSource>,
+    monitor: Arc<Monitor>,
+    stats: Arc<Mutex<VerifierStats>>,
+}
+
+impl Verifier {
+    /// A verifier at genesis (`state`, block `genesis_hash`).
+    pub fn new(
+        state: ExecutedState,
+        genesis_hash: B256,
+        processor: PayloadProcessor<SimpleExecutor>,
+        faults: Arc<PayloadFaultSource>,
+        monitor: Arc<Monitor>,
+        stats: Arc<Mutex<VerifierStats>>,
+    ) -> Self {
+        Self { state, hashes: vec![genesis_hash], processor, faults, monitor, stats }
+    }
+
+    fn count(&self, update: impl FnOnce(&mut VerifierStats)) {
+        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        update(&mut stats);
+        stats.head = self.state.number();
+    }
+
+    /// The newest verified block.
+    pub fn head(&self) -> u64 {
+        self.state.number()
+    }
+
+    /// Re-executes every safe block above the verified head, first rewinding past verified blocks
+    /// that are no longer the chain's (the safe head rewound on an L1 reorg).
+    pub async fn catch_up(&mut self, chain: &SharedL2) {
+        loop {
+            let block = {
+                let chain = lock(chain);
+                let safe = chain.safe().number();
+                while self.head() > safe
+                    || chain.block(self.head()).map(|b| b.hash) != Some(self.hashes[self.head() as usize])
+                {
+                    let number = self.head() - 1;
+                    self.state.rewind(number);
+                    self.hashes.truncate(number as usize + 1);
+                    self.count(|stats| stats.rewound += 1);
+                }
+                if self.head() == safe {
+                    return;
+                }
+                chain.block(self.head() + 1).expect("at or below the safe head").clone()
+            };
+            let txs: Arc<[_]> =
+                block.txs().iter().zip(&block.senders).map(|(tx, sender)| exec_tx(tx, *sender)).collect();
+            let expected = block.header().state_root;
+            let mut faults = self.faults.draw("rollup", txs.len());
+            let (outcome, root, injected) = loop {
+                let injected = faults != PayloadFaults::default();
+                let pre_state = self.state.head();
+                let cancel = Cancel::new();
+                let executed =
+                    self.processor.execute_block(pre_state, txs.clone(), faults, Some(expected), &cancel);
+                match profile::scoped(Bucket::Payload, executed).await {
+                    Ok((outcome, root)) => break (outcome, root, injected),
+                    // Executed again, without faults: a cancellation is not a verdict.
+                    Err(PayloadError::Cancelled) => {
+                        self.count(|stats| stats.cancelled += 1);
+                        faults = PayloadFaults::default();
+                    }
+                    Err(error) => unreachable!("execute_block fails only when cancelled, not with {error}"),
+                }
+            };
+            let state_root = self.state.advance(&outcome.state);
+            self.hashes.push(block.hash);
+            debug_assert_eq!(root.state_root, state_root, "the task's root or the fallback's is the state's");
+            if let Some(fallback) = &root.fallback {
+                self.count(|stats| stats.fallbacks += 1);
+                if !injected && state_root == expected {
+                    let detail =
+                        format!("rollup node block {}: {fallback:?} with no fault injected", block.number());
+                    self.monitor.violate("payload_no_spurious_fallback", detail);
+                }
+            }
+            if state_root == expected {
+                self.count(|stats| stats.verified += 1);
+                continue;
+            }
+            self.count(|stats| stats.mismatches += 1);
+            tracing::warn!(
+                target: "rollsim_sim::rollup_node", number = block.number(), header = %expected, executed = %state_root,
+                "state root mismatch"
+            );
+            let detail = format!(
+                "block {} ({}): header state root {expected}, re-executed state root {state_root}",
+                block.number(),
+                block.hash
+            );
+            self.monitor.violate("l2_state_root", detail);
+        }
+    }
+}

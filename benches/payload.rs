@@ -142,7 +142,9 @@ mod native {
                         let (processor, pre, block) = (processor.clone(), pre.clone(), block.clone());
                         let (_, root) = runtime
                             .block_on(async move {
-                                processor.execute_block(pre, block, Default::default(), &Cancel::new()).await
+                                processor
+                                    .execute_block(pre, block, Default::default(), None, &Cancel::new())
+                                    .await
                             })
                             .unwrap();
                         assert_eq!((root.state_root, root.fallback), (expected, None));

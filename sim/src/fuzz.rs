@@ -17,7 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
 /// The fault kinds the fuzzer draws; none may break an invariant (the proptest draws them too).
-pub const ALL_KINDS: usize = 16;
+pub const ALL_KINDS: usize = 17;
 
 /// The fault of kind `kind` (see [`ALL_KINDS`]) in `[at, at + duration)`; `intensity` in [0, 1)
 /// scales its strength (depth, probability, multiplier, delay).
@@ -72,6 +72,7 @@ pub fn fault(kind: usize, at: Duration, duration: Duration, intensity: f64) -> F
         },
         14 => partition("rollup"),
         15 => Fault::TxpoolBlock { at, blob: false },
+        16 => Fault::BatcherFlush { at, duration, interval_s: 60 - (intensity * 54.0) as u64 },
         _ => panic!("fault kind {kind} is not below {ALL_KINDS}"),
     }
 }
@@ -125,11 +126,17 @@ const FAULTS_FROM: Duration = Duration::from_secs(60);
 const FAULTS_UNTIL: Duration = Duration::from_secs(7 * 60);
 const MAX_WINDOW: Duration = Duration::from_secs(3 * 60);
 
+/// The fault kind of a DA backlog burst (see [`fault`]).
+const DA_BACKLOG: usize = 12;
+/// Burst intensity drawn for calldata-only configs, as a share of the full range.
+const CALLDATA_BACKLOG_SCALE: f64 = 0.3;
+
 /// The scenario text of case `seed` over `base` (default: [`default_base`] with a swarm-drawn
 /// batcher config), with planted bug `plant` active, drawing fault kinds `0..kinds`.
 pub fn swarm_case(seed: u64, base: Option<&toml::Table>, plant: Option<&str>, kinds: usize) -> String {
     assert!(kinds <= ALL_KINDS, "{kinds} fault kinds asked, {ALL_KINDS} exist");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut calldata_only = false;
     let table = match base {
         Some(base) => base.clone(),
         None => {
@@ -145,6 +152,15 @@ pub fn swarm_case(seed: u64, base: Option<&toml::Table>, plant: Option<&str>, ki
             );
             batcher.insert("batch_type".into(), ["singular", "span"][rng.gen_range(0..2)].into());
             batcher.insert("compression_algo".into(), ["zlib", "brotli-10"][rng.gen_range(0..2)].into());
+            // Deployments confirm after 1 to 10 blocks; fewer confirmations leave channels in the
+            // queue when their receipts arrive, where timeout and reorg handling act.
+            batcher.insert("num_confirmations".into(), toml::Value::Integer([1, 4, 10][rng.gen_range(0..3)]));
+            // Throttling off (op-batcher's lower threshold 0): the sequencer builds blocks of any DA
+            // size, so a single block can outgrow a channel.
+            if rng.gen_bool(1.0 / 3.0) {
+                batcher.insert("throttle_lower_threshold_bytes".into(), toml::Value::Integer(0));
+            }
+            calldata_only = da == "calldata";
             table
         }
     };
@@ -160,7 +176,15 @@ pub fn swarm_case(seed: u64, base: Option<&toml::Table>, plant: Option<&str>, ki
             let kind = enabled[rng.gen_range(0..enabled.len())];
             let at = Duration::from_secs(rng.gen_range(FAULTS_FROM.as_secs()..FAULTS_UNTIL.as_secs()));
             let window = Duration::from_secs(rng.gen_range(10..=MAX_WINDOW.as_secs()));
-            fault(kind, at, window, rng.gen_range(0.0..1.0))
+            let intensity = rng.gen_range(0.0..1.0);
+            // Calldata alone cannot carry the heaviest bursts (one frame per L1 transaction): the
+            // case would fail for load, not for a bug.
+            let intensity = if kind == DA_BACKLOG && calldata_only {
+                intensity * CALLDATA_BACKLOG_SCALE
+            } else {
+                intensity
+            };
+            fault(kind, at, window, intensity)
         })
         .collect();
     scenario_text(&table, &format!("fuzz-{seed}"), CASE_DURATION, seed, faults)
@@ -235,6 +259,7 @@ fn weaker(fault: &Fault) -> Option<Fault> {
             *blob_demand_multiplier = 1.0 + (*blob_demand_multiplier - 1.0) / 2.0;
         }
         Fault::DaBacklog { txs_per_block, .. } if *txs_per_block > 0.2 => *txs_per_block /= 2.0,
+        Fault::BatcherFlush { interval_s, .. } if *interval_s < 60 => *interval_s *= 2,
         _ => return None,
     }
     Some(f)

@@ -34,17 +34,17 @@ fn timeout_no_confirmations() {
 
 #[test]
 fn stuck_pending_da_bytes() {
-    found_and_fixed("stuck-pending-da-bytes", "INVARIANT-STUCK");
+    found_and_fixed("stuck-pending-da-bytes", "batcher_da_bytes_drained");
 }
 
 #[test]
 fn brotli_empty_batch_loop() {
-    found_and_fixed("brotli-empty-batch-loop", "INVARIANT-BROTLI");
+    found_and_fixed("brotli-empty-batch-loop", "l2_safe_follows_unsafe");
 }
 
 #[test]
 fn txpool_blocked_no_cancel() {
-    found_and_fixed("txpool-blocked-no-cancel", "INVARIANT-TXPOOL");
+    found_and_fixed("txpool-blocked-no-cancel", "l2_safe_follows_unsafe");
 }
 
 /// A panic in the batcher is a finding: the run ends with `no_panic` failed and the panic's

@@ -93,7 +93,8 @@ impl RunHandle {
         self.thread.is_finished()
     }
 
-    /// Waits for the outcome. A panic inside the simulation is re-raised here.
+    /// Waits for the outcome. A panic in the simulated world is the outcome's `no_panic` failure;
+    /// one in the harness around it is re-raised here.
     pub fn join(self) -> Outcome {
         self.thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }

@@ -311,6 +311,13 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
         None => None,
     };
     let runs = o.runs.unwrap_or(if o.time.is_some() { u64::MAX } else { 100 });
+    // A panic in a case is recorded as its failure with the message: keep stderr to the findings.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !std::thread::current().name().is_some_and(|name| name.starts_with("rollsim-")) {
+            default_hook(info);
+        }
+    }));
     // Outside any simulation: the campaign measures wall time.
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();

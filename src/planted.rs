@@ -6,9 +6,18 @@
 use std::cell::Cell;
 
 /// Every toggle: (name, the upstream issue it re-creates).
-pub const BUGS: [(&str, &str); 4] = [
+pub const BUGS: [(&str, &str); 7] = [
     ("timeout-no-confirmations", "12363: Channel::is_timed_out reads the minimum inclusion block as zero"),
     ("stuck-pending-da-bytes", "14518: pending DA bytes of cleared state are still counted after a clear"),
+    ("force-publish-no-channel", "18701: a flush with no current channel dereferences nil in getReadyChannel"),
+    (
+        "brotli-empty-batch-loop",
+        "18485: the shadow compressor counts brotli's version byte as content and rejects a channel's first block",
+    ),
+    (
+        "txpool-blocked-no-cancel",
+        "9818 (fixed by 10941): \"address already reserved\" is an ordinary send failure, no cancellation is sent",
+    ),
     (
         "payload-targets-per-account",
         "reth: fetched proof targets tracked per account, not per (account, slot): later slots go unproved",

@@ -11,6 +11,10 @@ use std::{
     io::{IsTerminal as _, Write as _},
     path::{Path, PathBuf},
     process::ExitCode,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Mutex,
+    },
     time::Duration,
 };
 
@@ -77,6 +81,10 @@ enum Command {
         /// Also write each reproducer's HTML report (as `run --report`) here.
         #[arg(long, value_name = "DIR")]
         report_dir: Option<PathBuf>,
+        /// Cases run at once (default: the machine's cores). The failure reported is the
+        /// campaign's lowest-numbered failing case among those run, whatever finished first.
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Measure a scenario's speed: simulated/wall time ratio and where the wall time goes.
     Bench {
@@ -119,8 +127,8 @@ pub fn main() -> ExitCode {
             run(&scenario, seed, json, trace.as_deref(), twice, report.as_deref())
         }
         Command::Trace { command: TraceCommand::Diff { a, b, context } } => trace_diff(&a, &b, context),
-        Command::Fuzz { runs, time, seed, shard, base, out, json, plant, report_dir } => {
-            fuzz(FuzzOptions { runs, time, seed, shard, base, out, json, plant, report_dir })
+        Command::Fuzz { runs, time, seed, shard, base, out, json, plant, report_dir, jobs } => {
+            fuzz(FuzzOptions { runs, time, seed, shard, base, out, json, plant, report_dir, jobs })
         }
         Command::Bench { scenario, seed, runs, json } => bench(&scenario, seed, runs, json),
         Command::List { dir } => list(&dir),
@@ -302,6 +310,7 @@ struct FuzzOptions {
     json: bool,
     plant: Option<String>,
     report_dir: Option<PathBuf>,
+    jobs: Option<usize>,
 }
 
 /// Buckets of the runtime's and the world's plumbing, not any system's or fake's own work.
@@ -361,6 +370,9 @@ fn bench(path: &Path, seed: Option<u64>, runs: u32, json: bool) -> Result<ExitCo
     Ok(if outcome.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// A failing case of a campaign: its index, seed, first failing invariant, text and fault count.
+type Failure = (u64, u64, &'static str, String, usize);
+
 fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
     let base = match &o.base {
         Some(path) => {
@@ -372,30 +384,60 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
         None => None,
     };
     let runs = o.runs.unwrap_or(if o.time.is_some() { u64::MAX } else { 100 });
+    // A panic in a case is recorded as its failure with the message: keep stderr to the findings.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !std::thread::current().name().is_some_and(|name| name.starts_with("rollsim-")) {
+            default_hook(info);
+        }
+    }));
     // Outside any simulation: the campaign measures wall time.
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
     let (index, shards) = o.shard;
-    let mut cases = 0u64;
-    let mut failure = None;
-    for k in 0..runs {
-        if o.time.is_some_and(|budget| started.elapsed() >= budget) {
-            break;
+    let jobs = o.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    // Workers take case numbers in order and stop taking new ones after a failure, so every case
+    // numbered below a failing one has run: the lowest failing case is the campaign's first.
+    let next = AtomicU64::new(0);
+    let (stop, cases) = (AtomicBool::new(false), AtomicU64::new(0));
+    let failures: Mutex<Vec<Failure>> = Mutex::default();
+    let error: Mutex<Option<String>> = Mutex::default();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                if stop.load(Ordering::Relaxed) || o.time.is_some_and(|budget| started.elapsed() >= budget) {
+                    return;
+                }
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= runs {
+                    return;
+                }
+                let case_seed = o.seed.wrapping_add(k.wrapping_mul(shards)).wrapping_add(index);
+                let text = fuzz::swarm_case(case_seed, base.as_ref(), o.plant.as_deref(), fuzz::ALL_KINDS);
+                match fuzz::run_text(&text, &format!("fuzz case {case_seed}")) {
+                    Err(message) => {
+                        error.lock().expect("error lock").get_or_insert(message);
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    Ok((scenario, outcome)) => {
+                        cases.fetch_add(1, Ordering::Relaxed);
+                        if let Some(invariant) = fuzz::first_failure(&outcome) {
+                            let failure = (k, case_seed, invariant, text, scenario.faults.len());
+                            failures.lock().expect("failures lock").push(failure);
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
         }
-        let case_seed = o.seed.wrapping_add(k.wrapping_mul(shards)).wrapping_add(index);
-        let text = fuzz::swarm_case(case_seed, base.as_ref(), o.plant.as_deref(), fuzz::ALL_KINDS);
-        let (scenario, outcome) = fuzz::run_text(&text, &format!("fuzz case {case_seed}"))?;
-        cases += 1;
-        if let Some(invariant) = fuzz::first_failure(&outcome) {
-            if !o.json {
-                eprintln!(
-                    "case {case_seed}: {invariant} violated with {} faults; shrinking",
-                    scenario.faults.len()
-                );
-            }
-            failure = Some((case_seed, invariant, text, scenario.faults.len()));
-            break;
-        }
+    });
+    if let Some(message) = error.into_inner().expect("error lock") {
+        return Err(message);
+    }
+    let cases = cases.into_inner();
+    let failure = failures.into_inner().expect("failures lock").into_iter().min_by_key(|f| f.0);
+    if let (Some((_, case_seed, invariant, _, faults)), false) = (&failure, o.json) {
+        eprintln!("case {case_seed}: {invariant} violated with {faults} faults; shrinking");
     }
     let elapsed = started.elapsed();
     let per_minute = cases as f64 / elapsed.as_secs_f64().max(1e-9) * 60.0;
@@ -403,11 +445,12 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
         "cases": cases,
         "failures": u64::from(failure.is_some()),
         "cases_per_minute": per_minute,
+        "jobs": jobs,
         "wall_time_s": elapsed.as_secs_f64(),
         "seed": o.seed,
         "shard": format!("{index}/{shards}"),
     });
-    let Some((case_seed, invariant, text, faults_before)) = failure else {
+    let Some((_, case_seed, invariant, text, faults_before)) = failure else {
         if o.json {
             println!("{summary}");
         } else {

@@ -200,6 +200,16 @@ pub enum Fault {
         garbage: GarbageKind,
         sender: GarbageSender,
     },
+    /// An operator calls the batcher's admin `flushBatcher` at `at` and every `interval_s` while
+    /// the window lasts: the current channel closes and publishes though not full. A call while
+    /// node `batcher` is down is lost, as an RPC to a dead process.
+    BatcherFlush {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        duration: Duration,
+        interval_s: u64,
+    },
 }
 
 fn one() -> f64 {
@@ -241,7 +251,8 @@ impl Fault {
             | Self::DaLoss { at, .. }
             | Self::DaBacklog { at, .. }
             | Self::TxpoolBlock { at, .. }
-            | Self::Garbage { at, .. } => *at,
+            | Self::Garbage { at, .. }
+            | Self::BatcherFlush { at, .. } => *at,
         }
     }
 
@@ -259,7 +270,8 @@ impl Fault {
             | Self::DaOutage { duration, .. }
             | Self::DaSlow { duration, .. }
             | Self::DaLoss { duration, .. }
-            | Self::DaBacklog { duration, .. } => *duration,
+            | Self::DaBacklog { duration, .. }
+            | Self::BatcherFlush { duration, .. } => *duration,
             Self::BatcherCrash { downtime, .. } | Self::SequencerRestart { downtime, .. } => *downtime,
             Self::L1Reorg { .. } | Self::TxpoolBlock { .. } | Self::Garbage { .. } => Duration::ZERO,
         }
@@ -279,7 +291,8 @@ impl Fault {
             | Self::DaOutage { duration, .. }
             | Self::DaSlow { duration, .. }
             | Self::DaLoss { duration, .. }
-            | Self::DaBacklog { duration, .. } => Some(duration),
+            | Self::DaBacklog { duration, .. }
+            | Self::BatcherFlush { duration, .. } => Some(duration),
             Self::BatcherCrash { downtime, .. } | Self::SequencerRestart { downtime, .. } => Some(downtime),
             Self::L1Reorg { .. } | Self::TxpoolBlock { .. } | Self::Garbage { .. } => None,
         }
@@ -310,6 +323,7 @@ impl Fault {
             Self::DaBacklog { .. } => "da_backlog",
             Self::TxpoolBlock { .. } => "txpool_block",
             Self::Garbage { .. } => "garbage",
+            Self::BatcherFlush { .. } => "batcher_flush",
         }
     }
 
@@ -456,6 +470,12 @@ impl Fault {
                 }
             }
             Self::Garbage { .. } => needs(scenario.l2.is_some(), "kind", "[l2]")?,
+            Self::BatcherFlush { interval_s, .. } => {
+                needs(scenario.batcher.is_some(), "kind", "[batcher]")?;
+                if *interval_s == 0 {
+                    return err("interval_s", "must be at least 1".into());
+                }
+            }
             Self::L1Stall { .. } => {}
         }
         Ok(())
@@ -483,6 +503,8 @@ pub struct Injector {
     pub payload_faults: Arc<PayloadFaultSource>,
     /// The batcher's wallet, for the stuck transaction of `txpool_block`.
     pub batcher: Option<l1::wallet::Wallet>,
+    /// Wakes the running batcher's admin task to call `flush` (`batcher_flush`).
+    pub batcher_flush: Arc<tokio::sync::Notify>,
     pub inbox: Address,
     /// Windowed faults in progress, and when the last one ended: online invariants that faults
     /// may delay hold off while any is active.
@@ -563,7 +585,10 @@ impl Injector {
         }
         self.start(&fault);
         if windowed {
-            tokio::time::sleep(fault.duration()).await;
+            match &fault {
+                Fault::BatcherFlush { interval_s, .. } => self.flush_until(fault.end(), *interval_s).await,
+                _ => tokio::time::sleep(fault.duration()).await,
+            }
             self.stop(&fault);
             self.activity.ended();
             tracing::info!(target: TARGET, kind, "fault ended");
@@ -638,6 +663,8 @@ impl Injector {
             Fault::Garbage { garbage, sender, .. } => {
                 tracing::info!(target: TARGET, garbage = ?garbage, sender = ?sender, "garbage due: the rogue submitter posts it");
             }
+            // Repeated by `flush_until` while the window lasts.
+            Fault::BatcherFlush { .. } => {}
         }
     }
 
@@ -670,7 +697,8 @@ impl Injector {
             | Fault::DaOutage { .. }
             | Fault::DaSlow { .. }
             | Fault::DaLoss { .. }
-            | Fault::DaBacklog { .. } => {}
+            | Fault::DaBacklog { .. }
+            | Fault::BatcherFlush { .. } => {}
             Fault::L1Reorg { .. } | Fault::TxpoolBlock { .. } | Fault::Garbage { .. } => {
                 unreachable!("instant faults have no end")
             }
@@ -694,6 +722,21 @@ impl Injector {
         if *holds == 0 {
             tracing::info!(target: "rollsim_sim::world", node = name, "node restarted");
             self.handle.restart(self.node(name));
+        }
+    }
+
+    /// Flushes the batcher now and every `interval_s` before `end`.
+    async fn flush_until(&self, end: Duration, interval_s: u64) {
+        let interval = Duration::from_secs(interval_s);
+        loop {
+            tracing::info!(target: TARGET, "batcher flush requested");
+            self.batcher_flush.notify_waiters();
+            let now = sim_now();
+            if now + interval >= end {
+                tokio::time::sleep(end.saturating_sub(now)).await;
+                return;
+            }
+            tokio::time::sleep(interval).await;
         }
     }
 

@@ -18,6 +18,7 @@ use alloy_eips::{
     eip7840::BlobParams,
 };
 use alloy_primitives::{Address, B256};
+use rollsim::protocol::{blob::decode_blob, frame::ChannelId, tx_data::parse_tx_data};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::{sync::Arc, sync::Mutex, time::Duration};
@@ -321,6 +322,58 @@ pub fn check_da_bytes_drained(unsafe_da_bytes: u64, load_ended_at: Duration) -> 
     InvariantResult::from("batcher_da_bytes_drained", result)
 }
 
+/// The batcher's view of channel timeouts agrees with the chain: every channel it dropped as
+/// timed out on chain has frames in canonical L1 blocks at least `channel_timeout` apart, so
+/// derivation dropped it too. A channel with no frames left on the canonical chain (reorged out,
+/// or posted to AltDA) cannot be judged and passes.
+pub fn check_timeouts_real(
+    chain: &L1Chain,
+    batcher: Address,
+    inbox: Address,
+    channel_timeout: u64,
+    dropped: &BTreeSet<ChannelId>,
+) -> InvariantResult {
+    let mut included: BTreeMap<ChannelId, (u64, u64)> = BTreeMap::new();
+    for block in chain.canonical() {
+        for signed in block.txs.iter().filter(|tx| tx.sender == batcher && tx.to == inbox) {
+            let Some(signed) = &signed.signed else { continue };
+            let payloads: Vec<Vec<u8>> = match &signed.sidecar {
+                Some(sidecar) => sidecar.blobs.iter().filter_map(|b| decode_blob(b).ok()).collect(),
+                None => vec![alloy_consensus::Transaction::input(&signed.envelope).to_vec()],
+            };
+            for frame in payloads.iter().filter_map(|p| parse_tx_data(p).ok()).flatten() {
+                if dropped.contains(&frame.id) {
+                    let span = included.entry(frame.id).or_insert((u64::MAX, 0));
+                    *span = (span.0.min(block.number()), span.1.max(block.number()));
+                }
+            }
+        }
+    }
+    let wrong: Vec<String> = dropped
+        .iter()
+        .filter_map(|id| {
+            let (first, last) = included.get(id)?;
+            (last - first < channel_timeout).then(|| {
+                format!("{} (frames in L1 blocks {first}..={last})", alloy_primitives::hex::encode(id))
+            })
+        })
+        .collect();
+    let result = if wrong.is_empty() {
+        Ok(format!(
+            "{} channels dropped as timed out, each spanning the {channel_timeout}-block timeout",
+            dropped.len()
+        ))
+    } else {
+        Err(format!(
+            "{} of {} channels dropped as timed out were within the {channel_timeout}-block channel timeout: {}",
+            wrong.len(),
+            dropped.len(),
+            wrong.join(", ")
+        ))
+    };
+    InvariantResult::from("batcher_timeouts_real", result)
+}
+
 /// The first violation of an online invariant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
@@ -336,8 +389,11 @@ pub struct Monitor {
     first: Mutex<BTreeMap<&'static str, Violation>>,
 }
 
+/// A panic anywhere in the run (a system under test crashed); reported only when it happens.
+pub const NO_PANIC: &str = "no_panic";
+
 /// Every invariant's name.
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 16] = [
     "l1_chain_linked",
     "l1_fee_market",
     "l1_nonce_order",
@@ -352,6 +408,8 @@ pub const NAMES: [&str; 14] = [
     "l2_state_root",
     "l2_state_roots_verified",
     "payload_no_spurious_fallback",
+    "batcher_timeouts_real",
+    NO_PANIC,
 ];
 
 /// The online invariants about the batcher, by name.

@@ -102,11 +102,15 @@ impl RunHandle {
         self.thread.is_finished()
     }
 
-    /// Waits for the outcome. A panic inside the simulation is re-raised here.
+    /// Waits for the outcome. A panic in the simulated world is the outcome's `no_panic` failure;
+    /// one in the harness around it is re-raised here.
     pub fn join(self) -> Outcome {
         self.thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 }
+
+/// How often a run reports its progress (simulated time).
+const PROGRESS_STEP: Duration = Duration::from_secs(60);
 
 /// Starts `scenario` on a fresh thread.
 pub fn spawn_run(scenario: Scenario, options: RunOptions) -> RunHandle {
@@ -177,16 +181,32 @@ fn run_on_this_thread(
         profile::enable();
     }
     let (sim_time, invariants, stats) = tracing::subscriber::with_default(subscriber, || {
-        let runtime = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
-        runtime.block_on(async {
-            let world = World::start_traced(scenario, options.seed, Some(trace.clone()));
-            let end = scenario.duration;
-            while sim_now() < end {
-                let step = (end - sim_now()).min(Duration::from_secs(60));
-                tokio::time::sleep(step).await;
-                progress_s.store(sim_now().as_secs(), Ordering::Relaxed);
-            }
-            world.finish()
+        // A panic in any task unwinds out of `block_on`: it is a finding, recorded as a failed
+        // invariant so that fuzzing and `rollsim run` report it like any other violation.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let runtime =
+                madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
+            runtime.block_on(async {
+                let world = World::start_traced(scenario, options.seed, Some(trace.clone()));
+                let end = scenario.duration;
+                while sim_now() < end {
+                    let step = (end - sim_now()).min(PROGRESS_STEP);
+                    tokio::time::sleep(step).await;
+                    progress_s.store(sim_now().as_secs(), Ordering::Relaxed);
+                }
+                world.finish()
+            })
+        }))
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            let at_s = progress_s.load(Ordering::Relaxed);
+            let detail = format!("{message} (panicked after {at_s} s of simulated time)");
+            let failed = InvariantResult { name: invariants::NO_PANIC, ok: false, detail };
+            (Duration::from_secs(at_s), vec![failed], BTreeMap::new())
         })
     });
     let profile = profiled.then(|| Profile {
@@ -238,6 +258,8 @@ pub struct World {
     pub monitor: Arc<invariants::Monitor>,
     /// When users stop sending, if early enough that the batcher must drain by the end.
     drain_from: Option<Duration>,
+    /// Wakes the running batcher's admin task to call `flush` (fault `batcher_flush`).
+    batcher_flush: Arc<tokio::sync::Notify>,
 }
 
 /// How far behind the unsafe head the safe head may end a run: ten minutes of L2 blocks covers
@@ -300,6 +322,7 @@ impl World {
             payload_faults: Arc::new(PayloadFaultSource::new(seed, &["sequencer", "rollup"])),
             monitor: Arc::new(invariants::Monitor::new(trace)),
             drain_from: None,
+            batcher_flush: Arc::default(),
         };
         tokio::spawn(l1::produce_blocks(world.l1.clone()));
         let (chain, addr) = (world.l1.clone(), world.rpc_addr_of_next_node());
@@ -357,6 +380,7 @@ impl World {
             inbox: world.l2.as_ref().map(|l2| l2.rollup.batch_inbox_address).unwrap_or_default(),
             activity: world.fault_activity.clone(),
             down: Arc::default(),
+            batcher_flush: world.batcher_flush.clone(),
         };
         for fault in &scenario.faults {
             tokio::spawn(injector.clone().inject(fault.clone()));
@@ -546,8 +570,10 @@ impl World {
             };
             let stats = self.batcher_stats.clone();
             let rng_seed = seed::stream(seed, "batcher-channel-ids").next_u64();
+            let flush = self.batcher_flush.clone();
             self.add_node(node, move || {
-                let (config, ports, stats) = (config.clone(), ports.clone(), stats.clone());
+                let (config, ports, stats, flush) =
+                    (config.clone(), ports.clone(), stats.clone(), flush.clone());
                 async move {
                     let incarnation = stats.lock().expect("stats lock").len() as u64;
                     let mut batcher =
@@ -555,8 +581,12 @@ impl World {
                             .expect("validated with the scenario");
                     stats.lock().expect("stats lock").push(batcher.stats());
                     batcher.start().await.expect("a new batcher starts");
-                    // The batcher's loops run as tasks of this node until it is killed.
-                    std::future::pending::<()>().await;
+                    // The batcher's loops run as tasks of this node until it is killed; this task
+                    // answers the admin flushes.
+                    loop {
+                        flush.notified().await;
+                        batcher.flush().expect("the batcher runs until its node is killed");
+                    }
                 }
             });
         }
@@ -732,6 +762,17 @@ impl World {
             ]);
             if let Some(stop) = self.drain_from {
                 checks.push(invariants::check_da_bytes_drained(last.unsafe_da_bytes, stop));
+            }
+            // Judged only when the batcher dropped a channel as timed out.
+            let dropped: std::collections::BTreeSet<_> = incarnations
+                .iter()
+                .flat_map(|s| s.lock().expect("stats lock").timed_out_channels.clone())
+                .collect();
+            if let (false, Some(l2)) = (dropped.is_empty(), &self.l2) {
+                let chain = l1::lock(&self.l1);
+                let (inbox, timeout) = (l2.rollup.batch_inbox_address, l2.rollup.granite_channel_timeout);
+                let batcher = batcher_signer().address();
+                checks.push(invariants::check_timeouts_real(&chain, batcher, inbox, timeout, &dropped));
             }
         }
         (sim_now(), checks, stats)

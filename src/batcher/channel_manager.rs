@@ -191,11 +191,11 @@ impl ChannelManager {
     }
 
     /// A transaction was confirmed at `block`. If its channel timed out on chain, the channel and
-    /// every newer one are dropped and their blocks requeued.
-    pub fn tx_confirmed(&mut self, id: &TxId, block: BlockNumHash) {
+    /// every newer one are dropped and their blocks requeued; returns whether that happened.
+    pub fn tx_confirmed(&mut self, id: &TxId, block: BlockNumHash) -> bool {
         let Some(channel_id) = self.tx_channels.remove(id) else {
             tracing::warn!(target: "rollsim::batcher", tx = %id, "transaction from unknown channel marked as confirmed");
-            return;
+            return false;
         };
         let timed_out = self.channel_mut(&channel_id).is_some_and(|c| c.tx_confirmed(id, block));
         if timed_out {
@@ -203,6 +203,7 @@ impl ChannelManager {
             self.handle_channel_invalidated(&channel_id);
         }
         self.debug_check();
+        timed_out
     }
 
     /// Drops channel `id` and every newer channel; rewinds the block cursor to its first block.
@@ -285,6 +286,10 @@ impl ChannelManager {
         rng: &mut impl RngCore,
     ) -> Result<Option<ChannelId>, ChannelManagerError> {
         // Force publish only with a current channel (upstream bug 18701: a nil dereference).
+        #[cfg(feature = "planted-bugs")]
+        if pi.force_publish && self.current.is_none() && crate::planted::active("force-publish-no-channel") {
+            panic!("runtime error: invalid memory address or nil pointer dereference (getReadyChannel: force publish without a current channel)");
+        }
         if pi.force_publish {
             if let Some(id) = self.current {
                 let channel = self.channel_mut(&id).expect("current channel is in the queue");

@@ -89,6 +89,8 @@ pub struct BatcherStats {
     pub fatal: Option<String>,
     /// Fill of the channels closed full.
     pub fill: FillStats,
+    /// Channels dropped because their confirmed frames were judged timed out on chain.
+    pub timed_out_channels: Vec<crate::protocol::frame::ChannelId>,
 }
 
 /// The reference a queued send carries back with its result (upstream `txRef`).
@@ -684,6 +686,11 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             {
                 let mut state = lock(&self.txpool);
                 match (&result, *state) {
+                    // Before upstream 10941 the failure was retried like any other, forever.
+                    #[cfg(feature = "planted-bugs")]
+                    (Err(error), TxpoolState::Good)
+                        if error.is_already_reserved()
+                            && crate::planted::active("txpool-blocked-no-cancel") => {}
                     (Err(error), TxpoolState::Good) if error.is_already_reserved() => {
                         tracing::warn!(target: TARGET, is_blob = tx_ref.is_blob, "incompatible tx in txpool");
                         *state = TxpoolState::Blocked { blob: tx_ref.is_blob };
@@ -713,8 +720,10 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
                             stats.calldata_txs_confirmed += 1;
                         }
                     }
-                    lock(&self.manager)
-                        .tx_confirmed(&id, BlockNumHash::new(receipt.block_number, receipt.block_hash));
+                    let block = BlockNumHash::new(receipt.block_number, receipt.block_hash);
+                    if lock(&self.manager).tx_confirmed(&id, block) {
+                        lock(&self.stats).timed_out_channels.push(id.channel);
+                    }
                 }
             }
         }

@@ -1,0 +1,62 @@
+//! Planted bugs (`--features planted-bugs`): each reproducer in `tests/planted/`, written by
+//! `rollsim fuzz --plant NAME`, fails its invariant with the bug active and holds every invariant
+//! without it. Run with `cargo test -p rollsim-sim --features planted-bugs --test planted`.
+#![cfg(all(madsim, feature = "planted-bugs"))]
+
+use rollsim_sim::fuzz;
+use std::path::Path;
+
+fn reproducer(bug: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/planted").join(format!("{bug}.toml"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The reproducer of `bug` fails `invariant` (the first to fail), and passes with the bug off.
+fn found_and_fixed(bug: &str, invariant: &str) {
+    let text = reproducer(bug);
+    let (scenario, outcome) = fuzz::run_text(&text, bug).unwrap();
+    assert_eq!(scenario.planted_bug.as_deref(), Some(bug));
+    assert!(scenario.faults.len() <= 3, "{bug}: {} faults", scenario.faults.len());
+    let failed: Vec<_> = outcome.invariants.iter().filter(|i| !i.ok).collect();
+    assert_eq!(fuzz::first_failure(&outcome), Some(invariant), "{bug}: {failed:?}");
+
+    let mut table: toml::Table = text.parse().unwrap();
+    table.remove("planted_bug");
+    let (_, outcome) = fuzz::run_text(&toml::to_string(&table).unwrap(), bug).unwrap();
+    let failed: Vec<_> = outcome.invariants.iter().filter(|i| !i.ok).collect();
+    assert!(failed.is_empty(), "{bug} off: {failed:?}");
+}
+
+#[test]
+fn timeout_no_confirmations() {
+    found_and_fixed("timeout-no-confirmations", "batcher_timeouts_real");
+}
+
+#[test]
+fn stuck_pending_da_bytes() {
+    found_and_fixed("stuck-pending-da-bytes", "batcher_da_bytes_drained");
+}
+
+#[test]
+fn brotli_empty_batch_loop() {
+    found_and_fixed("brotli-empty-batch-loop", "l2_safe_follows_unsafe");
+}
+
+#[test]
+fn txpool_blocked_no_cancel() {
+    found_and_fixed("txpool-blocked-no-cancel", "l2_safe_follows_unsafe");
+}
+
+/// A panic in the batcher is a finding: the run ends with `no_panic` failed and the panic's
+/// message, and the shrinker keeps it (a shrunk reproducer shrinks no further).
+#[test]
+fn force_publish_no_channel_panics_and_shrinks() {
+    found_and_fixed("force-publish-no-channel", "no_panic");
+    let text = reproducer("force-publish-no-channel");
+    let (_, outcome) = fuzz::run_text(&text, "force-publish").unwrap();
+    let panic = outcome.invariants.iter().find(|i| i.name == "no_panic").unwrap();
+    assert!(panic.detail.contains("nil pointer dereference"), "{}", panic.detail);
+    let (shrunk, _) = fuzz::shrink(&text, "no_panic");
+    let (_, outcome) = fuzz::run_text(&shrunk, "force-publish shrunk").unwrap();
+    assert_eq!(fuzz::first_failure(&outcome), Some("no_panic"), "{shrunk}");
+}

@@ -60,3 +60,19 @@ fn force_publish_no_channel_panics_and_shrinks() {
     let (_, outcome) = fuzz::run_text(&shrunk, "force-publish shrunk").unwrap();
     assert_eq!(fuzz::first_failure(&outcome), Some("no_panic"), "{shrunk}");
 }
+
+/// reth: proof targets deduplicated per account. A slot written after its account was proved is
+/// never proved; the sparse trie meets it blinded, the task fails and the block falls back with no
+/// fault injected.
+#[test]
+fn payload_targets_per_account() {
+    found_and_fixed("payload-targets-per-account", "payload_no_spurious_fallback");
+}
+
+/// reth: a failed proof job ends the multiproof task with a bare return, and the sparse trie roots
+/// the updates it has: the sequencer's header commits to a wrong root, which the rollup node's
+/// re-execution reports.
+#[test]
+fn payload_bare_return_on_proof_error() {
+    found_and_fixed("payload-bare-return-on-proof-error", "l2_state_root");
+}

@@ -219,6 +219,7 @@ impl L2Chain {
             tracing::info!(target: "rollsim_sim::l2", number = newest, "l2 finalized head");
         }
         self.finalized = newest;
+        self.state.forget_below(newest);
     }
 
     pub fn pool(&self) -> &VecDeque<PendingTx> {

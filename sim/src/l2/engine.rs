@@ -7,7 +7,7 @@
 //! world's OP transactions by [`exec_tx`].
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, VecDeque},
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -34,7 +34,7 @@ const SENDER_BALANCE_WEI: u128 = 1_000_000_000_000_000_000_000_000;
 
 /// Senders funded at genesis at most: beyond that, senders start empty and their transfers fail
 /// (as unfunded accounts' would), which keeps genesis cheap for huge sender populations.
-pub const FUNDED_SENDERS_MAX: u64 = 100_000;
+const FUNDED_SENDERS_MAX: u64 = 100_000;
 
 /// The genesis state: the L1Block predeploy (the L1-info deposit writes it) and the first
 /// `min(senders, FUNDED_SENDERS_MAX)` workload senders, funded.
@@ -91,13 +91,15 @@ pub fn exec_tx(tx: &OpTxEnvelope, sender: Address) -> Tx {
     }
 }
 
-/// A node's executed state at its head block, with what undoes each block down to genesis, so a
-/// reorg rewinds the state as far as the chain.
+/// A node's executed state at its head block, with what undoes each block down to the oldest one a
+/// reorg can still remove (the finalized one), so a reorg rewinds the state as far as the chain.
 #[derive(Debug)]
 pub struct ExecutedState {
     head: Arc<PreState>,
-    /// `undo[i]` takes the state of block `i + 1` back to block `i`'s.
-    undo: Vec<HashedPostState>,
+    /// `undo[i]` takes the state of block `base + i + 1` back to block `base + i`'s.
+    undo: VecDeque<HashedPostState>,
+    /// The oldest block the state can rewind to.
+    base: u64,
     /// Times the head state was still shared with a block's pipeline when it advanced, and had to
     /// be copied.
     pub copies: u64,
@@ -106,7 +108,7 @@ pub struct ExecutedState {
 impl ExecutedState {
     /// The state at genesis.
     pub fn genesis(state: L2State) -> Self {
-        Self { head: Arc::new(PreState::new(state)), undo: Vec::new(), copies: 0 }
+        Self { head: Arc::new(PreState::new(state)), undo: VecDeque::new(), base: 0, copies: 0 }
     }
 
     /// The state at the head, for a block's pipeline.
@@ -121,7 +123,16 @@ impl ExecutedState {
 
     /// The block the state is at.
     pub fn number(&self) -> u64 {
-        self.undo.len() as u64
+        self.base + self.undo.len() as u64
+    }
+
+    /// Forgets how to undo blocks at or below `number` (finalized: no reorg removes them), so the
+    /// undo log stays as long as the unfinalized chain, not the whole run.
+    pub fn forget_below(&mut self, number: u64) {
+        while self.base < number.min(self.number()) {
+            self.undo.pop_front();
+            self.base += 1;
+        }
     }
 
     /// Moves to the next block, whose execution changed `post`; returns the new state root.
@@ -132,7 +143,7 @@ impl ExecutedState {
         let _profile = profile::scope(Bucket::State);
         let undo = self.head.undo(post);
         let root = self.head_mut().advance(post).expect("the stored trie nodes agree with the state");
-        self.undo.push(undo);
+        self.undo.push_back(undo);
         root
     }
 
@@ -144,12 +155,13 @@ impl ExecutedState {
         self.advance(&outcome.state)
     }
 
-    /// Rewinds to block `number` (at or below the head).
+    /// Rewinds to block `number` (at or below the head, not below a forgotten block).
     pub fn rewind(&mut self, number: u64) {
         let _profile = profile::scope(Bucket::State);
         assert!(number <= self.number(), "rewinding to {number} above the head {}", self.number());
+        assert!(number >= self.base, "rewinding to {number} below the finalized {}", self.base);
         while self.number() > number {
-            let undo = self.undo.pop().expect("above the target");
+            let undo = self.undo.pop_back().expect("above the target");
             self.head_mut().advance(&undo).expect("the stored trie nodes agree with the state");
         }
     }
@@ -297,5 +309,29 @@ mod tests {
         assert_eq!(state.account(&FROM).unwrap().balance, U256::from(SENDER_BALANCE_WEI));
         assert!(state.account(&Predeploys::L1_BLOCK_INFO).is_some());
         assert!(state.account(&address!("a200000000000000000000000000000000000003")).is_none());
+    }
+
+    /// Blocks advance and rewind the state root by root; finalized blocks can no longer be undone.
+    #[test]
+    fn the_state_rewinds_to_any_unfinalized_block() {
+        let mut state = ExecutedState::genesis(genesis_state([FROM]));
+        let mut roots = vec![state.root()];
+        for value in 1..=4u64 {
+            let txs = [exec_tx(&call(&[], value), FROM), exec_tx(&call(&[value as u8, 1], 0), FROM)];
+            roots.push(state.execute(&txs));
+            assert_eq!(state.root(), roots[value as usize]);
+        }
+        assert_eq!(
+            roots.iter().collect::<std::collections::BTreeSet<_>>().len(),
+            5,
+            "every block changes the root"
+        );
+        state.forget_below(2);
+        state.rewind(3);
+        assert_eq!((state.number(), state.root()), (3, roots[3]));
+        state.rewind(2);
+        assert_eq!((state.number(), state.root()), (2, roots[2]));
+        let below = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.rewind(1)));
+        assert!(below.is_err(), "block 2 is finalized: nothing below it can be undone");
     }
 }

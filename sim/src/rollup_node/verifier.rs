@@ -93,6 +93,7 @@ impl Verifier {
                     self.hashes.truncate(number as usize + 1);
                     self.count(|stats| stats.rewound += 1);
                 }
+                self.state.forget_below(chain.finalized().number());
                 if self.head() == safe {
                     return;
                 }

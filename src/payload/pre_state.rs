@@ -16,8 +16,8 @@ use crate::{
     execution::{L2State, StateView},
     trie::{
         encode_slot, key_range, proof_paths, Account, HashedPostState, HashedStorage, MultiProof,
-        MultiProofTargets, RevealedTrie, SparseStateTrie, SparseTrie, StateTrieError, TrieError, TrieProof,
-        EMPTY_ROOT_HASH,
+        MultiProofTargets, RevealedTrie, SparseNode, SparseStateTrie, SparseTrie, StateTrieError, TrieError,
+        TrieProof, EMPTY_ROOT_HASH,
     },
 };
 
@@ -251,7 +251,7 @@ impl StoredTrie {
         }
         let live = sparse.live_nodes();
         self.root = match (sparse.node(&Nibbles::new()), live.first()) {
-            (Some(crate::trie::SparseNode::Hash(hash)), _) => *hash,
+            (Some(SparseNode::Hash(hash)), _) => *hash,
             // The root is hashed even when its RLP is shorter than a hash.
             (_, Some((path, encoded))) if path.is_empty() => alloy_primitives::keccak256(encoded),
             _ => EMPTY_ROOT_HASH,

@@ -13,17 +13,6 @@ use rollsim::trie::{
 };
 use trie_common::{pool_key, post_state, Model};
 
-fn targets(update: &HashedPostState) -> MultiProofTargets {
-    let mut targets = MultiProofTargets::new();
-    for address in update.accounts.keys() {
-        targets.entry(*address).or_default();
-    }
-    for (address, storage) in &update.storages {
-        targets.entry(*address).or_default().extend(storage.slots.keys());
-    }
-    targets
-}
-
 /// The part of `update` for the addresses `keep` selects.
 fn part(update: &HashedPostState, keep: impl Fn(&B256) -> bool) -> HashedPostState {
     HashedPostState {
@@ -65,7 +54,7 @@ proptest! {
         for block in &blocks {
             let pre = state.clone();
             for phase in [part(block, |a| a[0] % 2 == 0), part(block, |a| a[0] % 2 == 1)] {
-                let proof = pre.clone().multiproof(&targets(&phase));
+                let proof = pre.clone().multiproof(&phase.targets());
                 sparse.reveal_multiproof(&proof).unwrap();
                 apply_fetching_blinded(&mut sparse, &phase, &pre);
             }
@@ -106,7 +95,7 @@ fn destroyed_account_with_large_storage() {
     // Destroy it: only the account is a target, its storage is dropped unrevealed.
     let block = HashedPostState { accounts: [(address, None)].into(), storages: Default::default() };
     let mut sparse = SparseStateTrie::new();
-    sparse.reveal_multiproof(&state.multiproof(&targets(&block))).unwrap();
+    sparse.reveal_multiproof(&state.multiproof(&block.targets())).unwrap();
     sparse.apply(&block).unwrap();
     state.apply(&block);
     assert_eq!(sparse.root().unwrap(), state.root());

@@ -88,7 +88,7 @@ impl Outcome {
 
 /// A run in progress on its own thread.
 pub struct RunHandle {
-    thread: std::thread::JoinHandle<Outcome>,
+    thread: std::thread::JoinHandle<(Outcome, Option<Profile>)>,
     progress_s: Arc<AtomicU64>,
 }
 
@@ -105,7 +105,7 @@ impl RunHandle {
     /// Waits for the outcome. A panic in the simulated world is the outcome's `no_panic` failure;
     /// one in the harness around it is re-raised here.
     pub fn join(self) -> Outcome {
-        self.thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        self.thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)).0
     }
 }
 
@@ -115,15 +115,24 @@ const PROGRESS_STEP: Duration = Duration::from_secs(60);
 /// Starts `scenario` on a fresh thread.
 pub fn spawn_run(scenario: Scenario, options: RunOptions) -> RunHandle {
     let progress_s = Arc::new(AtomicU64::new(0));
-    let progress = progress_s.clone();
+    let thread = spawn_thread(scenario, options, progress_s.clone(), false);
+    RunHandle { thread, progress_s }
+}
+
+/// Runs `scenario` on a fresh thread, with profiling if `profiled`.
+fn spawn_thread(
+    scenario: Scenario,
+    options: RunOptions,
+    progress_s: Arc<AtomicU64>,
+    profiled: bool,
+) -> std::thread::JoinHandle<(Outcome, Option<Profile>)> {
     // Outside any simulation: the runtime is created on this new thread.
     #[allow(clippy::disallowed_methods)]
-    let thread = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name(format!("rollsim-{}-{}", scenario.name, options.seed))
         .stack_size(64 << 20)
-        .spawn(move || run_on_this_thread(&scenario, &options, &progress, false).0)
-        .expect("spawning the simulation thread");
-    RunHandle { thread, progress_s }
+        .spawn(move || run_on_this_thread(&scenario, &options, &progress_s, profiled))
+        .expect("spawning the simulation thread")
 }
 
 /// Where one run's wall time went: time-stamp counter ticks per [`profile::LABELS`] bucket, over
@@ -137,18 +146,10 @@ pub struct Profile {
 
 /// Runs `scenario` at `seed` on a fresh thread with profiling on (no trace lines kept).
 pub fn profile_run(scenario: &Scenario, seed: u64) -> (Outcome, Profile) {
-    let scenario = scenario.clone();
     let options = RunOptions { seed, record_trace: false };
-    // Outside any simulation: the runtime is created on this new thread.
-    #[allow(clippy::disallowed_methods)]
-    let thread = std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || {
-            let (outcome, profile) = run_on_this_thread(&scenario, &options, &Arc::default(), true);
-            (outcome, profile.expect("profiled"))
-        })
-        .expect("spawning the simulation thread");
-    thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    let thread = spawn_thread(scenario.clone(), options, Arc::default(), true);
+    let (outcome, profile) = thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    (outcome, profile.expect("profiled"))
 }
 
 /// Runs `scenario` to the end and returns its outcome.
@@ -411,8 +412,9 @@ impl World {
             chain.fund(stranger_signer().address(), ether(1_000));
             (chain.canonical()[0].clone(), chain.config().clone())
         };
-        let genesis_state = l2::engine::genesis_state((0..config.workload.senders).map(sender_address));
-        let state = ExecutedState::genesis(genesis_state.clone());
+        let state = ExecutedState::genesis(l2::engine::genesis_state(
+            (0..config.workload.senders).map(sender_address),
+        ));
         let header = l2::block::genesis(
             l1_genesis.header.timestamp,
             config.gas_limit,
@@ -446,6 +448,8 @@ impl World {
             raw_txs: Vec::new(),
             senders: Vec::new(),
         };
+        // The rollup node re-executes on a state of its own, from the same genesis.
+        let verifier_state = state.clone();
         let chain: SharedL2 = Arc::new(Mutex::new(L2Chain::new(genesis, l1_genesis.num_hash(), state)));
         let verifier = Arc::<Mutex<VerifierStats>>::default();
         // Each node's payload processor draws its task interleavings from its own stream.
@@ -488,7 +492,7 @@ impl World {
             l1_slot_s: l1_config.slot_s,
             paused: self.rollup_paused.clone(),
             verifier: tokio::sync::Mutex::new(Verifier::new(
-                ExecutedState::genesis(genesis_state),
+                verifier_state,
                 hash,
                 processor("rollup"),
                 self.payload_faults.clone(),

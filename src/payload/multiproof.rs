@@ -9,7 +9,7 @@
 //! must never compute a root from the updates that came before it (bnb-chain/reth#122).
 
 use std::{
-    collections::{btree_map::Entry, BTreeMap, BTreeSet, VecDeque},
+    collections::{btree_map::Entry, BTreeMap, VecDeque},
     sync::Arc,
 };
 
@@ -158,13 +158,7 @@ impl FetchedTargets {
             // Tracked per account: an account requested once counts as proved, its new slots too.
             targets.retain(|address, _| !self.fetched.contains_key(address));
         }
-        targets.retain(|address, slots| match self.fetched.get(address) {
-            Some(fetched) => {
-                slots.retain(|slot| !fetched.contains(slot));
-                !slots.is_empty()
-            }
-            None => true,
-        });
+        self.drop_fetched(&mut targets);
         for (address, slots) in &targets {
             self.fetched.entry(*address).or_default().extend(slots);
         }
@@ -173,21 +167,20 @@ impl FetchedTargets {
 
     /// The targets of `state` not requested yet: each touched account, and each written slot.
     pub fn new_targets(&self, state: &HashedPostState) -> MultiProofTargets {
-        let mut targets = MultiProofTargets::new();
-        let addresses = state.accounts.keys().chain(state.storages.keys());
-        for address in addresses {
-            let slots: BTreeSet<B256> =
-                state.storages.get(address).map(|s| s.slots.keys().copied().collect()).unwrap_or_default();
-            let fetched = self.fetched.get(address);
-            let new: BTreeSet<B256> = match fetched {
-                Some(fetched) => slots.difference(fetched).copied().collect(),
-                None => slots,
-            };
-            if fetched.is_none() || !new.is_empty() {
-                targets.insert(*address, new);
-            }
-        }
+        let mut targets = state.targets();
+        self.drop_fetched(&mut targets);
         targets
+    }
+
+    /// Drops the slots requested already, and the accounts left with nothing new.
+    fn drop_fetched(&self, targets: &mut MultiProofTargets) {
+        targets.retain(|address, slots| match self.fetched.get(address) {
+            Some(fetched) => {
+                slots.retain(|slot| !fetched.contains(slot));
+                !slots.is_empty()
+            }
+            None => true,
+        });
     }
 }
 

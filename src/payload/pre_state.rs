@@ -182,13 +182,7 @@ impl PreState {
     /// the same way). Returns the new state root. An error means the stored nodes and the state
     /// disagree: a bug.
     pub fn advance(&mut self, update: &HashedPostState) -> Result<B256, StateTrieError> {
-        let mut targets = MultiProofTargets::default();
-        for address in update.accounts.keys() {
-            targets.entry(*address).or_default();
-        }
-        for (address, storage) in &update.storages {
-            targets.entry(*address).or_default().extend(storage.slots.keys().copied());
-        }
+        let targets = update.targets();
         let mut trie = SparseStateTrie::new();
         trie.reveal_multiproof(&self.multiproof(&targets))?;
         self.apply_fetching(&mut trie, update)?;

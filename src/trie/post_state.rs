@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use alloy_primitives::{B256, U256};
 use alloy_trie::TrieAccount;
 
+use super::MultiProofTargets;
+
 /// An account's trie-relevant fields, without its storage root (that comes from its storage trie).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Account {
@@ -46,6 +48,20 @@ pub struct HashedPostState {
     pub accounts: BTreeMap<B256, Option<Account>>,
     /// Storage changes per account.
     pub storages: BTreeMap<B256, HashedStorage>,
+}
+
+impl HashedPostState {
+    /// The proof targets the update needs: every account it touches, with the slots it writes.
+    pub fn targets(&self) -> MultiProofTargets {
+        let mut targets = MultiProofTargets::new();
+        for address in self.accounts.keys() {
+            targets.entry(*address).or_default();
+        }
+        for (address, storage) in &self.storages {
+            targets.entry(*address).or_default().extend(storage.slots.keys());
+        }
+        targets
+    }
 }
 
 /// The RLP of a storage value as the trie stores it.

@@ -105,6 +105,19 @@ pub struct ExecutedState {
     pub copies: u64,
 }
 
+/// A state of its own (another node's), not one sharing the head with this one: advancing either
+/// never copies.
+impl Clone for ExecutedState {
+    fn clone(&self) -> Self {
+        Self {
+            head: Arc::new(PreState::clone(&self.head)),
+            undo: self.undo.clone(),
+            base: self.base,
+            copies: self.copies,
+        }
+    }
+}
+
 impl ExecutedState {
     /// The state at genesis.
     pub fn genesis(state: L2State) -> Self {

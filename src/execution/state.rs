@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use alloy_primitives::{keccak256, Address, B256, U256};
+use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 
 use super::TxState;
 use crate::trie::{Account, HashedPostState, StateTrie};
@@ -13,18 +13,29 @@ pub trait StateView: Send + Sync {
     fn account(&self, address: &Address) -> Option<Account>;
     /// The value of `slot` in `address`'s storage (zero when unset).
     fn storage(&self, address: &Address, slot: &U256) -> U256;
+    /// The bytecode whose keccak256 is `code_hash`, if the state holds it.
+    fn code(&self, code_hash: &B256) -> Option<Bytes>;
 }
 
-/// The L2 state: the state trie itself, read by plain address and slot (hashed on the way in).
+/// The L2 state: the state trie itself, read by plain address and slot (hashed on the way in), and
+/// the bytecode of its contracts by code hash (outside the trie, as a node's code table is).
 #[derive(Debug, Clone, Default)]
 pub struct L2State {
     trie: StateTrie,
+    /// Content-addressed and only ever added to: a rewind that removes a contract leaves its code
+    /// here, as a node's bytecode table keeps it, harmlessly.
+    codes: BTreeMap<B256, Bytes>,
 }
 
 impl L2State {
     /// A state over `trie`.
     pub fn new(trie: StateTrie) -> Self {
-        Self { trie }
+        Self { trie, codes: BTreeMap::new() }
+    }
+
+    /// Adds contract code, keyed by its hash.
+    pub fn insert_code(&mut self, code: Bytes) {
+        self.codes.entry(keccak256(&code)).or_insert(code);
     }
 
     /// The trie holding the state.
@@ -56,6 +67,10 @@ impl StateView for L2State {
     fn storage(&self, address: &Address, slot: &U256) -> U256 {
         let slots = self.trie.storage(&keccak256(address));
         slots.and_then(|s| s.get(&keccak256(slot.to_be_bytes::<32>())).copied()).unwrap_or_default()
+    }
+
+    fn code(&self, code_hash: &B256) -> Option<Bytes> {
+        self.codes.get(code_hash).cloned()
     }
 }
 
@@ -116,5 +131,9 @@ impl StateView for BlockState<'_> {
             },
             None => self.pre.storage(address, slot),
         }
+    }
+
+    fn code(&self, code_hash: &B256) -> Option<Bytes> {
+        self.pre.code(code_hash)
     }
 }

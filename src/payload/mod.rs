@@ -17,6 +17,7 @@
 //! fails or disagrees with an expected root, counting and tracing it. [`PayloadFaults`] injects
 //! proof-job failures and delays and a mid-block cancellation, as plain data the world can draw.
 
+mod block;
 mod executor;
 mod multiproof;
 mod pre_state;
@@ -27,7 +28,7 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
-        Arc,
+        Arc, Mutex, PoisonError,
     },
     time::Duration,
 };
@@ -38,6 +39,7 @@ use tokio::{
     task::JoinHandle,
 };
 
+pub use block::{BlockExecutor, Pace};
 pub use executor::{Job, SimCosts, WorkloadExecutor};
 pub use multiproof::{
     chunk_targets, FetchedTargets, MultiProofMessage, MultiProofStats, ProofSequencer, SparseTrieUpdate,
@@ -48,7 +50,7 @@ pub use sparse_trie::SparseTrieStats;
 
 use crate::{
     batcher::cancel::Cancel,
-    execution::{BlockExecution, BlockOutcome, TxExecutor, TxState},
+    execution::{extend_post_state, TxState},
     trie::{HashedPostState, StateTrieError},
 };
 
@@ -103,6 +105,9 @@ pub enum PayloadError {
     /// A task panicked.
     #[error("task panicked")]
     TaskPanicked,
+    /// The block did not execute (an invalid block, or a state read that failed).
+    #[error("execution: {0}")]
+    Execution(String),
 }
 
 /// The task's root and what it took.
@@ -139,18 +144,32 @@ pub struct RootOutcome {
     pub fallback: Option<Fallback>,
 }
 
+/// A block executed through the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutedBlock<O> {
+    /// What the executor produced besides state changes.
+    pub output: O,
+    /// The block's merged hashed changes: applied to the pre-state, the post-state.
+    pub state: HashedPostState,
+}
+
 /// Spawns the pipeline for one block after another; keeps the fallback count.
-pub struct PayloadProcessor<E: TxExecutor> {
+pub struct PayloadProcessor<E: BlockExecutor> {
     executor: WorkloadExecutor,
-    tx_executor: Arc<E>,
+    block_executor: Arc<E>,
     config: PayloadConfig,
     fallbacks: Arc<AtomicU64>,
 }
 
-impl<E: TxExecutor> PayloadProcessor<E> {
-    /// A processor running its work on `executor` and executing transactions with `tx_executor`.
-    pub fn new(executor: WorkloadExecutor, tx_executor: E, config: PayloadConfig) -> Self {
-        Self { executor, tx_executor: Arc::new(tx_executor), config, fallbacks: Arc::default() }
+impl<E: BlockExecutor> PayloadProcessor<E> {
+    /// A processor running its work on `executor` and executing blocks with `block_executor`.
+    pub fn new(executor: WorkloadExecutor, block_executor: E, config: PayloadConfig) -> Self {
+        Self { executor, block_executor: Arc::new(block_executor), config, fallbacks: Arc::default() }
+    }
+
+    /// The block executor.
+    pub fn block_executor(&self) -> &E {
+        &self.block_executor
     }
 
     /// How many blocks fell back to the sequential root so far.
@@ -158,13 +177,13 @@ impl<E: TxExecutor> PayloadProcessor<E> {
         self.fallbacks.load(Ordering::Relaxed)
     }
 
-    /// Starts the pipeline for a block of `txs` on `pre_state`: prewarm, multiproof and sparse-trie
-    /// tasks. Execute the block, feeding [`PayloadHandle::state_hook`], then ask for the root.
+    /// Starts the pipeline for `block` on `pre_state`: prewarm, multiproof and sparse-trie tasks.
+    /// Execute the block, feeding [`PayloadHandle::state_hook`], then ask for the root.
     /// Cancelling `cancel` (or dropping the handle) stops every task.
     pub fn spawn(
         &self,
         pre_state: Arc<PreState>,
-        txs: Arc<[E::Tx]>,
+        block: Arc<E::Block>,
         faults: PayloadFaults,
         cancel: &Cancel,
     ) -> PayloadHandle {
@@ -175,8 +194,8 @@ impl<E: TxExecutor> PayloadProcessor<E> {
         let executed = Arc::new(AtomicUsize::new(0));
         let prewarm = prewarm::spawn(
             &self.executor,
-            self.tx_executor.clone(),
-            txs,
+            self.block_executor.clone(),
+            block,
             pre_state.clone(),
             self.config.prewarm_max_concurrency,
             terminate_prewarm.clone(),
@@ -211,47 +230,38 @@ impl<E: TxExecutor> PayloadProcessor<E> {
             pre_state,
             executor: self.executor.clone(),
             fallbacks: self.fallbacks.clone(),
+            executed_state: Arc::default(),
         }
     }
 
-    /// Executes a block through the pipeline: spawns it, executes the transactions in order (in the
-    /// simulation each costs a seeded simulated time, so execution interleaves with the tasks),
-    /// feeds the state hook, and returns the execution outcome with the root (falling back to the
-    /// sequential root if the task fails or disagrees with `expected_root`, a received block's header
-    /// root). Only a cancellation is an error. Returns once every task of the block has ended, so the
-    /// pre-state is the caller's alone again.
+    /// Executes a block through the pipeline: spawns it, executes the block (in the simulation each
+    /// transaction costs a seeded simulated time, so execution interleaves with the tasks) feeding
+    /// the state hook, and returns the execution's output and merged state with the root (falling
+    /// back to the sequential root if the task fails or disagrees with `expected_root`, a received
+    /// block's header root). Errors: a cancellation, or a block that does not execute. Returns once
+    /// every task of a block that executed has ended, so the pre-state is the caller's alone again.
     pub async fn execute_block(
         &self,
         pre_state: Arc<PreState>,
-        txs: Arc<[E::Tx]>,
+        block: Arc<E::Block>,
         faults: PayloadFaults,
         expected_root: Option<B256>,
         cancel: &Cancel,
-    ) -> Result<(BlockOutcome, RootOutcome), PayloadError> {
+    ) -> Result<(ExecutedBlock<E::Output>, RootOutcome), PayloadError> {
         let cancel_before_tx = faults.cancel_before_tx;
-        let mut handle = self.spawn(pre_state.clone(), txs.clone(), faults, cancel);
-        let mut hook = handle.state_hook();
-        let mut block = BlockExecution::new(&*self.tx_executor, &*pre_state);
-        for (index, tx) in txs.iter().enumerate() {
-            if cancel_before_tx == Some(index) {
-                tracing::info!(target: "rollsim::payload", index, "fault: block cancelled");
-                handle.cancel.cancel();
-            }
-            if handle.cancel.is_cancelled() {
-                return Err(PayloadError::Cancelled);
-            }
-            self.executor.charge(Job::Transact).await;
-            hook.on_state(&block.transact(tx));
-        }
-        drop(hook);
-        let outcome = block.finish();
+        let mut handle = self.spawn(pre_state.clone(), block.clone(), faults, cancel);
+        let mut pace = Pace::new(self.executor.clone(), handle.cancel.clone(), cancel_before_tx);
+        let hook = handle.state_hook();
+        // A block that did not execute needs no root: dropping the handle stops every task.
+        let output = self.block_executor.execute(&pre_state, &block, hook, &mut pace).await?;
+        let state = handle.take_executed_state();
         let prewarm = std::mem::take(&mut handle.prewarm);
-        let root = handle.state_root_or_fallback(&outcome.state, expected_root).await;
+        let root = handle.state_root_or_fallback(&state, expected_root).await;
         // Terminated by the dropped hook: each stops at its next transaction.
         for task in prewarm {
             let _ = task.await;
         }
-        Ok((outcome, root?))
+        Ok((ExecutedBlock { output, state }, root?))
     }
 }
 
@@ -268,6 +278,8 @@ pub struct PayloadHandle {
     pre_state: Arc<PreState>,
     executor: WorkloadExecutor,
     fallbacks: Arc<AtomicU64>,
+    /// The block's merged changes, left by the state hook when it is dropped.
+    executed_state: Arc<Mutex<HashedPostState>>,
 }
 
 impl PayloadHandle {
@@ -281,7 +293,14 @@ impl PayloadHandle {
             to_multi_proof,
             terminate_prewarm: self.terminate_prewarm.clone(),
             executed: self.executed.clone(),
+            merged: HashedPostState::default(),
+            executed_state: self.executed_state.clone(),
         }
+    }
+
+    /// The block's merged changes, as the state hook saw them (complete once it is dropped).
+    pub fn take_executed_state(&self) -> HashedPostState {
+        std::mem::take(&mut *self.executed_state.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Stops every task of the block.
@@ -363,14 +382,25 @@ pub struct StateHook {
     to_multi_proof: UnboundedSender<MultiProofMessage>,
     terminate_prewarm: Arc<AtomicBool>,
     executed: Arc<AtomicUsize>,
+    /// Every change so far, merged: the sequential fallback's input.
+    merged: HashedPostState,
+    executed_state: Arc<Mutex<HashedPostState>>,
 }
 
 impl StateHook {
     /// One transaction's changes, in block order.
     pub fn on_state(&mut self, state: &TxState) {
-        // A closed channel means the block was cancelled or failed: the root will say so.
-        let _ = self.to_multi_proof.send(MultiProofMessage::StateUpdate(state.to_hashed()));
+        self.on_system_state(state);
         self.executed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Changes made outside the block's transactions (the pre-block system calls of EIP-4788 and
+    /// EIP-2935): they reach the trie like a transaction's, but prewarm does not count them.
+    pub fn on_system_state(&mut self, state: &TxState) {
+        let hashed = state.to_hashed();
+        // A closed channel means the block was cancelled or failed: the root will say so.
+        let _ = self.to_multi_proof.send(MultiProofMessage::StateUpdate(hashed.clone()));
+        extend_post_state(&mut self.merged, hashed);
     }
 }
 
@@ -379,5 +409,7 @@ impl Drop for StateHook {
     fn drop(&mut self) {
         self.terminate_prewarm.store(true, Ordering::Relaxed);
         let _ = self.to_multi_proof.send(MultiProofMessage::FinishedStateUpdates);
+        *self.executed_state.lock().unwrap_or_else(PoisonError::into_inner) =
+            std::mem::take(&mut self.merged);
     }
 }

@@ -80,6 +80,11 @@ impl PreState {
         &self.state
     }
 
+    /// Adds contract code (outside the trie: nothing to prove).
+    pub fn insert_code(&mut self, code: Bytes) {
+        self.state.insert_code(code);
+    }
+
     /// Gives the state back.
     pub fn into_state(self) -> L2State {
         self.state
@@ -213,6 +218,11 @@ impl PreState {
         Ok(root)
     }
 
+    /// The storage root of the account at hashed `address` (the empty root when it has none).
+    pub fn storage_root(&self, address: &B256) -> B256 {
+        self.storage_trie(address).root
+    }
+
     fn storage_trie(&self, address: &B256) -> &StoredTrie {
         self.storages.get(address).unwrap_or(&self.empty_storage)
     }
@@ -233,6 +243,10 @@ impl StateView for PreState {
 
     fn storage(&self, address: &Address, slot: &U256) -> U256 {
         self.state.storage(address, slot)
+    }
+
+    fn code(&self, code_hash: &B256) -> Option<Bytes> {
+        self.state.code(code_hash)
     }
 }
 

@@ -21,19 +21,16 @@ use tokio::{sync::mpsc::UnboundedSender, task::JoinHandle};
 use super::{
     executor::{Job, WorkloadExecutor},
     multiproof::MultiProofMessage,
-    PreState,
+    BlockExecutor, PreState,
 };
-use crate::{
-    execution::{TxExecutor, TxState},
-    trie::MultiProofTargets,
-};
+use crate::{execution::TxState, trie::MultiProofTargets};
 
 /// Spawns the prewarm batches of one block.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn spawn<E: TxExecutor>(
+pub(super) fn spawn<E: BlockExecutor>(
     executor: &WorkloadExecutor,
-    tx_executor: Arc<E>,
-    txs: Arc<[E::Tx]>,
+    block_executor: Arc<E>,
+    block: Arc<E::Block>,
     pre_state: Arc<PreState>,
     max_concurrency: usize,
     terminate: Arc<AtomicBool>,
@@ -41,24 +38,25 @@ pub(super) fn spawn<E: TxExecutor>(
     to_multi_proof: UnboundedSender<MultiProofMessage>,
 ) -> Vec<JoinHandle<()>> {
     assert!(max_concurrency > 0, "prewarm needs at least one batch");
-    let batch_size = (txs.len() / max_concurrency).max(1);
-    let mut batches = Vec::with_capacity(txs.len().div_ceil(batch_size));
-    for start in (0..txs.len()).step_by(batch_size) {
-        let end = (start + batch_size).min(txs.len());
-        let (cpu, tx_executor, txs, pre_state) =
-            (executor.clone(), tx_executor.clone(), txs.clone(), pre_state.clone());
+    let tx_count = block_executor.tx_count(&block);
+    let batch_size = (tx_count / max_concurrency).max(1);
+    let mut batches = Vec::with_capacity(tx_count.div_ceil(batch_size));
+    for start in (0..tx_count).step_by(batch_size) {
+        let end = (start + batch_size).min(tx_count);
+        let (cpu, block_executor, block, pre_state) =
+            (executor.clone(), block_executor.clone(), block.clone(), pre_state.clone());
         let (terminate, executed, to_multi_proof) =
             (terminate.clone(), executed.clone(), to_multi_proof.clone());
         batches.push(executor.spawn(async move {
             cpu.run(Job::Prewarm, move || {
-                for (index, tx) in txs.iter().enumerate().take(end).skip(start) {
+                for index in start..end {
                     if terminate.load(Ordering::Relaxed) {
                         return;
                     }
                     if index < executed.load(Ordering::Relaxed) {
                         continue;
                     }
-                    let (state, _) = tx_executor.transact(&*pre_state, tx);
+                    let Some(state) = block_executor.prewarm(&pre_state, &block, index) else { continue };
                     // A closed channel means the block is over: nothing left to prefetch for.
                     if to_multi_proof.send(MultiProofMessage::PrefetchProofs(targets(&state))).is_err() {
                         return;

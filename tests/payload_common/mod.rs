@@ -132,10 +132,10 @@ mod sim {
     use madsim::runtime::Runtime;
     use rollsim::{
         batcher::cancel::Cancel,
-        execution::{execute_block, BlockOutcome, SimpleExecutor, Tx, TxState},
+        execution::{execute_block, SimpleExecutor, Tx, TxState},
         payload::{
-            PayloadConfig, PayloadError, PayloadFaults, PayloadProcessor, PreState, RootOutcome, SimCosts,
-            WorkloadExecutor,
+            ExecutedBlock, PayloadConfig, PayloadError, PayloadFaults, PayloadProcessor, PreState,
+            RootOutcome, SimCosts, WorkloadExecutor,
         },
     };
 
@@ -175,7 +175,7 @@ mod sim {
         seed: u64,
         case: &Case,
         faults: PayloadFaults,
-    ) -> (Result<(BlockOutcome, RootOutcome), PayloadError>, u64) {
+    ) -> (Result<(ExecutedBlock<Vec<bool>>, RootOutcome), PayloadError>, u64) {
         let processor = processor(seed);
         let result = processor
             .execute_block(case.pre_state.clone(), case.txs.clone(), faults, None, &Cancel::new())

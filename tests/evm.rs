@@ -1,0 +1,301 @@
+//! op-revm behind the payload processor (`rollsim::evm`), in the simulation over many seeds. Each
+//! seed draws a state with contracts, a block of OP transactions (deposits, transfers, storage
+//! writes, appends that depend on the transactions before them, contracts created and
+//! self-destructed in one transaction, reverting calls, deployments) and the simulated cost of
+//! every job. The oracle is the sequential path: the same block executed without the pipeline, its
+//! changes applied to the pre-state and the root recomputed in full with `HashBuilder`.
+#![cfg(madsim)]
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use alloy_consensus::{transaction::Recovered, Transaction, TxEip1559, TxReceipt};
+use alloy_primitives::{address, keccak256, Address, Bytes, Sealable, TxKind, B256, U256};
+use madsim::runtime::Runtime;
+use op_alloy_consensus::{OpTxEnvelope, TxDeposit};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rollsim::{
+    batcher::cancel::Cancel,
+    evm::{BlockContext, EvmBlock, OpEvmExecutor},
+    execution::{L2State, StateView},
+    payload::{
+        prewarm_targets, BlockExecutor, PayloadConfig, PayloadFaults, PayloadProcessor, PreState, SimCosts,
+        WorkloadExecutor,
+    },
+    trie::{Account, HashedPostState, HashedStorage, KECCAK_EMPTY},
+};
+
+const CHAIN_ID: u64 = 901;
+const BASE_FEE_WEI: u64 = 1_000_000;
+const MAX_FEE_WEI: u128 = 2_000_000_000;
+const FUNDS_WEI: u128 = 1_000_000_000_000_000_000_000;
+
+/// Reads slot 0 as `n`, writes `n + 1` into slot 0 and the caller into slot `n + 1`: which slot a
+/// call writes depends on the calls before it, so prewarm (each call on the pre-block state)
+/// mispredicts all but the first of a block.
+const APPEND: &[u8] = &[0x5f, 0x54, 0x60, 0x01, 0x01, 0x80, 0x5f, 0x55, 0x33, 0x90, 0x55, 0x00];
+/// `sstore(calldata[0..32], calldata[32..64])`: a zero value deletes the slot.
+const STORE: &[u8] = &[0x60, 0x20, 0x35, 0x5f, 0x35, 0x55, 0x00];
+/// Reverts at once.
+const REVERT: &[u8] = &[0x5f, 0x5f, 0xfd];
+/// Init code that self-destructs to its creator: created and destroyed in one transaction
+/// (EIP-6780), the account never exists after it.
+const CREATE_AND_DESTROY: &[u8] = &[0x33, 0xff];
+
+const APPEND_AT: Address = address!("c0de000000000000000000000000000000000001");
+const STORE_AT: Address = address!("c0de000000000000000000000000000000000002");
+const REVERT_AT: Address = address!("c0de000000000000000000000000000000000003");
+
+/// Init code returning `runtime` as the deployed code.
+fn deployment(runtime: &[u8]) -> Bytes {
+    let len = u8::try_from(runtime.len()).expect("a small contract");
+    let mut code = vec![0x60, len, 0x60, 10, 0x5f, 0x39, 0x60, len, 0x5f, 0xf3];
+    code.extend_from_slice(runtime);
+    code.into()
+}
+
+fn sender(index: usize) -> Address {
+    Address::with_last_byte(0x10).create(index as u64)
+}
+
+struct Case {
+    pre: Arc<PreState>,
+    block: Arc<EvmBlock>,
+}
+
+fn genesis(senders: usize, rng: &mut ChaCha8Rng) -> L2State {
+    let mut state = L2State::default();
+    let mut update = HashedPostState::default();
+    for index in 0..senders {
+        let account = Account { nonce: 0, balance: U256::from(FUNDS_WEI), code_hash: KECCAK_EMPTY };
+        update.accounts.insert(keccak256(sender(index)), Some(account));
+    }
+    for (address, code) in [(APPEND_AT, APPEND), (STORE_AT, STORE), (REVERT_AT, REVERT)] {
+        let code = Bytes::from_static(code);
+        let account = Account { nonce: 1, balance: U256::ZERO, code_hash: keccak256(&code) };
+        update.accounts.insert(keccak256(address), Some(account));
+        state.insert_code(code);
+    }
+    // The store contract starts with slots, some of which the block deletes.
+    let slots = (0..40u64)
+        .map(|slot| (keccak256(U256::from(slot).to_be_bytes::<32>()), U256::from(rng.gen_range(1..1_000u64))))
+        .collect();
+    update.storages.insert(keccak256(STORE_AT), HashedStorage { wiped: false, slots });
+    let length = U256::from(3);
+    let appended = [(U256::ZERO, length), (U256::from(1), U256::from(7)), (U256::from(2), U256::from(8))];
+    let slots = appended.iter().map(|(slot, value)| (keccak256(slot.to_be_bytes::<32>()), *value)).collect();
+    update.storages.insert(keccak256(APPEND_AT), HashedStorage { wiped: false, slots });
+    state.apply(&update);
+    state
+}
+
+fn random_block(rng: &mut ChaCha8Rng, senders: usize, txs: usize) -> EvmBlock {
+    let mut nonces = vec![0u64; senders];
+    let mut block = Vec::with_capacity(txs + 1);
+    let mint = TxDeposit {
+        source_hash: B256::with_last_byte(1),
+        from: Address::with_last_byte(0xde),
+        to: TxKind::Call(sender(0)),
+        mint: 5_000_000_000,
+        value: U256::ZERO,
+        gas_limit: 100_000,
+        is_system_transaction: false,
+        input: Bytes::new(),
+    };
+    block.push(Recovered::new_unchecked(
+        OpTxEnvelope::Deposit(mint.seal_slow()),
+        Address::with_last_byte(0xde),
+    ));
+    for _ in 0..txs {
+        let from = rng.gen_range(0..senders);
+        let (to, input, value, gas_limit) = match rng.gen_range(0..7) {
+            0 => (
+                TxKind::Call(sender(rng.gen_range(0..senders))),
+                Bytes::new(),
+                rng.gen_range(1..1_000u64),
+                21_000,
+            ),
+            1 | 2 => (TxKind::Call(APPEND_AT), Bytes::new(), 0, 100_000),
+            3 => {
+                let slot = U256::from(rng.gen_range(0..60u64));
+                let value = if rng.gen_bool(0.3) { U256::ZERO } else { U256::from(rng.gen::<u64>()) };
+                let input = [slot.to_be_bytes::<32>(), value.to_be_bytes::<32>()].concat();
+                (TxKind::Call(STORE_AT), input.into(), 0, 100_000)
+            }
+            4 => {
+                (TxKind::Create, Bytes::from_static(CREATE_AND_DESTROY), rng.gen_range(0..1_000u64), 100_000)
+            }
+            5 => (TxKind::Call(REVERT_AT), Bytes::new(), 0, 100_000),
+            _ => (TxKind::Create, deployment(APPEND), 0, 200_000),
+        };
+        let tx = TxEip1559 {
+            chain_id: CHAIN_ID,
+            nonce: nonces[from],
+            gas_limit,
+            max_fee_per_gas: MAX_FEE_WEI,
+            max_priority_fee_per_gas: 1_000,
+            to,
+            value: U256::from(value),
+            input,
+            access_list: Default::default(),
+        };
+        nonces[from] += 1;
+        let signed = OpTxEnvelope::Eip1559(rollsim::simsig::sign(tx, sender(from)));
+        block.push(Recovered::new_unchecked(signed, sender(from)));
+    }
+    let context = BlockContext {
+        number: 1,
+        timestamp: 1_000,
+        beneficiary: address!("4200000000000000000000000000000000000011"),
+        gas_limit: 30_000_000,
+        base_fee: BASE_FEE_WEI,
+        ancestor_hashes: BTreeMap::from([(0, B256::with_last_byte(9))]),
+        parent_hash: B256::with_last_byte(9),
+        parent_beacon_block_root: Some(B256::with_last_byte(4)),
+        ..Default::default()
+    };
+    EvmBlock { context, txs: block }
+}
+
+fn case(seed: u64, senders: usize, txs: usize) -> Case {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let state = genesis(senders, &mut rng);
+    let block = random_block(&mut rng, senders, txs);
+    Case { pre: Arc::new(PreState::new(state)), block: Arc::new(block) }
+}
+
+fn simulate<T>(seed: u64, run: impl std::future::Future<Output = T> + 'static) -> T {
+    Runtime::with_seed_and_config(seed, madsim::Config::default()).block_on(run)
+}
+
+fn processor(seed: u64) -> PayloadProcessor<OpEvmExecutor> {
+    let config = PayloadConfig { prewarm_max_concurrency: 8, proof_chunk_size: 10, max_concurrent_proofs: 4 };
+    PayloadProcessor::new(
+        WorkloadExecutor::sim(seed, SimCosts::default()),
+        OpEvmExecutor::new(CHAIN_ID),
+        config,
+    )
+}
+
+/// The task's root equals the sequential one on every seed, with no fallback, and the pipeline saw
+/// the same changes as the sequential execution; across the seeds prewarm mispredicted (appends
+/// after the first of a block) and contracts were created and destroyed in one transaction.
+#[test]
+fn evm_pipeline_root_matches_sequential_root() {
+    let executor = OpEvmExecutor::new(CHAIN_ID);
+    let (mut mispredicted, mut destroyed, mut reverted) = (0, 0, 0);
+    for seed in 0..24 {
+        let case = case(seed, 30, 40);
+        let (sequential, merged) = executor.execute_sequential(&*case.pre, &case.block).expect("executes");
+        assert!(
+            sequential.rejected.is_empty(),
+            "seed {seed}: every transaction is valid: {:?}",
+            sequential.rejected
+        );
+        let expected = case.pre.sequential_root(&merged);
+        let (pre, block) = (case.pre.clone(), case.block.clone());
+        let (executed, root) = simulate(seed, async move {
+            processor(seed).execute_block(pre, block, PayloadFaults::default(), None, &Cancel::new()).await
+        })
+        .expect("no faults, no error");
+        assert_eq!(root.fallback, None, "seed {seed}: the task itself got it right");
+        assert_eq!(root.state_root, expected, "seed {seed}");
+        assert_eq!(executed.state, merged, "seed {seed}: the hook saw what the sequential run did");
+        assert_eq!(executed.output, sequential, "seed {seed}: receipts, gas and codes agree");
+
+        let mut prewarmed = rollsim::trie::MultiProofTargets::new();
+        for index in 0..case.block.txs.len() {
+            let state = executor.prewarm(&case.pre, &case.block, index).expect("prewarm executes");
+            for (account, slots) in prewarm_targets(&state) {
+                prewarmed.entry(account).or_default().extend(slots);
+            }
+        }
+        let missed = merged.targets().iter().any(|(account, slots)| {
+            prewarmed.get(account).is_none_or(|prewarmed| !slots.iter().all(|slot| prewarmed.contains(slot)))
+        });
+        mispredicted += u64::from(missed);
+        reverted += executed.output.receipts.iter().filter(|receipt| !receipt.status()).count();
+        destroyed += case.block.txs.iter().filter(|tx| tx.input().as_ref() == CREATE_AND_DESTROY).count();
+    }
+    assert!(mispredicted > 0, "prewarm mispredicted in some blocks");
+    assert!(destroyed > 0 && reverted > 0, "blocks with self-destructs and reverts");
+}
+
+/// A reverting call changes only its sender's nonce and balance (the fee) and the fee vaults.
+#[test]
+fn a_revert_leaves_only_the_fee_and_the_nonce() {
+    let executor = OpEvmExecutor::new(CHAIN_ID);
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let pre = PreState::new(genesis(2, &mut rng));
+    let mut block = random_block(&mut rng, 2, 0);
+    let call = TxEip1559 {
+        chain_id: CHAIN_ID,
+        gas_limit: 100_000,
+        max_fee_per_gas: MAX_FEE_WEI,
+        to: TxKind::Call(REVERT_AT),
+        value: U256::from(5),
+        ..Default::default()
+    };
+    block.txs = vec![Recovered::new_unchecked(
+        OpTxEnvelope::Eip1559(rollsim::simsig::sign(call, sender(1))),
+        sender(1),
+    )];
+    let (output, merged) = executor.execute_sequential(&pre, &block).expect("executes");
+    assert_eq!(output.included, vec![0]);
+    assert!(!output.receipts[0].status(), "the call reverted");
+    let gas_used = output.gas_used;
+    let fee = U256::from(gas_used) * U256::from(BASE_FEE_WEI);
+    let account = merged.accounts[&keccak256(sender(1))].expect("the sender exists");
+    assert_eq!(account.nonce, 1);
+    assert_eq!(account.balance, U256::from(FUNDS_WEI) - fee, "the fee only, not the value");
+    assert!(!merged.accounts.contains_key(&keccak256(REVERT_AT)), "the callee did not change");
+    assert!(
+        merged
+            .storages
+            .iter()
+            .all(|(hashed, storage)| storage.slots.is_empty() && merged.accounts[hashed].is_none()),
+        "no slot changed (removed accounts' storage goes with them)"
+    );
+    let base_fee_vault = address!("4200000000000000000000000000000000000019");
+    let expected: std::collections::BTreeSet<B256> =
+        [sender(1), base_fee_vault].iter().map(keccak256).collect();
+    let changed: std::collections::BTreeSet<B256> =
+        merged.accounts.iter().filter(|(_, account)| account.is_some()).map(|(hashed, _)| *hashed).collect();
+    assert_eq!(changed, expected, "the sender and the base fee vault (no tip, no L1 fee) only");
+    for (hashed, _) in merged.accounts.iter().filter(|(_, account)| account.is_none()) {
+        // The other fee vaults were paid nothing: touched and empty, they stay absent (EIP-161).
+        assert!(pre.state().trie().account(hashed).is_none(), "only absent accounts are removed");
+    }
+}
+
+/// A contract created and self-destructed in one transaction does not exist afterwards (EIP-6780).
+#[test]
+fn create_and_destroy_in_one_transaction_leaves_no_account() {
+    let executor = OpEvmExecutor::new(CHAIN_ID);
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let pre = PreState::new(genesis(2, &mut rng));
+    let mut block = random_block(&mut rng, 2, 0);
+    let create = TxEip1559 {
+        chain_id: CHAIN_ID,
+        gas_limit: 100_000,
+        max_fee_per_gas: MAX_FEE_WEI,
+        to: TxKind::Create,
+        value: U256::from(1_000),
+        input: Bytes::from_static(CREATE_AND_DESTROY),
+        ..Default::default()
+    };
+    block.txs = vec![Recovered::new_unchecked(
+        OpTxEnvelope::Eip1559(rollsim::simsig::sign(create, sender(0))),
+        sender(0),
+    )];
+    let (output, merged) = executor.execute_sequential(&pre, &block).expect("executes");
+    assert!(output.receipts[0].status());
+    let child = sender(0).create(0);
+    assert_eq!(merged.accounts.get(&keccak256(child)), Some(&None), "destroyed");
+    let mut post = pre.state().clone();
+    post.apply(&merged);
+    assert_eq!(post.account(&child), None);
+    let sender_account = post.account(&sender(0)).expect("sender");
+    let fee = U256::from(output.gas_used) * U256::from(BASE_FEE_WEI);
+    assert_eq!(sender_account.balance, U256::from(FUNDS_WEI) - fee, "the value came back to the creator");
+}

@@ -11,9 +11,9 @@ use crate::{
     invariants::Monitor,
     l1::{chain::L1Block, L1Client},
     l2::{
-        block::{assemble, validate, BlockInputs, L2Block},
+        block::{assemble, context, validate, BlockInputs, L2Block},
         chain::{lock, SharedL2},
-        engine::{exec_tx, PayloadFaultSource},
+        engine::PayloadFaultSource,
         L2Config,
     },
     net::{RpcError, RpcServer},
@@ -22,6 +22,7 @@ use crate::{
     workload::Workload,
     world::sim_now,
 };
+use alloy_consensus::transaction::Recovered;
 use alloy_eips::{eip2718::Encodable2718, BlockNumberOrTag};
 use alloy_primitives::B256;
 use kona_genesis::{RollupConfig, SystemConfig};
@@ -29,7 +30,7 @@ use kona_protocol::{L1BlockInfoTx, Predeploys};
 use op_alloy_consensus::OpTxEnvelope;
 use rollsim::{
     batcher::cancel::Cancel,
-    execution::SimpleExecutor,
+    evm::{EvmBlock, OpEvmExecutor},
     payload::{PayloadError, PayloadProcessor},
 };
 
@@ -68,7 +69,7 @@ pub struct Sequencer {
     /// zeroed at each start; shared so the throttling invariant can read them.
     pub da_limits: Arc<Mutex<(u64, u64)>>,
     /// Executes each block and computes its state root.
-    pub payload: PayloadProcessor<SimpleExecutor>,
+    pub payload: PayloadProcessor<OpEvmExecutor>,
     pub payload_faults: Arc<PayloadFaultSource>,
     pub monitor: Arc<Monitor>,
 }
@@ -195,8 +196,8 @@ impl Sequencer {
         // `miner_setMaxDASize` returned respects them.
         let (max_tx_da, max_block_da) = *limits.lock().unwrap_or_else(PoisonError::into_inner);
         let deposit_raw = deposit.encoded_2718();
-        let deposit_gas = crate::l2::block::intrinsic_gas(&deposit.input);
-        let (user, pre_state) = {
+        let deposit_gas = deposit.gas_limit;
+        let (user, pre_state, ancestor_hashes) = {
             let mut chain = lock(&self.chain);
             if chain.head().hash != parent.hash {
                 return Err(SequencingError::HeadMoved);
@@ -215,9 +216,8 @@ impl Sequencer {
                 chain.take_txs(self.system_config.gas_limit - deposit_gas, max_tx_da, max_block_da)
             };
             chain.set_building(user.clone());
-            (user, chain.state().head())
+            (user, chain.state().head(), chain.ancestor_hashes(parent.number()))
         };
-        let user_count = user.len();
         let da_bytes: u64 = user.iter().map(|tx| tx.da_bytes).sum();
         let mut txs = Vec::with_capacity(1 + user.len());
         let mut decoded = Vec::with_capacity(1 + user.len());
@@ -243,25 +243,31 @@ impl Sequencer {
         validate(parent.header(), &inputs, &decoded)
             .map_err(|e| requeue(SequencingError::Build(e.to_string())))?;
 
-        let exec_txs: Arc<[_]> = decoded.iter().map(|(tx, sender)| exec_tx(tx, *sender)).collect();
-        let faults = self.payload_faults.draw("sequencer", exec_txs.len());
+        let block = EvmBlock {
+            context: context(parent.header(), parent.hash, &inputs, ancestor_hashes),
+            txs: decoded.iter().map(|(tx, sender)| Recovered::new_unchecked(tx.clone(), *sender)).collect(),
+        };
+        let faults = self.payload_faults.draw("sequencer", block.txs.len());
         let injected = faults != Default::default();
         let cancel = Cancel::new();
-        let executed = self.payload.execute_block(pre_state, exec_txs, faults, None, &cancel);
+        let executed = self.payload.execute_block(pre_state, Arc::new(block), faults, None, &cancel);
         let executed = profile::scoped(Bucket::Payload, executed).await;
         let mut chain = lock(&self.chain);
         if chain.head().hash != parent.hash {
             drop(chain);
             return Err(requeue(SequencingError::HeadMoved));
         }
-        let (outcome, root) = match executed {
+        let (executed, root) = match executed {
             Ok(executed) => executed,
             Err(PayloadError::Cancelled) => {
                 chain.stats.sequencer_blocks_cancelled += 1;
                 drop(chain);
                 return Err(requeue(SequencingError::Cancelled));
             }
-            Err(error) => unreachable!("execute_block fails only when cancelled, not with {error}"),
+            Err(error) => {
+                drop(chain);
+                return Err(requeue(SequencingError::Build(error.to_string())));
+            }
         };
         if let Some(fallback) = &root.fallback {
             chain.stats.sequencer_payload_fallbacks += 1;
@@ -271,14 +277,32 @@ impl Sequencer {
                 self.monitor.violate("payload_no_spurious_fallback", detail);
             }
         }
-        chain.state_mut().advance(&outcome.state);
+        let output = executed.output;
+        // A builder leaves out what does not execute (a fee its sender cannot pay): those
+        // transactions are dropped, as op-geth's miner drops them.
+        for (index, reason) in &output.rejected {
+            chain.stats.sequencer_txs_rejected += 1;
+            tracing::info!(target: "rollsim_sim::sequencer", tx = %decoded[*index].0.tx_hash(), %reason, "transaction left out");
+        }
+        if output.included.first() != Some(&0) {
+            drop(chain);
+            return Err(requeue(SequencingError::Build("the L1-info deposit did not execute".to_owned())));
+        }
+        let inputs =
+            BlockInputs { txs: output.included.iter().map(|i| inputs.txs[*i].clone()).collect(), ..inputs };
+        let decoded: Vec<_> = output.included.iter().map(|i| decoded[*i].clone()).collect();
+        let user_count = decoded.len() - 1;
+        chain.state_mut().advance(&executed.state, &output.codes);
+        let withdrawals_root = chain.state().storage_root(&Predeploys::L2_TO_L1_MESSAGE_PASSER);
         let block = match assemble(
             parent.header(),
             parent.hash,
             inputs,
             decoded,
             &self.rollup.genesis,
+            &output,
             root.state_root,
+            withdrawals_root,
         ) {
             Ok(block) => block,
             Err(error) => {

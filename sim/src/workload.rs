@@ -5,13 +5,14 @@
 //! like real calldata), plus scheduled bursts of large transactions that outrun the DA layer and
 //! build a backlog. Transactions carry simulated signatures (`rollsim::simsig`).
 
-use crate::l2::{block::intrinsic_gas, chain::PendingTx};
+use crate::l2::{block::call_gas, chain::PendingTx};
 use alloy_consensus::TxEip1559;
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_primitives::{keccak256, Address, Bytes, TxKind, U256};
 use op_alloy_consensus::OpTxEnvelope;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use rollsim::signer::LocalSigner;
 use serde::Deserialize;
 use std::{collections::BTreeMap, time::Duration};
 
@@ -27,6 +28,18 @@ pub struct Burst {
     pub txs_per_block: f64,
     /// Calldata size range of the burst's transactions.
     pub tx_bytes: [u64; 2],
+}
+
+/// How the workload signs its transactions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signatures {
+    /// `rollsim::simsig`: the bytes of a signature, none of its cost (see there).
+    #[default]
+    Simulated,
+    /// Real secp256k1 signatures, each sender with a key of its own: what the block oracle needs,
+    /// since kona-executor recovers every sender itself.
+    Secp256k1,
 }
 
 /// The `[l2.workload]` table.
@@ -47,6 +60,7 @@ pub struct WorkloadConfig {
     /// Users stop sending at this simulated time ("load ends"); absent: never.
     #[serde(deserialize_with = "crate::scenario::optional_duration")]
     pub stop_at: Option<Duration>,
+    pub signatures: Signatures,
 }
 
 impl Default for WorkloadConfig {
@@ -60,6 +74,7 @@ impl Default for WorkloadConfig {
             pool_capacity: 20_000,
             bursts: Vec::new(),
             stop_at: None,
+            signatures: Signatures::Simulated,
         }
     }
 }
@@ -118,18 +133,37 @@ pub struct Workload {
     block_time: Duration,
     rng: ChaCha8Rng,
     next_nonce: BTreeMap<Address, u64>,
+    /// With real signatures: the keys used so far, by sender index (deriving one costs a curve
+    /// multiplication).
+    keys: BTreeMap<u64, LocalSigner>,
     /// Simulated time up to which arrivals were generated.
     until: Duration,
     pub generated: u64,
     pub turned_away: u64,
 }
 
-/// L2 senders live at 0xa2..00 + index.
-pub fn sender_address(index: u64) -> Address {
+impl WorkloadConfig {
+    /// The address of sender `index`.
+    pub fn sender_address(&self, index: u64) -> Address {
+        match self.signatures {
+            Signatures::Simulated => simulated_sender(index),
+            Signatures::Secp256k1 => sender_key(index).address(),
+        }
+    }
+}
+
+/// With simulated signatures, L2 senders live at 0xa2..00 + index.
+fn simulated_sender(index: u64) -> Address {
     let mut bytes = [0u8; 20];
     bytes[0] = 0xa2;
     bytes[12..].copy_from_slice(&index.to_be_bytes());
     Address::from(bytes)
+}
+
+/// The secp256k1 key of sender `index`: a hash of the index, so every run has the same senders.
+fn sender_key(index: u64) -> LocalSigner {
+    let secret = keccak256([b"rollsim-l2-sender-".as_slice(), &index.to_be_bytes()].concat());
+    LocalSigner::new(secret).expect("a keccak256 hash is below the curve order but with probability 2^-128")
 }
 
 impl Workload {
@@ -140,6 +174,7 @@ impl Workload {
             block_time,
             rng,
             next_nonce: BTreeMap::new(),
+            keys: BTreeMap::new(),
             until: Duration::ZERO,
             generated: 0,
             turned_away: 0,
@@ -203,8 +238,20 @@ impl Workload {
         count
     }
 
+    /// The address of sender `index`, and its key when signatures are real.
+    fn sender(&mut self, index: u64) -> (Address, Option<&LocalSigner>) {
+        match self.config.signatures {
+            Signatures::Simulated => (simulated_sender(index), None),
+            Signatures::Secp256k1 => {
+                let key = self.keys.entry(index).or_insert_with(|| sender_key(index));
+                (key.address(), Some(key))
+            }
+        }
+    }
+
     fn transaction(&mut self, calldata_bytes: usize) -> PendingTx {
-        let sender = sender_address(self.rng.gen_range(0..self.config.senders));
+        let sender_index = self.rng.gen_range(0..self.config.senders);
+        let sender = self.sender(sender_index).0;
         let nonce = self.next_nonce.entry(sender).or_default();
         let tx_nonce = *nonce;
         *nonce += 1;
@@ -217,8 +264,9 @@ impl Workload {
                 *byte = 0;
             }
         }
-        let to = sender_address(self.rng.gen_range(0..self.config.senders));
-        let gas = intrinsic_gas(&input);
+        let to_index = self.rng.gen_range(0..self.config.senders);
+        let to = self.sender(to_index).0;
+        let gas = call_gas(&input);
         let tx = TxEip1559 {
             chain_id: self.chain_id,
             nonce: tx_nonce,
@@ -230,7 +278,10 @@ impl Workload {
             access_list: Default::default(),
             input: Bytes::from(input),
         };
-        let envelope = OpTxEnvelope::Eip1559(rollsim::simsig::sign(tx, sender));
+        let envelope = OpTxEnvelope::Eip1559(match self.sender(sender_index).1 {
+            Some(key) => key.sign(tx),
+            None => rollsim::simsig::sign(tx, sender),
+        });
         let raw: Bytes = envelope.encoded_2718().into();
         self.generated += 1;
         PendingTx {

@@ -27,7 +27,7 @@ use crate::{
     sequencer::Sequencer,
     submitter::{Submitter, SubmitterStats},
     trace::{Trace, TraceSummary},
-    workload::{sender_address, Workload},
+    workload::Workload,
 };
 use alloy_consensus::{Block, BlockBody};
 use alloy_primitives::{keccak256, U256};
@@ -36,7 +36,7 @@ use kona_protocol::{BlockInfo, L2BlockInfo};
 use madsim::{runtime::Handle, task::NodeId};
 use rand::{RngCore, SeedableRng};
 use rollsim::{
-    execution::SimpleExecutor,
+    evm::OpEvmExecutor,
     payload::{PayloadProcessor, SimCosts, WorkloadExecutor},
     signer::LocalSigner,
 };
@@ -412,9 +412,12 @@ impl World {
             chain.fund(stranger_signer().address(), ether(1_000));
             (chain.canonical()[0].clone(), chain.config().clone())
         };
-        let state = ExecutedState::genesis(l2::engine::genesis_state(
-            (0..config.workload.senders).map(sender_address),
-        ));
+        let genesis_state = l2::genesis::genesis_state(
+            config.chain_id,
+            (0..config.workload.senders).map(|i| config.workload.sender_address(i)),
+        )
+        .expect("the shipped network-upgrade deposits execute");
+        let state = ExecutedState::genesis(genesis_state);
         let header = l2::block::genesis(
             l1_genesis.header.timestamp,
             config.gas_limit,
@@ -457,7 +460,7 @@ impl World {
             let seed = seed::stream(seed, &format!("payload-{node}")).next_u64();
             PayloadProcessor::new(
                 WorkloadExecutor::sim(seed, SimCosts::default()),
-                SimpleExecutor,
+                OpEvmExecutor::new(config.chain_id),
                 Default::default(),
             )
         };
@@ -489,6 +492,7 @@ impl World {
             chain: chain.clone(),
             rollup: rollup.clone(),
             system_config,
+            executor: OpEvmExecutor::new(config.chain_id),
             l1_slot_s: l1_config.slot_s,
             paused: self.rollup_paused.clone(),
             verifier: tokio::sync::Mutex::new(Verifier::new(
@@ -713,6 +717,7 @@ impl World {
                 ("l2_rollup_executions_cancelled", verifier.cancelled),
                 ("l2_sequencer_payload_fallbacks", s.sequencer_payload_fallbacks),
                 ("l2_sequencer_blocks_cancelled", s.sequencer_blocks_cancelled),
+                ("l2_sequencer_txs_rejected", s.sequencer_txs_rejected),
                 ("l2_state_copies", chain.state().copies),
             ]);
             if let Some(bound) = self.safe_lag_bound_blocks {

@@ -1,18 +1,21 @@
 //! The L2 side without a batcher: sequencing, throttling, sync status, sequencing-window expiry.
 #![cfg(madsim)]
 
+use alloy_consensus::transaction::Recovered;
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::B256;
 use rollsim::{
-    execution::SimpleExecutor,
+    evm::{EvmBlock, OpEvmExecutor},
     payload::{PayloadConfig, PayloadProcessor, SimCosts, WorkloadExecutor},
 };
 use rollsim_sim::{
     invariants::{Monitor, L2_ONLINE},
     l1,
     l2::{
+        block::{context, BlockInputs},
         chain::{lock, L2Chain},
-        engine::{exec_tx, genesis_state, ExecutedState, PayloadFaultSource},
+        engine::{ExecutedState, PayloadFaultSource},
+        genesis::genesis_state,
     },
     rollup_node::{
         verifier::{Verifier, VerifierStats},
@@ -20,7 +23,6 @@ use rollsim_sim::{
     },
     scenario::Scenario,
     sequencer::{L2BlockByNumber, SetMaxDASize},
-    workload::sender_address,
     world::{sim_now, World, RPC_TIMEOUT},
 };
 use std::{future::Future, sync::Arc, time::Duration};
@@ -171,15 +173,28 @@ fn re_execution_verifies_the_sequencers_roots_and_reports_a_wrong_one() {
             (chain.canonical()[..=30].to_vec(), chain.derived_from(0).unwrap())
         };
         let genesis_state = || {
-            let senders = rollsim_sim::l2::L2Config::default().workload.senders;
-            ExecutedState::genesis(genesis_state((0..senders).map(sender_address)))
+            let config = rollsim_sim::l2::L2Config::default();
+            let senders = (0..config.workload.senders).map(|i| config.workload.sender_address(i));
+            ExecutedState::genesis(genesis_state(config.chain_id, senders).unwrap())
         };
         // The sequencer's blocks, but block 30's header claims another state root.
+        let executor = OpEvmExecutor::new(rollsim_sim::l2::L2Config::default().chain_id);
         let mut chain = L2Chain::new((*blocks[0]).clone(), l1_genesis, genesis_state());
         for block in &blocks[1..] {
             let mut block = (**block).clone();
-            let txs: Vec<_> = block.txs().iter().zip(&block.senders).map(|(tx, s)| exec_tx(tx, *s)).collect();
-            chain.state_mut().execute(&txs);
+            let parent = chain.head().clone();
+            let context = context(
+                parent.header(),
+                parent.hash,
+                &BlockInputs::of(&block),
+                chain.ancestor_hashes(parent.number()),
+            );
+            let txs = block
+                .txs()
+                .iter()
+                .zip(&block.senders)
+                .map(|(tx, s)| Recovered::new_unchecked(tx.clone(), *s));
+            chain.state_mut().execute(&executor, &EvmBlock { context, txs: txs.collect() }).unwrap();
             if block.number() == 30 {
                 block.block.header.state_root = B256::repeat_byte(0x11);
             }
@@ -190,7 +205,7 @@ fn re_execution_verifies_the_sequencers_roots_and_reports_a_wrong_one() {
         let stats = Arc::<std::sync::Mutex<VerifierStats>>::default();
         let processor = PayloadProcessor::new(
             WorkloadExecutor::sim(5, SimCosts::default()),
-            SimpleExecutor,
+            executor,
             PayloadConfig::default(),
         );
         let faults = Arc::new(PayloadFaultSource::new(5, &["rollup"]));

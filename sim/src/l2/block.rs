@@ -1,26 +1,29 @@
 //! L2 blocks and the functions that build them from payload attributes.
 //!
 //! The sequencer builds from its own choices and the rollup node builds from derived attributes,
-//! both through [`validate`] then [`assemble`]: equal inputs and equal execution give equal blocks,
-//! byte for byte, hash for hash.
-//!
-//! The state root is the real root of the executed state (`engine.rs`: the caller executes the block
-//! between the two steps). The other execution fields are stand-ins, each a pure function of the
-//! block's contents:
-//! - `transactions_root` and `receipts_root` = keccak256 commitments over transaction hashes and
-//!   cumulative gas, not tries;
-//! - gas used = intrinsic gas of each transaction (21,000 + 4 per zero byte + 16 per other byte),
-//!   as if every call were a plain transfer (the executor charges no gas).
+//! both through [`validate`], then execution in op-revm (the caller's, over its state, in the
+//! block's [`context`]), then [`assemble`]: equal inputs and equal execution give equal blocks,
+//! byte for byte, hash for hash. Every header field is the real one of an Isthmus block: gas used
+//! as executed, the EIP-1559 base fee with Holocene's parameters, transactions and receipts roots
+//! and the logs bloom over the real transactions and receipts, the withdrawals root as the
+//! L2ToL1MessagePasser's storage root, the empty requests hash.
 
-use alloy_consensus::{Block, BlockBody, Header, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH};
+use std::collections::BTreeMap;
+
+use alloy_consensus::{
+    proofs::{calculate_receipt_root, calculate_transaction_root},
+    Block, BlockBody, Header, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH,
+};
 use alloy_eips::{
     eip1559::{calc_next_block_base_fee, BaseFeeParams},
     eip2718::Decodable2718,
+    eip7685::EMPTY_REQUESTS_HASH,
 };
-use alloy_primitives::{Address, Bloom, Bytes, Keccak256, B256, B64, U256};
+use alloy_primitives::{Address, Bloom, Bytes, B256, B64, U256};
 use kona_genesis::ChainGenesis;
 use kona_protocol::{L1BlockInfoTx, L2BlockInfo};
 use op_alloy_consensus::{OpBlock, OpTxEnvelope};
+use rollsim::evm::{BlockContext, EvmOutput};
 
 /// A block of the L2 chain with what the world needs at hand.
 #[derive(Debug, Clone)]
@@ -72,6 +75,26 @@ pub struct BlockInputs {
     pub txs: Vec<Bytes>,
 }
 
+impl BlockInputs {
+    /// The inputs `block` was built from, as its header and body carry them.
+    pub fn of(block: &L2Block) -> Self {
+        let header = block.header();
+        let eip1559_params = match header.extra_data.as_ref() {
+            [0, params @ ..] if params.len() == 8 => Some(B64::from_slice(params)),
+            _ => None,
+        };
+        Self {
+            timestamp: header.timestamp,
+            prev_randao: header.mix_hash,
+            fee_recipient: header.beneficiary,
+            parent_beacon_block_root: header.parent_beacon_block_root,
+            gas_limit: header.gas_limit,
+            eip1559_params,
+            txs: block.raw_txs.clone(),
+        }
+    }
+}
+
 /// Why inputs do not make a block.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
@@ -81,16 +104,24 @@ pub enum BuildError {
     Sender { index: usize, reason: String },
     #[error("first transaction is not a valid L1-info deposit: {0}")]
     L1Info(String),
-    #[error("block uses {gas_used} gas over its limit {gas_limit}")]
-    GasLimit { gas_used: u64, gas_limit: u64 },
+    #[error("block does not execute: {0}")]
+    Execution(String),
     #[error("timestamp {timestamp} is not after the parent's {parent}")]
     Timestamp { timestamp: u64, parent: u64 },
 }
 
-/// Intrinsic gas of a transaction's input (no EIP-7623 floor on L2 before Isthmus).
-pub fn intrinsic_gas(input: &[u8]) -> u64 {
-    let zeros = input.iter().filter(|&&b| b == 0).count() as u64;
-    21_000 + 4 * zeros + 16 * (input.len() as u64 - zeros)
+/// The gas limit a call with `input` needs when it runs no code: intrinsic gas, or the EIP-7623
+/// calldata floor (Isthmus executes Prague's rules) when that is higher.
+pub fn call_gas(input: &[u8]) -> u64 {
+    let gas = revm::interpreter::gas::calculate_initial_tx_gas(
+        revm::primitives::hardfork::SpecId::PRAGUE,
+        input,
+        false,
+        0,
+        0,
+        0,
+    );
+    gas.initial_gas.max(gas.floor_gas)
 }
 
 /// EIP-1559 parameters a Holocene header carries in `extra_data` (version 0), or Canyon's.
@@ -123,6 +154,7 @@ pub fn genesis(timestamp: u64, gas_limit: u64, base_fee: u64, state_root: B256) 
         blob_gas_used: Some(0),
         excess_blob_gas: Some(0),
         parent_beacon_block_root: Some(B256::ZERO),
+        requests_hash: Some(EMPTY_REQUESTS_HASH),
         ..Header::default()
     }
 }
@@ -160,85 +192,87 @@ pub fn validate(
         }
         _ => return Err(BuildError::L1Info("no deposit first".to_owned())),
     }
-    let gas_used = gas_used(decoded.iter().map(|(tx, _)| tx)).last().unwrap_or_default();
-    if gas_used > inputs.gas_limit {
-        return Err(BuildError::GasLimit { gas_used, gas_limit: inputs.gas_limit });
-    }
     Ok(())
 }
 
-/// Cumulative intrinsic gas after each transaction.
-fn gas_used<'a, I>(txs: I) -> impl Iterator<Item = u64> + 'a
-where
-    I: Iterator<Item = &'a OpTxEnvelope> + 'a,
-{
-    txs.scan(0u64, |total, tx| {
-        *total += intrinsic_gas(alloy_consensus::Transaction::input(tx));
-        Some(*total)
-    })
+/// The next block's base fee: EIP-1559 with the parameters the parent's header carries.
+pub fn next_base_fee(parent: &Header) -> u64 {
+    calc_next_block_base_fee(
+        parent.gas_used,
+        parent.gas_limit,
+        parent.base_fee_per_gas.unwrap_or_default(),
+        base_fee_params(parent),
+    )
 }
 
-/// Assembles the block on `parent` from [`validate`]d inputs and the state root of their execution.
+/// Holocene's `extra_data`: version 0, then the EIP-1559 parameters.
+fn extra_data(inputs: &BlockInputs) -> Bytes {
+    match inputs.eip1559_params {
+        Some(params) => Bytes::from([&[0u8][..], params.as_slice()].concat()),
+        None => Bytes::new(),
+    }
+}
+
+/// What the block built on `parent` from `inputs` executes in; `ancestor_hashes` are the hashes
+/// of up to 256 blocks below it, by number.
+pub fn context(
+    parent: &Header,
+    parent_hash: B256,
+    inputs: &BlockInputs,
+    ancestor_hashes: BTreeMap<u64, B256>,
+) -> BlockContext {
+    BlockContext {
+        number: parent.number + 1,
+        timestamp: inputs.timestamp,
+        beneficiary: inputs.fee_recipient,
+        gas_limit: inputs.gas_limit,
+        base_fee: next_base_fee(parent),
+        prev_randao: inputs.prev_randao,
+        parent_hash,
+        parent_beacon_block_root: inputs.parent_beacon_block_root,
+        extra_data: extra_data(inputs),
+        ancestor_hashes,
+    }
+}
+
+/// Assembles the block on `parent` from [`validate`]d inputs, every one of which executed
+/// (`output`), the post-state root and the L2ToL1MessagePasser's storage root.
+#[allow(clippy::too_many_arguments)]
 pub fn assemble(
     parent: &Header,
     parent_hash: B256,
     inputs: BlockInputs,
     decoded: Vec<(OpTxEnvelope, Address)>,
     genesis: &ChainGenesis,
+    output: &EvmOutput,
     state_root: B256,
+    withdrawals_root: B256,
 ) -> Result<L2Block, BuildError> {
+    assert_eq!(output.receipts.len(), decoded.len(), "one receipt per transaction: every one executed");
     let (txs, senders): (Vec<_>, Vec<_>) = decoded.into_iter().unzip();
-    let mut gas = 0u64;
-    let mut receipt_bytes = Vec::with_capacity(txs.len() * 8);
-    for cumulative in gas_used(txs.iter()) {
-        gas = cumulative;
-        receipt_bytes.extend_from_slice(&cumulative.to_be_bytes());
-    }
-    let transactions_root = if txs.is_empty() {
-        EMPTY_ROOT_HASH
-    } else {
-        let mut hasher = Keccak256::new();
-        for tx in &txs {
-            hasher.update(tx.tx_hash());
-        }
-        hasher.finalize()
-    };
-    let extra_data = match inputs.eip1559_params {
-        Some(params) => Bytes::from([&[0u8][..], params.as_slice()].concat()),
-        None => Bytes::new(),
-    };
-    let base_fee = calc_next_block_base_fee(
-        parent.gas_used,
-        parent.gas_limit,
-        parent.base_fee_per_gas.unwrap_or_default(),
-        base_fee_params(parent),
-    );
+    let logs_bloom = output.receipts.iter().fold(Bloom::ZERO, |bloom, receipt| bloom | receipt.logs_bloom());
     let header = Header {
         parent_hash,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: inputs.fee_recipient,
         state_root,
-        transactions_root,
-        receipts_root: if txs.is_empty() {
-            EMPTY_ROOT_HASH
-        } else {
-            alloy_primitives::keccak256(&receipt_bytes)
-        },
-        logs_bloom: Bloom::ZERO,
+        transactions_root: calculate_transaction_root(&txs),
+        receipts_root: calculate_receipt_root(&output.receipts),
+        logs_bloom,
         difficulty: U256::ZERO,
         number: parent.number + 1,
         gas_limit: inputs.gas_limit,
-        gas_used: gas,
+        gas_used: output.gas_used,
         timestamp: inputs.timestamp,
-        extra_data,
+        extra_data: extra_data(&inputs),
         mix_hash: inputs.prev_randao,
         nonce: B64::ZERO,
-        base_fee_per_gas: Some(base_fee),
-        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        base_fee_per_gas: Some(next_base_fee(parent)),
+        withdrawals_root: Some(withdrawals_root),
         blob_gas_used: Some(0),
         excess_blob_gas: Some(0),
         parent_beacon_block_root: inputs.parent_beacon_block_root,
-        requests_hash: None,
+        requests_hash: Some(EMPTY_REQUESTS_HASH),
     };
     let hash = header.hash_slow();
     let block = Block {

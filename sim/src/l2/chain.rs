@@ -37,6 +37,8 @@ pub struct L2Stats {
     pub sequencer_payload_fallbacks: u64,
     /// Block buildings cancelled mid-execution at the sequencer (built again).
     pub sequencer_blocks_cancelled: u64,
+    /// Transactions the sequencer left out of a block because they did not execute (dropped).
+    pub sequencer_txs_rejected: u64,
 }
 
 /// The chain. Block 0 is genesis.
@@ -103,6 +105,12 @@ impl L2Chain {
 
     pub fn block(&self, number: u64) -> Option<&Arc<L2Block>> {
         self.blocks.get(usize::try_from(number).ok()?)
+    }
+
+    /// Hashes of `number` and up to 255 blocks below it, by number: what `BLOCKHASH` reads in the
+    /// block above `number`.
+    pub fn ancestor_hashes(&self, number: u64) -> BTreeMap<u64, B256> {
+        (number.saturating_sub(255)..=number).filter_map(|n| Some((n, self.block(n)?.hash))).collect()
     }
 
     pub fn canonical(&self) -> &[Arc<L2Block>] {
@@ -179,7 +187,7 @@ impl L2Chain {
                 returned.push(PendingTx {
                     envelope: tx.clone(),
                     hash: tx.tx_hash(),
-                    gas: super::block::intrinsic_gas(alloy_consensus::Transaction::input(tx)),
+                    gas: alloy_consensus::Transaction::gas_limit(tx),
                     da_bytes: rollsim::protocol::da_size::tx_estimated_da_size_bytes(raw),
                     raw: raw.clone(),
                     sender,

@@ -1,10 +1,8 @@
-//! Execution of L2 blocks: how the world's transactions change the L2 state, and the executed state
-//! a node keeps at its head.
+//! Execution of L2 blocks: the executed state a node keeps at its head.
 //!
-//! Both nodes execute blocks through the payload processor (`rollsim::payload`) over this state: the
-//! sequencer to fill in its header's state root, the rollup node to check the root of every block it
-//! derives. Transactions run on [`SimpleExecutor`] (no EVM, see `docs/payload.md`), mapped from the
-//! world's OP transactions by [`exec_tx`].
+//! Both nodes execute blocks in op-revm (`rollsim::evm`) through the payload processor over this
+//! state: the sequencer to fill in its header's state root, the rollup node to check the root of
+//! every block it derives. Blocks the engine is handed whole execute sequentially ([`ExecutedState::execute`]).
 
 use std::{
     collections::{BTreeMap, VecDeque},
@@ -12,84 +10,20 @@ use std::{
     time::Duration,
 };
 
-use alloy_consensus::Transaction;
-use alloy_primitives::{keccak256, Address, TxKind, B256, U256};
-use kona_protocol::Predeploys;
-use op_alloy_consensus::OpTxEnvelope;
+use alloy_primitives::{keccak256, Address, Bytes, B256};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rollsim::{
-    execution::{execute_block, L2State, SimpleExecutor, Tx},
-    payload::{PayloadFaults, PreState},
-    trie::{Account, HashedPostState, KECCAK_EMPTY},
+    evm::{EvmBlock, EvmOutput, OpEvmExecutor},
+    execution::L2State,
+    payload::{PayloadError, PayloadFaults, PreState},
+    trie::HashedPostState,
 };
 
 use crate::{
     profile::{self, Bucket},
     seed::stream,
 };
-
-/// Balance of each funded workload sender at genesis: enough for every transfer of any run.
-const SENDER_BALANCE_WEI: u128 = 1_000_000_000_000_000_000_000_000;
-
-/// Senders funded at genesis at most: beyond that, senders start empty and their transfers fail
-/// (as unfunded accounts' would), which keeps genesis cheap for huge sender populations.
-const FUNDED_SENDERS_MAX: u64 = 100_000;
-
-/// The genesis state: the L1Block predeploy (the L1-info deposit writes it) and the first
-/// `min(senders, FUNDED_SENDERS_MAX)` workload senders, funded.
-pub fn genesis_state(senders: impl IntoIterator<Item = Address>) -> L2State {
-    let mut update = HashedPostState::default();
-    let predeploy = Account { nonce: 1, balance: U256::ZERO, code_hash: keccak256(b"L1Block") };
-    update.accounts.insert(keccak256(Predeploys::L1_BLOCK_INFO), Some(predeploy));
-    let funded = Account { nonce: 0, balance: U256::from(SENDER_BALANCE_WEI), code_hash: KECCAK_EMPTY };
-    for sender in senders.into_iter().take(FUNDED_SENDERS_MAX as usize) {
-        update.accounts.insert(keccak256(sender), Some(funded));
-    }
-    let mut state = L2State::default();
-    state.apply(&update);
-    state
-}
-
-/// What an OP transaction does to the state, as a [`SimpleExecutor`] transaction:
-/// - a deposit with a mint credits its recipient; one without (the L1-info deposit) writes the hash
-///   of its calldata into slot 0 of its target (the L1Block predeploy), standing for the L1
-///   attributes it sets;
-/// - a call without calldata is a value transfer;
-/// - a call with calldata writes slot `calldata[0]` of its target: the calldata's hash, or zero
-///   (a delete) when `calldata[1]` is zero, so storage both grows and shrinks;
-/// - a creation creates the contract at the sender's CREATE address.
-///
-/// Every sender's nonce goes up, deposits' included, as in op-geth. No gas is charged.
-pub fn exec_tx(tx: &OpTxEnvelope, sender: Address) -> Tx {
-    let input = tx.input();
-    let to = match tx.kind() {
-        TxKind::Call(to) => to,
-        TxKind::Create => {
-            let contract = sender.create(tx.nonce());
-            return Tx::Create { from: sender, contract, code_hash: keccak256(input), storage: Vec::new() };
-        }
-    };
-    if let OpTxEnvelope::Deposit(deposit) = tx {
-        if deposit.mint > 0 {
-            return Tx::Deposit { to, mint: U256::from(deposit.mint) };
-        }
-        return Tx::Store {
-            from: sender,
-            contract: to,
-            slot: U256::ZERO,
-            value: U256::from_be_bytes(keccak256(input).0),
-        };
-    }
-    match input.as_ref() {
-        [] => Tx::Transfer { from: sender, to, value: tx.value() },
-        [slot, rest @ ..] => {
-            let value =
-                if rest.first() == Some(&0) { U256::ZERO } else { U256::from_be_bytes(keccak256(input).0) };
-            Tx::Store { from: sender, contract: to, slot: U256::from(*slot), value }
-        }
-    }
-}
 
 /// A node's executed state at its head block, with what undoes each block down to the oldest one a
 /// reorg can still remove (the finalized one), so a reorg rewinds the state as far as the chain.
@@ -148,24 +82,46 @@ impl ExecutedState {
         }
     }
 
-    /// Moves to the next block, whose execution changed `post`; returns the new state root.
+    /// Moves to the next block, whose execution changed `post` and created contracts with `codes`;
+    /// returns the new state root.
     ///
     /// # Panics
     /// If the stored trie nodes disagree with the state: a bug in the trie code, not in the input.
-    pub fn advance(&mut self, post: &HashedPostState) -> B256 {
+    pub fn advance(&mut self, post: &HashedPostState, codes: &BTreeMap<B256, Bytes>) -> B256 {
         let _profile = profile::scope(Bucket::State);
         let undo = self.head.undo(post);
-        let root = self.head_mut().advance(post).expect("the stored trie nodes agree with the state");
+        let head = self.head_mut();
+        let root = head.advance(post).expect("the stored trie nodes agree with the state");
+        for code in codes.values() {
+            head.insert_code(code.clone());
+        }
         self.undo.push_back(undo);
         root
     }
 
-    /// Executes a block's transactions sequentially on the head and advances to it; returns the new
-    /// state root. The engine's path for blocks it is handed whole (derived ones).
-    pub fn execute(&mut self, txs: &[Tx]) -> B256 {
-        let _profile = profile::scope(Bucket::State);
-        let outcome = execute_block(&SimpleExecutor, &*self.head, txs, |_| {});
-        self.advance(&outcome.state)
+    /// Executes a block sequentially on the head and advances to it; returns the execution's output
+    /// and the new state root. The engine's path for blocks it is handed whole (derived ones): a
+    /// block with an invalid transaction does not execute, and leaves the state as it was.
+    pub fn execute(
+        &mut self,
+        executor: &OpEvmExecutor,
+        block: &EvmBlock,
+    ) -> Result<(EvmOutput, B256), PayloadError> {
+        let (output, post) = {
+            let _profile = profile::scope(Bucket::State);
+            executor.execute_sequential(&*self.head, block)?
+        };
+        if let Some((index, reason)) = output.rejected.first() {
+            return Err(PayloadError::Execution(format!("transaction {index} is invalid: {reason}")));
+        }
+        let root = self.advance(&post, &output.codes);
+        Ok((output, root))
+    }
+
+    /// The storage root of `address` at the head (the Isthmus withdrawals root is the
+    /// L2ToL1MessagePasser's).
+    pub fn storage_root(&self, address: &Address) -> B256 {
+        self.head.storage_root(&keccak256(address))
     }
 
     /// Rewinds to block `number` (at or below the head, not below a forgotten block).
@@ -252,87 +208,48 @@ impl PayloadFaultSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_consensus::{TxEip1559, TxLegacy};
-    use alloy_primitives::{address, Bytes};
-    use op_alloy_consensus::TxDeposit;
+    use alloy_consensus::{transaction::Recovered, TxEip1559};
+    use alloy_primitives::{address, TxKind, U256};
+    use op_alloy_consensus::OpTxEnvelope;
+    use rollsim::evm::BlockContext;
 
     const FROM: Address = address!("a200000000000000000000000000000000000001");
     const TO: Address = address!("a200000000000000000000000000000000000002");
 
-    fn call(input: &[u8], value: u64) -> OpTxEnvelope {
+    fn block(number: u64, value: u64) -> EvmBlock {
         let tx = TxEip1559 {
+            chain_id: 901,
+            nonce: number - 1,
+            gas_limit: 21_000,
+            max_fee_per_gas: 1_000_000_000,
             to: TxKind::Call(TO),
             value: U256::from(value),
-            input: Bytes::copy_from_slice(input),
-            nonce: 3,
             ..Default::default()
         };
-        OpTxEnvelope::Eip1559(rollsim::simsig::sign(tx, FROM))
-    }
-
-    #[test]
-    fn each_kind_of_transaction_maps_to_its_state_change() {
-        assert_eq!(exec_tx(&call(&[], 7), FROM), Tx::Transfer { from: FROM, to: TO, value: U256::from(7) });
-        let hash = U256::from_be_bytes(keccak256([5u8, 9]).0);
-        let store = Tx::Store { from: FROM, contract: TO, slot: U256::from(5), value: hash };
-        assert_eq!(exec_tx(&call(&[5, 9], 7), FROM), store);
-        let delete = Tx::Store { from: FROM, contract: TO, slot: U256::from(5), value: U256::ZERO };
-        assert_eq!(exec_tx(&call(&[5, 0, 1], 0), FROM), delete);
-
-        let l1_info = TxDeposit {
-            from: FROM,
-            to: TxKind::Call(Predeploys::L1_BLOCK_INFO),
-            input: Bytes::from_static(b"attributes"),
+        let tx = OpTxEnvelope::Eip1559(rollsim::simsig::sign(tx, FROM));
+        let context = BlockContext {
+            number,
+            timestamp: number * 2,
+            gas_limit: 30_000_000,
+            base_fee: 1_000,
+            parent_beacon_block_root: Some(B256::ZERO),
             ..Default::default()
         };
-        let expected = Tx::Store {
-            from: FROM,
-            contract: Predeploys::L1_BLOCK_INFO,
-            slot: U256::ZERO,
-            value: U256::from_be_bytes(keccak256(b"attributes").0),
-        };
-        assert_eq!(
-            exec_tx(&OpTxEnvelope::Deposit(alloy_primitives::Sealable::seal_slow(l1_info.clone())), FROM),
-            expected
-        );
-        let mint = TxDeposit { mint: 40, to: TxKind::Call(TO), ..l1_info };
-        assert_eq!(
-            exec_tx(&OpTxEnvelope::Deposit(alloy_primitives::Sealable::seal_slow(mint)), FROM),
-            Tx::Deposit { to: TO, mint: U256::from(40) }
-        );
-
-        let create = TxLegacy {
-            to: TxKind::Create,
-            nonce: 4,
-            input: Bytes::from_static(b"code"),
-            ..Default::default()
-        };
-        let create = OpTxEnvelope::Legacy(rollsim::simsig::sign(create, FROM));
-        let contract = FROM.create(4);
-        assert_eq!(
-            exec_tx(&create, FROM),
-            Tx::Create { from: FROM, contract, code_hash: keccak256(b"code"), storage: Vec::new() }
-        );
-    }
-
-    #[test]
-    fn genesis_funds_the_senders_and_holds_the_l1_block_predeploy() {
-        use rollsim::execution::StateView;
-        let state = genesis_state([FROM, TO]);
-        assert_eq!(state.account(&FROM).unwrap().balance, U256::from(SENDER_BALANCE_WEI));
-        assert!(state.account(&Predeploys::L1_BLOCK_INFO).is_some());
-        assert!(state.account(&address!("a200000000000000000000000000000000000003")).is_none());
+        EvmBlock { context, txs: vec![Recovered::new_unchecked(tx, FROM)] }
     }
 
     /// Blocks advance and rewind the state root by root; finalized blocks can no longer be undone.
     #[test]
     fn the_state_rewinds_to_any_unfinalized_block() {
-        let mut state = ExecutedState::genesis(genesis_state([FROM]));
+        let executor = OpEvmExecutor::new(901);
+        let genesis = super::super::genesis::genesis_state(901, [FROM]).expect("genesis");
+        let mut state = ExecutedState::genesis(genesis);
         let mut roots = vec![state.root()];
-        for value in 1..=4u64 {
-            let txs = [exec_tx(&call(&[], value), FROM), exec_tx(&call(&[value as u8, 1], 0), FROM)];
-            roots.push(state.execute(&txs));
-            assert_eq!(state.root(), roots[value as usize]);
+        for number in 1..=4u64 {
+            let (output, root) = state.execute(&executor, &block(number, number)).expect("executes");
+            assert_eq!(output.included, vec![0]);
+            roots.push(root);
+            assert_eq!(state.root(), roots[number as usize]);
         }
         assert_eq!(
             roots.iter().collect::<std::collections::BTreeSet<_>>().len(),
@@ -346,5 +263,19 @@ mod tests {
         assert_eq!((state.number(), state.root()), (2, roots[2]));
         let below = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.rewind(1)));
         assert!(below.is_err(), "block 2 is finalized: nothing below it can be undone");
+    }
+
+    /// A whole block with an invalid transaction (a nonce already used) does not execute.
+    #[test]
+    fn an_invalid_block_leaves_the_state_as_it_was() {
+        let executor = OpEvmExecutor::new(901);
+        let mut state =
+            ExecutedState::genesis(super::super::genesis::genesis_state(901, [FROM]).expect("genesis"));
+        state.execute(&executor, &block(1, 1)).expect("executes");
+        let root = state.root();
+        let replay = EvmBlock { context: BlockContext { number: 2, ..block(1, 1).context }, ..block(1, 1) };
+        let error = state.execute(&executor, &replay).expect_err("nonce 0 was used");
+        assert!(error.to_string().contains("transaction 0 is invalid"), "{error}");
+        assert_eq!((state.number(), state.root()), (1, root));
     }
 }

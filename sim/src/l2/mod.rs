@@ -9,6 +9,7 @@
 pub mod block;
 pub mod chain;
 pub mod engine;
+pub mod genesis;
 
 use crate::workload::WorkloadConfig;
 use alloy_eips::BlockNumHash;
@@ -114,7 +115,8 @@ pub fn system_config(config: &L2Config, batcher: Address) -> SystemConfig {
     }
 }
 
-/// The rollup config: every hardfork through Holocene active from genesis, Isthmus not.
+/// The rollup config: every hardfork through Isthmus active from genesis (the newest the EVM and the
+/// block oracle execute, `rollsim::evm`).
 pub fn rollup_config(
     config: &L2Config,
     l1_chain_id: u64,
@@ -145,6 +147,7 @@ pub fn rollup_config(
             fjord_time: Some(0),
             granite_time: Some(0),
             holocene_time: Some(0),
+            isthmus_time: Some(0),
             ..HardForkConfig::default()
         },
         batch_inbox_address: config.batch_inbox,

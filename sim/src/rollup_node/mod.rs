@@ -16,22 +16,23 @@ use crate::{
     da::DaClient,
     l1::L1Client,
     l2::{
-        block::{assemble, decode, validate, BlockInputs, BuildError, L2Block},
+        block::{assemble, context, decode, validate, BlockInputs, BuildError, L2Block},
         chain::{lock, L2Chain, SharedL2},
-        engine::exec_tx,
     },
     net::RpcServer,
     rpc_method,
     world::sim_now,
 };
+use alloy_consensus::transaction::Recovered;
 use alloy_eips::{BlockNumHash, BlockNumberOrTag};
 use kona_derive::{
     OriginProvider, Pipeline, PipelineBuilder, PipelineError, PipelineErrorKind, ResetSignal, Signal,
     SignalReceiver, StatefulAttributesBuilder, StepResult,
 };
 use kona_genesis::{RollupConfig, SystemConfig};
-use kona_protocol::{BlockInfo, OpAttributesWithParent, SyncStatus};
+use kona_protocol::{BlockInfo, OpAttributesWithParent, Predeploys, SyncStatus};
 use providers::{block_info, DataSource, L1Provider, L2Provider};
+use rollsim::evm::{EvmBlock, OpEvmExecutor};
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex, PoisonError},
@@ -54,6 +55,8 @@ pub struct RollupNode {
     pub chain: SharedL2,
     pub rollup: Arc<RollupConfig>,
     pub system_config: SystemConfig,
+    /// The engine's EVM: derived blocks execute in it.
+    pub executor: OpEvmExecutor,
     pub l1_slot_s: u64,
     /// Derivation waits while set (rollup-node lag fault); RPC keeps answering from the last view.
     pub paused: Arc<std::sync::atomic::AtomicBool>,
@@ -319,10 +322,26 @@ impl RollupNode {
     ) -> Result<L2Block, BuildError> {
         let decoded = decode(&inputs.txs)?;
         validate(parent.header(), &inputs, &decoded)?;
-        let txs: Vec<_> = decoded.iter().map(|(tx, sender)| exec_tx(tx, *sender)).collect();
-        let state_root = chain.state_mut().execute(&txs);
-        assemble(parent.header(), parent.hash, inputs, decoded, &self.rollup.genesis, state_root)
-            .inspect_err(|_| chain.state_mut().rewind(parent.number()))
+        let block = EvmBlock {
+            context: context(parent.header(), parent.hash, &inputs, chain.ancestor_hashes(parent.number())),
+            txs: decoded.iter().map(|(tx, sender)| Recovered::new_unchecked(tx.clone(), *sender)).collect(),
+        };
+        let (output, state_root) = chain
+            .state_mut()
+            .execute(&self.executor, &block)
+            .map_err(|error| BuildError::Execution(error.to_string()))?;
+        let withdrawals_root = chain.state().storage_root(&Predeploys::L2_TO_L1_MESSAGE_PASSER);
+        assemble(
+            parent.header(),
+            parent.hash,
+            inputs,
+            decoded,
+            &self.rollup.genesis,
+            &output,
+            state_root,
+            withdrawals_root,
+        )
+        .inspect_err(|_| chain.state_mut().rewind(parent.number()))
     }
 }
 

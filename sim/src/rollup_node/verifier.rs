@@ -10,18 +10,20 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use alloy_consensus::transaction::Recovered;
 use alloy_primitives::B256;
 use rollsim::{
     batcher::cancel::Cancel,
-    execution::SimpleExecutor,
+    evm::{EvmBlock, OpEvmExecutor},
     payload::{PayloadError, PayloadFaults, PayloadProcessor},
 };
 
 use crate::{
     invariants::Monitor,
     l2::{
+        block::{context, BlockInputs},
         chain::{lock, SharedL2},
-        engine::{exec_tx, ExecutedState, PayloadFaultSource},
+        engine::{ExecutedState, PayloadFaultSource},
     },
     profile::{self, Bucket},
 };
@@ -48,7 +50,7 @@ pub struct Verifier {
     state: ExecutedState,
     /// Hash of each verified block, by number (genesis first).
     hashes: Vec<B256>,
-    processor: PayloadProcessor<SimpleExecutor>,
+    processor: PayloadProcessor<OpEvmExecutor>,
     faults: Arc<PayloadFaultSource>,
     monitor: Arc<Monitor>,
     stats: Arc<Mutex<VerifierStats>>,
@@ -59,7 +61,7 @@ impl Verifier {
     pub fn new(
         state: ExecutedState,
         genesis_hash: B256,
-        processor: PayloadProcessor<SimpleExecutor>,
+        processor: PayloadProcessor<OpEvmExecutor>,
         faults: Arc<PayloadFaultSource>,
         monitor: Arc<Monitor>,
         stats: Arc<Mutex<VerifierStats>>,
@@ -82,7 +84,7 @@ impl Verifier {
     /// that are no longer the chain's (the safe head rewound on an L1 reorg).
     pub async fn catch_up(&mut self, chain: &SharedL2) {
         loop {
-            let block = {
+            let (block, txs) = {
                 let chain = lock(chain);
                 let safe = chain.safe().number();
                 while self.head() > safe
@@ -97,12 +99,17 @@ impl Verifier {
                 if self.head() == safe {
                     return;
                 }
-                chain.block(self.head() + 1).expect("at or below the safe head").clone()
+                let block = chain.block(self.head() + 1).expect("at or below the safe head").clone();
+                let parent = chain.block(self.head()).expect("below the safe head");
+                let inputs = BlockInputs::of(&block);
+                let context =
+                    context(parent.header(), parent.hash, &inputs, chain.ancestor_hashes(parent.number()));
+                let txs = block.txs().iter().zip(&block.senders);
+                let txs = txs.map(|(tx, sender)| Recovered::new_unchecked(tx.clone(), *sender)).collect();
+                (block, Arc::new(EvmBlock { context, txs }))
             };
-            let txs: Arc<[_]> =
-                block.txs().iter().zip(&block.senders).map(|(tx, sender)| exec_tx(tx, *sender)).collect();
             let expected = block.header().state_root;
-            let mut faults = self.faults.draw("rollup", txs.len());
+            let mut faults = self.faults.draw("rollup", txs.txs.len());
             let (outcome, root, injected) = loop {
                 let injected = faults != PayloadFaults::default();
                 let pre_state = self.state.head();
@@ -116,10 +123,24 @@ impl Verifier {
                         self.count(|stats| stats.cancelled += 1);
                         faults = PayloadFaults::default();
                     }
-                    Err(error) => unreachable!("execute_block fails only when cancelled, not with {error}"),
+                    Err(error) => {
+                        let detail =
+                            format!("block {} ({}) does not execute: {error}", block.number(), block.hash);
+                        self.monitor.violate("l2_state_root", detail);
+                        return;
+                    }
                 }
             };
-            let state_root = self.state.advance(&outcome.state);
+            if let Some((index, reason)) = outcome.output.rejected.first() {
+                let detail = format!(
+                    "block {} ({}): transaction {index} is invalid: {reason}",
+                    block.number(),
+                    block.hash
+                );
+                self.monitor.violate("l2_state_root", detail);
+                return;
+            }
+            let state_root = self.state.advance(&outcome.state, &outcome.output.codes);
             self.hashes.push(block.hash);
             debug_assert_eq!(root.state_root, state_root, "the task's root or the fallback's is the state's");
             if let Some(fallback) = &root.fallback {

@@ -1,0 +1,217 @@
+//! The L2 genesis state: the predeploys execution needs, with their real bytecode, and the
+//! workload's funded senders.
+//!
+//! kona-hardforks ships the network-upgrade transactions of Ecotone, Fjord and Isthmus: deposits
+//! that deploy the L1Block, GasPriceOracle and OperatorFeeVault implementations and the EIP-4788
+//! and EIP-2935 system contracts, point the predeploys' proxies at the new implementations
+//! (`upgradeTo`), and switch the GasPriceOracle's modes on. Genesis executes them in the EVM, in
+//! order, with one difference: a real chain has a proxy at each predeploy address, whose bytecode
+//! no crate ships, so an `upgradeTo` here places the implementation's code at the predeploy
+//! address itself. The L1-info deposit then runs against the real L1Block, and op-revm charges the
+//! L1 data fee from what it wrote. L2ToL1MessagePasser has no shipped bytecode either: it is
+//! absent (no withdrawals are made; the Isthmus withdrawals root is its empty storage root).
+
+use alloy_consensus::transaction::Recovered;
+use alloy_primitives::{keccak256, Address, Sealable, TxKind, U256};
+use kona_hardforks::{Ecotone, Fjord, Isthmus};
+use op_alloy_consensus::{OpTxEnvelope, TxDeposit};
+use rollsim::{
+    evm::{BlockContext, EvmBlock, OpEvmExecutor},
+    execution::{L2State, StateView},
+    trie::{Account, HashedPostState, KECCAK_EMPTY},
+};
+
+/// Balance of each funded workload sender at genesis: enough for every transaction of any run.
+pub const SENDER_BALANCE_WEI: u128 = 1_000_000_000_000_000_000_000_000;
+
+/// Senders funded at genesis at most: beyond that, senders start empty and their transactions are
+/// refused (as unfunded accounts' would be), which keeps genesis cheap for huge sender populations.
+pub const FUNDED_SENDERS_MAX: u64 = 100_000;
+
+/// `upgradeTo(address)`: the proxy upgrade the network-upgrade deposits call.
+const UPGRADE_TO_SELECTOR: [u8; 4] = [0x36, 0x59, 0xcf, 0xe6];
+
+/// Why the genesis state could not be built: the shipped upgrade transactions did not execute.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisError {
+    #[error("upgrade deposit {index} failed: {reason}")]
+    Deposit { index: usize, reason: String },
+    #[error("upgrade deposit {index} points {proxy} at {implementation}, which has no code")]
+    NoImplementation { index: usize, proxy: Address, implementation: Address },
+}
+
+/// The genesis state of chain `chain_id`: the predeploys, then the first
+/// `min(senders, FUNDED_SENDERS_MAX)` senders funded.
+pub fn genesis_state(
+    chain_id: u64,
+    senders: impl IntoIterator<Item = Address>,
+) -> Result<L2State, GenesisError> {
+    let mut state = predeploys(chain_id)?;
+    let mut update = HashedPostState::default();
+    let funded = Account { nonce: 0, balance: U256::from(SENDER_BALANCE_WEI), code_hash: KECCAK_EMPTY };
+    for sender in senders.into_iter().take(FUNDED_SENDERS_MAX as usize) {
+        update.accounts.insert(keccak256(sender), Some(funded));
+    }
+    state.apply(&update);
+    Ok(state)
+}
+
+/// The state after every Ecotone, Fjord and Isthmus upgrade deposit, proxies collapsed.
+fn predeploys(chain_id: u64) -> Result<L2State, GenesisError> {
+    let executor = OpEvmExecutor::new(chain_id);
+    let mut state = L2State::default();
+    let deposits = Ecotone::deposits().chain(Fjord::deposits()).chain(Isthmus::deposits());
+    for (index, deposit) in deposits.enumerate() {
+        match (deposit.to, deposit.input.strip_prefix(&UPGRADE_TO_SELECTOR)) {
+            (TxKind::Call(proxy), Some(word)) if word.len() == 32 => {
+                let implementation = Address::from_word(word.try_into().expect("32 bytes"));
+                let account =
+                    state.account(&implementation).filter(|account| account.code_hash != KECCAK_EMPTY);
+                let account =
+                    account.ok_or(GenesisError::NoImplementation { index, proxy, implementation })?;
+                let mut update = HashedPostState::default();
+                let at_proxy = Account { nonce: 1, balance: U256::ZERO, code_hash: account.code_hash };
+                update.accounts.insert(keccak256(proxy), Some(at_proxy));
+                state.apply(&update);
+            }
+            _ => execute(&executor, &mut state, index, deposit)?,
+        }
+    }
+    Ok(state)
+}
+
+/// Executes one deposit on `state`, as a block of its own.
+fn execute(
+    executor: &OpEvmExecutor,
+    state: &mut L2State,
+    index: usize,
+    deposit: TxDeposit,
+) -> Result<(), GenesisError> {
+    let failed = |reason: String| GenesisError::Deposit { index, reason };
+    let from = deposit.from;
+    let block = EvmBlock {
+        context: BlockContext {
+            gas_limit: 30_000_000,
+            parent_beacon_block_root: Some(Default::default()),
+            ..Default::default()
+        },
+        txs: vec![Recovered::new_unchecked(OpTxEnvelope::Deposit(deposit.seal_slow()), from)],
+    };
+    let (output, merged) = executor.execute_sequential(&*state, &block).map_err(|e| failed(e.to_string()))?;
+    if let Some((_, reason)) = output.rejected.first() {
+        return Err(failed(reason.clone()));
+    }
+    if !output.receipts.iter().all(|receipt| receipt.status()) {
+        return Err(failed("reverted".to_owned()));
+    }
+    state.apply(&merged);
+    for code in output.codes.into_values() {
+        state.insert_code(code);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{Header, TxEip1559};
+    use alloy_eips::{eip2718::Encodable2718, BlockNumHash};
+    use alloy_primitives::{address, Bytes, B256};
+    use kona_protocol::{L1BlockInfoTx, Predeploys};
+
+    const SENDER: Address = address!("a200000000000000000000000000000000000001");
+
+    #[test]
+    fn genesis_holds_the_predeploys_code_and_funds_the_senders() {
+        let state = genesis_state(901, [SENDER]).expect("the shipped upgrades execute");
+        assert_eq!(state.account(&SENDER).unwrap().balance, U256::from(SENDER_BALANCE_WEI));
+        for predeploy in [
+            Predeploys::L1_BLOCK_INFO,
+            Predeploys::GAS_PRICE_ORACLE,
+            Predeploys::OPERATOR_FEE_VAULT,
+            Ecotone::EIP4788_FROM.create(0),
+            Isthmus::EIP2935_FROM.create(0),
+        ] {
+            let account = state.account(&predeploy).unwrap_or_else(|| panic!("{predeploy} exists"));
+            assert!(
+                state.code(&account.code_hash).is_some_and(|code| !code.is_empty()),
+                "{predeploy} has code"
+            );
+        }
+        let l1_block = state.account(&Predeploys::L1_BLOCK_INFO).unwrap();
+        let isthmus_l1_block = state.account(&Isthmus::NEW_L1_BLOCK).unwrap();
+        assert_eq!(l1_block.code_hash, isthmus_l1_block.code_hash, "the newest L1Block");
+        assert_eq!(keccak256(state.code(&l1_block.code_hash).unwrap()), Isthmus::L1_BLOCK_DEPLOYER_CODE_HASH);
+    }
+
+    /// op-revm charges the L1 data fee from what the L1-info deposit wrote into the real L1Block:
+    /// the sender pays exactly gas x price plus the Fjord formula over the deposit's L1 values,
+    /// computed here independently (FastLZ size, intercept, coefficient, scalars).
+    #[test]
+    fn the_l1_data_fee_follows_the_fjord_formula() {
+        let config = crate::l2::L2Config::default();
+        let batcher = address!("ba00000000000000000000000000000000000001");
+        let rollup = crate::l2::rollup_config(
+            &config,
+            900,
+            BlockNumHash::default(),
+            BlockNumHash::default(),
+            0,
+            batcher,
+        );
+        let system_config = crate::l2::system_config(&config, batcher);
+        let l1_header = Header {
+            number: 7,
+            timestamp: 84,
+            base_fee_per_gas: Some(3_000_000_000),
+            excess_blob_gas: Some(30_000_000),
+            blob_gas_used: Some(0),
+            parent_beacon_block_root: Some(B256::ZERO),
+            ..Default::default()
+        };
+        let (info, deposit) =
+            L1BlockInfoTx::try_new_with_deposit_tx(&rollup, &system_config, 0, &l1_header, 2)
+                .expect("an L1-info deposit");
+        let state = genesis_state(config.chain_id, [SENDER]).expect("genesis");
+        let call = TxEip1559 {
+            chain_id: config.chain_id,
+            gas_limit: 100_000,
+            max_fee_per_gas: 1_000_000_000,
+            max_priority_fee_per_gas: 7,
+            to: TxKind::Call(address!("a200000000000000000000000000000000000002")),
+            value: U256::from(11),
+            input: Bytes::from_static(&[1, 2, 3, 0, 0, 0, 4, 5, 6, 7, 8, 9, 10, 0, 0, 11]),
+            ..Default::default()
+        };
+        let call = OpTxEnvelope::Eip1559(rollsim::simsig::sign(call, SENDER));
+        let base_fee = 1_000;
+        let block = EvmBlock {
+            context: BlockContext {
+                number: 1,
+                timestamp: 2,
+                gas_limit: 30_000_000,
+                base_fee,
+                parent_beacon_block_root: Some(B256::ZERO),
+                ..Default::default()
+            },
+            txs: vec![
+                Recovered::new_unchecked(OpTxEnvelope::Deposit(deposit.clone()), deposit.from),
+                Recovered::new_unchecked(call.clone(), SENDER),
+            ],
+        };
+        let (output, merged) =
+            OpEvmExecutor::new(config.chain_id).execute_sequential(&state, &block).unwrap();
+        assert_eq!(output.included, vec![0, 1]);
+        let gas_used = output.receipts[1].cumulative_gas_used() - output.receipts[0].cumulative_gas_used();
+        let paid = U256::from(SENDER_BALANCE_WEI) - merged.accounts[&keccak256(SENDER)].unwrap().balance;
+
+        let fastlz_size = op_alloy_flz::flz_compress_len(&call.encoded_2718()) as i128;
+        let estimated_size_scaled = (-42_585_600 + 836_500 * fastlz_size).max(100_000_000);
+        let l1_fee_scaled = info.l1_fee_scalar() * info.l1_base_fee() * U256::from(16)
+            + info.blob_base_fee_scalar() * info.blob_base_fee();
+        let l1_fee = U256::from(estimated_size_scaled) * l1_fee_scaled / U256::from(1_000_000_000_000u64);
+        assert!(l1_fee > U256::ZERO, "the L1 values were written and read");
+        let execution_fee = U256::from(gas_used) * U256::from(base_fee + 7);
+        assert_eq!(paid, execution_fee + U256::from(11) + l1_fee, "gas, value and the Fjord L1 fee");
+    }
+}

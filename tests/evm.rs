@@ -202,14 +202,22 @@ fn evm_pipeline_root_matches_sequential_root() {
         assert_eq!(root.state_root, expected, "seed {seed}");
         assert_eq!(executed.state, merged, "seed {seed}: the hook saw what the sequential run did");
         assert_eq!(executed.output, sequential, "seed {seed}: receipts, gas and codes agree");
+        // The node's stored state takes the task's trie: the same nodes as proving the block again.
+        let (mut proved, mut taken) = (PreState::clone(&case.pre), PreState::clone(&case.pre));
+        assert_eq!(proved.advance(&merged).unwrap(), expected);
+        let trie = executed.trie.expect("no fallback: the task's trie comes back");
+        assert_eq!(taken.advance_with(trie, &merged).unwrap(), expected, "seed {seed}");
+        let nodes = |state: &PreState| state.trie_nodes().cloned().collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(nodes(&taken), nodes(&proved), "seed {seed}: node for node");
 
         let mut prewarmed = rollsim::trie::MultiProofTargets::new();
-        for index in 0..case.block.txs.len() {
-            let state = executor.prewarm(&case.pre, &case.block, index).expect("prewarm executes");
+        executor.prewarm(&case.pre, &case.block, 0..case.block.txs.len(), &mut |_, execute| {
+            let state = execute().expect("prewarm executes");
             for (account, slots) in prewarm_targets(&state) {
                 prewarmed.entry(account).or_default().extend(slots);
             }
-        }
+            std::ops::ControlFlow::Continue(())
+        });
         let missed = merged.targets().iter().any(|(account, slots)| {
             prewarmed.get(account).is_none_or(|prewarmed| !slots.iter().all(|slot| prewarmed.contains(slot)))
         });

@@ -166,6 +166,26 @@ fn max_burst_txs_per_block(batcher: &toml::Table) -> f64 {
     3.0 * surplus / BURST_TX_COMPRESSED_BYTES
 }
 
+/// Cases in which users sign for real and kona-executor re-builds blocks (`l2_block_oracle`), one
+/// in this many: real signatures cost a curve multiplication per transaction and per recovery.
+const BLOCK_ORACLE_ONE_IN: u32 = 8;
+/// In those cases the oracle re-builds every this-many-th safe block.
+const BLOCK_ORACLE_EVERY: i64 = 5;
+
+/// Turns the block oracle on in one case in [`BLOCK_ORACLE_ONE_IN`], drawn from a stream of its own
+/// so that the other draws of a case stay what they were.
+fn draw_block_oracle(seed: u64, table: &mut toml::Table) {
+    if !crate::seed::stream(seed, "fuzz-block-oracle").gen_ratio(1, BLOCK_ORACLE_ONE_IN) {
+        return;
+    }
+    let l2 = table.entry("l2").or_insert_with(|| toml::Table::new().into());
+    let l2 = l2.as_table_mut().expect("[l2] is a table");
+    l2.insert("oracle_every".into(), toml::Value::Integer(BLOCK_ORACLE_EVERY));
+    let workload = l2.entry("workload").or_insert_with(|| toml::Table::new().into());
+    let workload = workload.as_table_mut().expect("[l2.workload] is a table");
+    workload.insert("signatures".into(), "secp256k1".into());
+}
+
 /// The scenario text of case `seed` over `base` (default: [`default_base`] with a swarm-drawn
 /// batcher config), with planted bug `plant` active, drawing fault kinds `0..kinds`.
 pub fn swarm_case(seed: u64, base: Option<&toml::Table>, plant: Option<&str>, kinds: usize) -> String {
@@ -197,6 +217,7 @@ pub fn swarm_case(seed: u64, base: Option<&toml::Table>, plant: Option<&str>, ki
                 batcher.insert("throttle_lower_threshold_bytes".into(), toml::Value::Integer(0));
             }
             max_burst = max_burst_txs_per_block(batcher);
+            draw_block_oracle(seed, &mut table);
             table
         }
     };

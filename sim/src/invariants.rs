@@ -241,6 +241,20 @@ pub fn check_state_roots_verified(chain: &L2Chain, verifier: &VerifierStats) -> 
     InvariantResult::from("l2_state_roots_verified", result)
 }
 
+/// The block oracle re-built at least one block, and every rebuilt header was equal: a violation
+/// found online is reported as it was; an oracle that checked nothing fails.
+pub fn check_block_oracle(monitor: &Monitor, verifier: &VerifierStats) -> InvariantResult {
+    let online = monitor.results(&[BLOCK_ORACLE]).remove(0);
+    if !online.ok {
+        return online;
+    }
+    let result = match verifier.oracle_checked {
+        0 => Err("kona-executor re-built no block".to_owned()),
+        n => Ok(format!("kona-executor re-built {n} blocks with the sequencer's headers")),
+    };
+    InvariantResult::from(BLOCK_ORACLE, result)
+}
+
 /// Liveness: with data being posted, the safe head ends within `max_lag_blocks` of the unsafe
 /// head, so every produced block (but the newest few) reached the safe chain.
 pub fn check_safe_follows_unsafe(chain: &L2Chain, max_lag_blocks: u64) -> InvariantResult {
@@ -389,11 +403,15 @@ pub struct Monitor {
     first: Mutex<BTreeMap<&'static str, Violation>>,
 }
 
+/// kona-executor re-builds the checked blocks with the same headers (online; judged when the
+/// scenario turns the oracle on).
+pub const BLOCK_ORACLE: &str = "l2_block_oracle";
+
 /// A panic anywhere in the run (a system under test crashed); reported only when it happens.
 pub const NO_PANIC: &str = "no_panic";
 
 /// Every invariant's name.
-pub const NAMES: [&str; 16] = [
+pub const NAMES: [&str; 17] = [
     "l1_chain_linked",
     "l1_fee_market",
     "l1_nonce_order",
@@ -408,6 +426,7 @@ pub const NAMES: [&str; 16] = [
     "l2_state_root",
     "l2_state_roots_verified",
     "payload_no_spurious_fallback",
+    BLOCK_ORACLE,
     "batcher_timeouts_real",
     NO_PANIC,
 ];
@@ -425,7 +444,10 @@ impl Monitor {
 
     /// Records a violation of `name` unless one is already recorded.
     pub fn violate(&self, name: &'static str, detail: String) {
-        debug_assert!(BATCHER_ONLINE.contains(&name) || L2_ONLINE.contains(&name), "{name} is not online");
+        debug_assert!(
+            BATCHER_ONLINE.contains(&name) || L2_ONLINE.contains(&name) || name == BLOCK_ORACLE,
+            "{name} is not online"
+        );
         let mut first = self.first.lock().expect("monitor lock");
         if first.contains_key(name) {
             return;

@@ -292,7 +292,7 @@ impl Sequencer {
             BlockInputs { txs: output.included.iter().map(|i| inputs.txs[*i].clone()).collect(), ..inputs };
         let decoded: Vec<_> = output.included.iter().map(|i| decoded[*i].clone()).collect();
         let user_count = decoded.len() - 1;
-        chain.state_mut().advance(&executed.state, &output.codes);
+        chain.state_mut().advance(&executed.state, &output.codes, executed.trie);
         let withdrawals_root = chain.state().storage_root(&Predeploys::L2_TO_L1_MESSAGE_PASSER);
         let block = match assemble(
             parent.header(),

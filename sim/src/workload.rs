@@ -5,10 +5,10 @@
 //! like real calldata), plus scheduled bursts of large transactions that outrun the DA layer and
 //! build a backlog. Transactions carry simulated signatures (`rollsim::simsig`).
 
-use crate::l2::{block::call_gas, chain::PendingTx};
+use crate::l2::{block::call_gas, chain::PendingTx, contracts};
 use alloy_consensus::TxEip1559;
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{keccak256, Address, Bytes, TxKind, U256};
+use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
 use op_alloy_consensus::OpTxEnvelope;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -42,14 +42,73 @@ pub enum Signatures {
     Secp256k1,
 }
 
+/// Relative weights of the contract calls (`[l2.workload.contracts]`). The default resembles a busy
+/// OP chain: mostly token transfers and swaps on one pool, some storage churn, a few contracts
+/// that live for one transaction, a few calls that revert or run out of gas.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContractMix {
+    pub erc20: f64,
+    pub swap: f64,
+    pub store_write: f64,
+    pub store_clear: f64,
+    pub create_destroy: f64,
+    pub revert: f64,
+    pub out_of_gas: f64,
+}
+
+impl Default for ContractMix {
+    fn default() -> Self {
+        Self {
+            erc20: 40.0,
+            swap: 30.0,
+            store_write: 10.0,
+            store_clear: 6.0,
+            create_destroy: 4.0,
+            revert: 6.0,
+            out_of_gas: 4.0,
+        }
+    }
+}
+
+impl ContractMix {
+    fn weights(&self) -> [f64; 7] {
+        [
+            self.erc20,
+            self.swap,
+            self.store_write,
+            self.store_clear,
+            self.create_destroy,
+            self.revert,
+            self.out_of_gas,
+        ]
+    }
+}
+
+/// One arrival: what kind of transaction it is.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Transfer,
+    Calldata(usize),
+    /// A contract call, by its index in [`ContractMix::weights`].
+    Contract(usize),
+}
+
+/// Keys `Store.write` and `Store.clear` draw from: few enough that clears meet written slots.
+const STORE_KEYS: u64 = 512;
+
 /// The `[l2.workload]` table.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkloadConfig {
     /// Mean user transactions per L2 block.
     pub txs_per_block: f64,
-    /// Share of plain value transfers; the rest carry calldata.
+    /// Share of plain value transfers.
     pub transfer_share: f64,
+    /// Share of calls to the workload's contracts (`l2/contracts.rs`), of the kinds in
+    /// `contracts`; the rest (after transfers) carry calldata to accounts without code.
+    pub contract_share: f64,
+    pub contracts: ContractMix,
     pub calldata_bytes: [u64; 2],
     /// Share of zero bytes in generated calldata (compressibility).
     pub calldata_zero_share: f64,
@@ -67,7 +126,9 @@ impl Default for WorkloadConfig {
     fn default() -> Self {
         Self {
             txs_per_block: 20.0,
-            transfer_share: 0.7,
+            transfer_share: 0.4,
+            contract_share: 0.45,
+            contracts: ContractMix::default(),
             calldata_bytes: [200, 2_000],
             calldata_zero_share: 0.35,
             senders: 2_000,
@@ -86,12 +147,32 @@ impl WorkloadConfig {
         if !(0.0..=5_000.0).contains(&self.txs_per_block) {
             return err("txs_per_block", format!("must be in 0..=5000, got {}", self.txs_per_block));
         }
-        for (field, share) in
-            [("transfer_share", self.transfer_share), ("calldata_zero_share", self.calldata_zero_share)]
-        {
+        for (field, share) in [
+            ("transfer_share", self.transfer_share),
+            ("contract_share", self.contract_share),
+            ("calldata_zero_share", self.calldata_zero_share),
+        ] {
             if !(0.0..=1.0).contains(&share) {
                 return err(field, format!("must be in 0..=1, got {share}"));
             }
+        }
+        if self.transfer_share + self.contract_share > 1.0 {
+            return err(
+                "contract_share",
+                format!(
+                    "transfer_share + contract_share must be at most 1, got {}",
+                    self.transfer_share + self.contract_share
+                ),
+            );
+        }
+        let weights = self.contracts.weights();
+        if weights.iter().any(|w| !(0.0..=1e6).contains(w))
+            || (self.contract_share > 0.0 && weights.iter().sum::<f64>() <= 0.0)
+        {
+            return err(
+                "contracts",
+                "weights must be in 0..=1000000, and not all zero when contract_share > 0".to_owned(),
+            );
         }
         let check_range = |field: &str, [lo, hi]: [u64; 2]| {
             if lo > hi || hi > 120_000 {
@@ -194,25 +275,35 @@ impl Workload {
         let room = self.config.pool_capacity.saturating_sub(pool_len);
         self.turned_away += txs.len().saturating_sub(room) as u64;
         txs.truncate(room);
-        txs.into_iter().map(|bytes| self.transaction(bytes as usize)).collect()
+        txs.into_iter().map(|kind| self.transaction(kind)).collect()
     }
 
     /// Draws the calldata sizes of one block time's arrivals, starting at `now`.
-    fn arrive(&mut self, now: Duration, txs: &mut Vec<u64>) {
+    fn arrive(&mut self, now: Duration, txs: &mut Vec<Kind>) {
         let base = self.poisson(self.config.txs_per_block);
         for _ in 0..base {
-            let bytes = if self.rng.gen_bool(self.config.transfer_share) {
-                0
+            let draw: f64 = self.rng.gen();
+            let kind = if draw < self.config.transfer_share {
+                Kind::Transfer
+            } else if draw < self.config.transfer_share + self.config.contract_share {
+                let weights = self.config.contracts.weights();
+                let mut pick = self.rng.gen::<f64>() * weights.iter().sum::<f64>();
+                let index = weights.iter().position(|w| {
+                    pick -= w;
+                    pick < 0.0
+                });
+                Kind::Contract(index.unwrap_or(weights.len() - 1))
             } else {
-                self.rng.gen_range(self.config.calldata_bytes[0]..=self.config.calldata_bytes[1])
+                let bytes = self.rng.gen_range(self.config.calldata_bytes[0]..=self.config.calldata_bytes[1]);
+                Kind::Calldata(bytes as usize)
             };
-            txs.push(bytes);
+            txs.push(kind);
         }
         let bursts: Vec<Burst> =
             self.config.bursts.iter().filter(|b| (b.at..b.at + b.duration).contains(&now)).cloned().collect();
         for burst in bursts {
             for _ in 0..self.poisson(burst.txs_per_block) {
-                txs.push(self.rng.gen_range(burst.tx_bytes[0]..=burst.tx_bytes[1]));
+                txs.push(Kind::Calldata(self.rng.gen_range(burst.tx_bytes[0]..=burst.tx_bytes[1]) as usize));
             }
         }
     }
@@ -249,13 +340,15 @@ impl Workload {
         }
     }
 
-    fn transaction(&mut self, calldata_bytes: usize) -> PendingTx {
-        let sender_index = self.rng.gen_range(0..self.config.senders);
-        let sender = self.sender(sender_index).0;
-        let nonce = self.next_nonce.entry(sender).or_default();
-        let tx_nonce = *nonce;
-        *nonce += 1;
-        let mut input = vec![0u8; calldata_bytes];
+    /// A random account's address: another sender.
+    fn someone(&mut self) -> Address {
+        let index = self.rng.gen_range(0..self.config.senders);
+        self.sender(index).0
+    }
+
+    /// Calldata with about `calldata_zero_share` zero bytes.
+    fn calldata(&mut self, bytes: usize) -> Vec<u8> {
+        let mut input = vec![0u8; bytes];
         self.rng.fill(&mut input[..]);
         // Bytes below the threshold become zero: about `calldata_zero_share` of them.
         let threshold = (self.config.calldata_zero_share * 256.0) as u16;
@@ -264,9 +357,66 @@ impl Workload {
                 *byte = 0;
             }
         }
-        let to_index = self.rng.gen_range(0..self.config.senders);
-        let to = self.sender(to_index).0;
-        let gas = call_gas(&input);
+        input
+    }
+
+    /// Target, value, ABI-encoded input and gas limit of contract call `index` of the mix.
+    fn contract_call(&mut self, index: usize) -> (Address, U256, Bytes, u64) {
+        match index {
+            0 => {
+                let token = if self.rng.gen_bool(0.5) { contracts::TOKEN0 } else { contracts::TOKEN1 };
+                let (to, amount) =
+                    (self.someone(), U256::from(self.rng.gen_range(1u64..1_000_000_000_000_000_000)));
+                (token, U256::ZERO, contracts::token_transfer(to, amount), 80_000)
+            }
+            1 => {
+                let amount_in =
+                    U256::from(self.rng.gen_range(1_000_000_000_000_000u128..100_000_000_000_000_000_000));
+                (
+                    contracts::POOL,
+                    U256::ZERO,
+                    contracts::pool_swap(self.rng.gen_bool(0.5), amount_in, U256::ZERO),
+                    200_000,
+                )
+            }
+            2 | 3 => {
+                let (key, n) = (self.rng.gen_range(0..STORE_KEYS), self.rng.gen_range(1..=8u64));
+                let (input, per_slot_gas) = if index == 2 {
+                    (contracts::store_write(U256::from(key), U256::from(n)), 25_000)
+                } else {
+                    (contracts::store_clear(U256::from(key), U256::from(n)), 8_000)
+                };
+                (contracts::STORE, U256::ZERO, input, 40_000 + per_slot_gas * n)
+            }
+            4 => {
+                let salt = B256::from(U256::from(self.rng.gen::<u64>()));
+                let value = U256::from(self.rng.gen_range(0u64..1_000_000));
+                (contracts::FACTORY, value, contracts::factory_create_and_destroy(salt), 200_000)
+            }
+            5 => (contracts::STORE, U256::ZERO, contracts::store_fail(), 40_000),
+            _ => (contracts::STORE, U256::ZERO, contracts::store_burn(), 100_000),
+        }
+    }
+
+    fn transaction(&mut self, kind: Kind) -> PendingTx {
+        let sender_index = self.rng.gen_range(0..self.config.senders);
+        let sender = self.sender(sender_index).0;
+        let nonce = self.next_nonce.entry(sender).or_default();
+        let tx_nonce = *nonce;
+        *nonce += 1;
+        let (to, value, input, gas) = match kind {
+            Kind::Transfer => {
+                let value = U256::from(self.rng.gen_range(1u64..1_000_000_000_000));
+                (self.someone(), value, Bytes::new(), call_gas(&[]))
+            }
+            Kind::Calldata(bytes) => {
+                let input = self.calldata(bytes);
+                let gas = call_gas(&input);
+                let value = U256::from(self.rng.gen_range(1u64..1_000_000_000_000));
+                (self.someone(), value, Bytes::from(input), gas)
+            }
+            Kind::Contract(index) => self.contract_call(index),
+        };
         let tx = TxEip1559 {
             chain_id: self.chain_id,
             nonce: tx_nonce,
@@ -274,9 +424,9 @@ impl Workload {
             max_fee_per_gas: 1_000_000_000,
             max_priority_fee_per_gas: self.rng.gen_range(1_000..1_000_000),
             to: TxKind::Call(to),
-            value: U256::from(self.rng.gen_range(1u64..1_000_000_000_000)),
+            value,
             access_list: Default::default(),
-            input: Bytes::from(input),
+            input,
         };
         let envelope = OpTxEnvelope::Eip1559(match self.sender(sender_index).1 {
             Some(key) => key.sign(tx),

@@ -248,6 +248,8 @@ pub struct World {
     pub submitter_stats: Option<Arc<Mutex<SubmitterStats>>>,
     /// The liveness bound on the safe head's lag, when something posts data.
     safe_lag_bound_blocks: Option<u64>,
+    /// The scenario turned the block oracle on (`[l2] oracle_every`).
+    block_oracle: bool,
     /// Set while a rollup-lag fault pauses derivation.
     pub rollup_paused: Arc<AtomicBool>,
     /// The sequencer's DA limits, when an L2 runs.
@@ -317,6 +319,7 @@ impl World {
             batcher_stats: SharedBatcherStats::default(),
             submitter_stats: None,
             safe_lag_bound_blocks: None,
+            block_oracle: false,
             rollup_paused: Arc::default(),
             da_limits: None,
             fault_activity: Arc::default(),
@@ -349,6 +352,7 @@ impl World {
                 _ => None,
             }));
             world.l2 = Some(world.start_l2(&config, seed));
+            world.block_oracle = config.oracle_every > 0;
             world.drain_from = config.workload.stop_at.filter(|stop| {
                 scenario.batcher.is_some() && *stop + invariants::DRAIN_TIME <= scenario.duration
             });
@@ -418,12 +422,7 @@ impl World {
         )
         .expect("the shipped network-upgrade deposits execute");
         let state = ExecutedState::genesis(genesis_state);
-        let header = l2::block::genesis(
-            l1_genesis.header.timestamp,
-            config.gas_limit,
-            config.initial_base_fee_wei,
-            state.root(),
-        );
+        let header = l2::block::genesis(config, l1_genesis.header.timestamp, state.root());
         let hash = header.hash_slow();
         let rollup = Arc::new(l2::rollup_config(
             config,
@@ -495,14 +494,20 @@ impl World {
             executor: OpEvmExecutor::new(config.chain_id),
             l1_slot_s: l1_config.slot_s,
             paused: self.rollup_paused.clone(),
-            verifier: tokio::sync::Mutex::new(Verifier::new(
-                verifier_state,
-                hash,
-                processor("rollup"),
-                self.payload_faults.clone(),
-                self.monitor.clone(),
-                verifier.clone(),
-            )),
+            verifier: tokio::sync::Mutex::new({
+                let verifier = Verifier::new(
+                    verifier_state,
+                    hash,
+                    processor("rollup"),
+                    self.payload_faults.clone(),
+                    self.monitor.clone(),
+                    verifier.clone(),
+                );
+                match config.oracle_every {
+                    0 => verifier,
+                    every => verifier.with_oracle(rollup.clone(), every),
+                }
+            }),
         });
         let l1 = L1Client::new(self.rpc_client("rollup", "l1", RPC_TIMEOUT));
         let da = self.da.as_ref().map(|_| DaClient::new(self.rpc_client("rollup", "da", RPC_TIMEOUT)));
@@ -710,6 +715,10 @@ impl World {
             let verifier = *l2.verifier.lock().expect("stats lock");
             checks.extend(self.monitor.results(&invariants::L2_ONLINE));
             checks.push(invariants::check_state_roots_verified(&chain, &verifier));
+            if self.block_oracle {
+                checks.push(invariants::check_block_oracle(&self.monitor, &verifier));
+                stats.insert("l2_oracle_blocks_checked", verifier.oracle_checked);
+            }
             stats.extend([
                 ("l2_state_roots_verified", verifier.verified),
                 ("l2_state_root_mismatches", verifier.mismatches),

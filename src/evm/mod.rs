@@ -12,6 +12,7 @@ mod db;
 
 use std::{
     collections::BTreeMap,
+    ops::Range,
     sync::{Arc, Mutex, PoisonError},
 };
 
@@ -40,7 +41,7 @@ pub use db::{StateDb, StateDbError};
 
 use crate::{
     execution::{extend_post_state, AccountChange, StateView, TxState},
-    payload::{BlockExecutor, Pace, PayloadError, PreState, StateHook},
+    payload::{BlockExecutor, Pace, PayloadError, PreState, StateHook, Visit},
     trie::{Account, HashedPostState},
 };
 
@@ -144,11 +145,18 @@ impl BlockExecutor for OpEvmExecutor {
         block.txs.len()
     }
 
-    fn prewarm(&self, pre: &PreState, block: &EvmBlock, index: usize) -> Option<TxState> {
-        let mut db = self.db(pre, &block.context);
-        let mut evm = OpEvmFactory::default().create_evm(&mut db, self.env(&block.context, false));
-        let result = evm.transact(block.txs[index].as_recovered_ref()).ok()?;
-        Some(tx_state(&result.state).0)
+    fn prewarm(&self, pre: &PreState, block: &EvmBlock, batch: Range<usize>, visit: &mut Visit<'_>) {
+        // One EVM for the batch, never committing: each transaction runs on the pre-block state,
+        // while the accounts, code and L1 fee parameters it loaded stay cached for the next.
+        let db = self.db(pre, &block.context);
+        let mut evm = OpEvmFactory::default().create_evm(db, self.env(&block.context, false));
+        for index in batch {
+            let mut execute =
+                || Some(tx_state(&evm.transact(block.txs[index].as_recovered_ref()).ok()?.state).0);
+            if visit(index, &mut execute).is_break() {
+                return;
+            }
+        }
     }
 
     async fn execute(

@@ -6,7 +6,7 @@
 //! slice of its transactions (tests that need hand-made state-change shapes); the world executes
 //! OP blocks in op-revm (`crate::evm`).
 
-use std::future::Future;
+use std::{future::Future, ops::ControlFlow, ops::Range};
 
 use super::{executor::Job, PayloadError, PreState, StateHook, WorkloadExecutor};
 use crate::{
@@ -25,9 +25,12 @@ pub trait BlockExecutor: Send + Sync + 'static {
     /// How many transactions the block has.
     fn tx_count(&self, block: &Self::Block) -> usize;
 
-    /// Prewarm: transaction `index` executed alone on the pre-block state, nonce unchecked (the
-    /// transactions before it in the block have not run). `None` when it cannot execute there.
-    fn prewarm(&self, pre: &PreState, block: &Self::Block, index: usize) -> Option<TxState>;
+    /// Prewarm of the transactions at `batch`, each executed alone on the pre-block state, nonce
+    /// unchecked (the transactions before it in the block have not run). For each index in order,
+    /// `visit(index, execute)` decides: it calls `execute` for the transaction's changes (`None`
+    /// when it cannot execute there), or skips it, and breaks to end the batch. One batch may share
+    /// what executions set up (reth's prewarm keeps one EVM per batch).
+    fn prewarm(&self, pre: &PreState, block: &Self::Block, batch: Range<usize>, visit: &mut Visit<'_>);
 
     /// The real execution of the whole block on `pre`, in order: each transaction's state goes to
     /// `hook` as it executes, and `pace.before_tx` is awaited before each one (its simulated cost,
@@ -40,6 +43,9 @@ pub trait BlockExecutor: Send + Sync + 'static {
         pace: &mut Pace,
     ) -> impl Future<Output = Result<Self::Output, PayloadError>> + Send;
 }
+
+/// Prewarm's decision per transaction: given its index and a way to execute it.
+pub type Visit<'a> = dyn FnMut(usize, &mut dyn FnMut() -> Option<TxState>) -> ControlFlow<()> + 'a;
 
 /// What the real execution awaits before each transaction.
 pub struct Pace {
@@ -77,8 +83,12 @@ impl BlockExecutor for SimpleExecutor {
         block.len()
     }
 
-    fn prewarm(&self, pre: &PreState, block: &[Tx], index: usize) -> Option<TxState> {
-        Some(self.transact(pre, &block[index]).0)
+    fn prewarm(&self, pre: &PreState, block: &[Tx], batch: Range<usize>, visit: &mut Visit<'_>) {
+        for index in batch {
+            if visit(index, &mut || Some(self.transact(pre, &block[index]).0)).is_break() {
+                return;
+            }
+        }
     }
 
     async fn execute(

@@ -39,7 +39,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-pub use block::{BlockExecutor, Pace};
+pub use block::{BlockExecutor, Pace, Visit};
 pub use executor::{Job, SimCosts, WorkloadExecutor};
 pub use multiproof::{
     chunk_targets, FetchedTargets, MultiProofMessage, MultiProofStats, ProofSequencer, SparseTrieUpdate,
@@ -51,7 +51,7 @@ pub use sparse_trie::SparseTrieStats;
 use crate::{
     batcher::cancel::Cancel,
     execution::{extend_post_state, TxState},
-    trie::{HashedPostState, StateTrieError},
+    trie::{HashedPostState, SparseStateTrie, StateTrieError},
 };
 
 /// Tuning, with reth v1.4.8's defaults.
@@ -145,12 +145,15 @@ pub struct RootOutcome {
 }
 
 /// A block executed through the pipeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ExecutedBlock<O> {
     /// What the executor produced besides state changes.
     pub output: O,
     /// The block's merged hashed changes: applied to the pre-state, the post-state.
     pub state: HashedPostState,
+    /// The sparse trie the task computed the block's root on, when that root is the one returned
+    /// (no fallback): [`PreState::advance_with`] takes it instead of computing the trie again.
+    pub trie: Option<SparseStateTrie>,
 }
 
 /// Spawns the pipeline for one block after another; keeps the fallback count.
@@ -256,12 +259,13 @@ impl<E: BlockExecutor> PayloadProcessor<E> {
         let output = self.block_executor.execute(&pre_state, &block, hook, &mut pace).await?;
         let state = handle.take_executed_state();
         let prewarm = std::mem::take(&mut handle.prewarm);
-        let root = handle.state_root_or_fallback(&state, expected_root).await;
+        let root = handle.root_and_trie_or_fallback(&state, expected_root).await;
         // Terminated by the dropped hook: each stops at its next transaction.
         for task in prewarm {
             let _ = task.await;
         }
-        Ok((ExecutedBlock { output, state }, root?))
+        let (root, trie) = root?;
+        Ok((ExecutedBlock { output, state, trie }, root))
     }
 }
 
@@ -273,7 +277,7 @@ pub struct PayloadHandle {
     executed: Arc<AtomicUsize>,
     prewarm: Vec<JoinHandle<()>>,
     multiproof: Option<JoinHandle<Result<MultiProofStats, PayloadError>>>,
-    sparse_trie: Option<JoinHandle<Result<(B256, SparseTrieStats), PayloadError>>>,
+    sparse_trie: Option<JoinHandle<Result<(B256, SparseTrieStats, SparseStateTrie), PayloadError>>>,
     cancel: Cancel,
     pre_state: Arc<PreState>,
     executor: WorkloadExecutor,
@@ -311,14 +315,17 @@ impl PayloadHandle {
     /// The task's state root. Waits for the state hook to be dropped. An error whenever any part
     /// failed: a root is only ever computed from every update of the block.
     pub async fn state_root(mut self) -> Result<StateRootOutcome, PayloadError> {
+        self.task_root().await.map(|(outcome, _)| outcome)
+    }
+
+    /// The task's root and the trie it computed it on.
+    async fn task_root(&mut self) -> Result<(StateRootOutcome, SparseStateTrie), PayloadError> {
         let sparse_trie = join(self.sparse_trie.take().expect("taken once")).await;
         let multiproof = self.multiproof.take().expect("taken once");
         let result = match sparse_trie {
-            Ok((state_root, sparse_trie)) => join(multiproof).await.map(|multiproof| StateRootOutcome {
-                state_root,
-                multiproof,
-                sparse_trie,
-            }),
+            Ok((state_root, sparse_trie, trie)) => join(multiproof)
+                .await
+                .map(|multiproof| (StateRootOutcome { state_root, multiproof, sparse_trie }, trie)),
             // The multiproof task's own error says why it stopped.
             Err(PayloadError::MultiProofTaskDropped) => {
                 Err(join(multiproof).await.err().unwrap_or(PayloadError::MultiProofTaskDropped))
@@ -326,7 +333,7 @@ impl PayloadHandle {
             Err(error) => Err(error),
         };
         match &result {
-            Ok(outcome) => tracing::info!(
+            Ok((outcome, _)) => tracing::info!(
                 target: "rollsim::payload",
                 root = %outcome.state_root,
                 proofs = outcome.multiproof.proofs_requested,
@@ -348,13 +355,23 @@ impl PayloadHandle {
         block: &HashedPostState,
         expected: Option<B256>,
     ) -> Result<RootOutcome, PayloadError> {
+        self.root_and_trie_or_fallback(block, expected).await.map(|(root, _)| root)
+    }
+
+    /// [`Self::state_root_or_fallback`], with the task's trie when its root is the one returned.
+    async fn root_and_trie_or_fallback(
+        mut self,
+        block: &HashedPostState,
+        expected: Option<B256>,
+    ) -> Result<(RootOutcome, Option<SparseStateTrie>), PayloadError> {
         let (pre_state, executor, fallbacks) =
             (self.pre_state.clone(), self.executor.clone(), self.fallbacks.clone());
-        let fallback = match self.state_root().await {
-            Ok(task) if expected.is_none_or(|root| root == task.state_root) => {
-                return Ok(RootOutcome { state_root: task.state_root, task: Some(task), fallback: None });
+        let fallback = match self.task_root().await {
+            Ok((task, trie)) if expected.is_none_or(|root| root == task.state_root) => {
+                let root = RootOutcome { state_root: task.state_root, task: Some(task), fallback: None };
+                return Ok((root, Some(trie)));
             }
-            Ok(task) => (Some(task), Fallback::Mismatch { task_root: task.state_root }),
+            Ok((task, _)) => (Some(task), Fallback::Mismatch { task_root: task.state_root }),
             Err(PayloadError::Cancelled) => return Err(PayloadError::Cancelled),
             Err(error) => (None, Fallback::TaskFailed(error)),
         };
@@ -362,7 +379,7 @@ impl PayloadHandle {
         tracing::warn!(target: "rollsim::payload", reason = ?fallback.1, "falling back to the sequential state root");
         let block = block.clone();
         let state_root = executor.run(Job::SparseTrie, move || pre_state.sequential_root(&block)).await;
-        Ok(RootOutcome { state_root, task: fallback.0, fallback: Some(fallback.1) })
+        Ok((RootOutcome { state_root, task: fallback.0, fallback: Some(fallback.1) }, None))
     }
 }
 

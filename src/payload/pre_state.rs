@@ -191,6 +191,19 @@ impl PreState {
         let mut trie = SparseStateTrie::new();
         trie.reveal_multiproof(&self.multiproof(&targets))?;
         self.apply_fetching(&mut trie, update)?;
+        self.advance_with(trie, update)
+    }
+
+    /// [`Self::advance`] on a trie that already holds `update` applied to this state: the payload
+    /// task's, whose root the node computed (or checked) for the block. Its revealed nodes are
+    /// what `advance` would have proved and revealed, and more (prewarm's targets): the block's
+    /// trie is computed once per node.
+    pub fn advance_with(
+        &mut self,
+        mut trie: SparseStateTrie,
+        update: &HashedPostState,
+    ) -> Result<B256, StateTrieError> {
+        let targets = update.targets();
         let root = trie.root()?;
         self.state.apply(update);
         let accounts = revealed(Some(trie.account_trie()));
@@ -216,6 +229,13 @@ impl PreState {
             }
         }
         Ok(root)
+    }
+
+    /// Every node of the state's tries, account trie and storage tries, RLP-encoded: what a
+    /// stateless executor is served by hash.
+    pub fn trie_nodes(&self) -> impl Iterator<Item = &Bytes> {
+        let storages = self.storages.values().flat_map(|trie| trie.nodes.values());
+        self.accounts.nodes.values().chain(storages)
     }
 
     /// The storage root of the account at hashed `address` (the empty root when it has none).

@@ -10,9 +10,12 @@
 //! state update asks for its targets anyway, so prewarming it would only cost an execution and a
 //! prefetch message that dedup then drops.
 
-use std::sync::{
-    atomic::{AtomicBool, AtomicUsize, Ordering},
-    Arc,
+use std::{
+    ops::ControlFlow,
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc,
+    },
 };
 
 use alloy_primitives::keccak256;
@@ -49,19 +52,20 @@ pub(super) fn spawn<E: BlockExecutor>(
             (terminate.clone(), executed.clone(), to_multi_proof.clone());
         batches.push(executor.spawn(async move {
             cpu.run(Job::Prewarm, move || {
-                for index in start..end {
+                block_executor.prewarm(&pre_state, &block, start..end, &mut |index, execute| {
                     if terminate.load(Ordering::Relaxed) {
-                        return;
+                        return ControlFlow::Break(());
                     }
                     if index < executed.load(Ordering::Relaxed) {
-                        continue;
+                        return ControlFlow::Continue(());
                     }
-                    let Some(state) = block_executor.prewarm(&pre_state, &block, index) else { continue };
+                    let Some(state) = execute() else { return ControlFlow::Continue(()) };
                     // A closed channel means the block is over: nothing left to prefetch for.
-                    if to_multi_proof.send(MultiProofMessage::PrefetchProofs(targets(&state))).is_err() {
-                        return;
+                    match to_multi_proof.send(MultiProofMessage::PrefetchProofs(targets(&state))) {
+                        Ok(()) => ControlFlow::Continue(()),
+                        Err(_) => ControlFlow::Break(()),
                     }
-                }
+                });
             })
             .await;
         }));

@@ -31,13 +31,14 @@ pub struct SparseTrieStats {
     pub node_fetches: u64,
 }
 
-/// Runs the sparse-trie task of one block; returns the state root.
+/// Runs the sparse-trie task of one block; returns the state root, and the trie it was computed on
+/// (the node's stored state can take it over instead of computing the block's trie again).
 pub(super) async fn run(
     mut rx: UnboundedReceiver<SparseTrieMessage>,
     executor: WorkloadExecutor,
     pre_state: Arc<PreState>,
     cancel: Cancel,
-) -> Result<(B256, SparseTrieStats), PayloadError> {
+) -> Result<(B256, SparseTrieStats, SparseStateTrie), PayloadError> {
     let mut trie = SparseStateTrie::new();
     // Anchored at the pre-block root, so a block without a single proof still has a root (reth#14449).
     let anchor = MultiProof { root: pre_state.root(), ..Default::default() };
@@ -81,9 +82,12 @@ pub(super) async fn run(
             break;
         }
     }
-    let root = executor.run(Job::SparseTrie, move || trie.root()).await.map_err(PayloadError::SparseTrie)?;
+    let (root, trie) = executor
+        .run(Job::SparseTrie, move || trie.root().map(|root| (root, trie)))
+        .await
+        .map_err(PayloadError::SparseTrie)?;
     tracing::debug!(%root, batches = stats.batches, node_fetches = stats.node_fetches, "sparse trie root");
-    Ok((root, stats))
+    Ok((root, stats, trie))
 }
 
 /// Proof nodes handed to the trie so far: (storage trie's account, or `None` for the account trie;

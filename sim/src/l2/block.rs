@@ -25,6 +25,8 @@ use kona_protocol::{L1BlockInfoTx, L2BlockInfo};
 use op_alloy_consensus::{OpBlock, OpTxEnvelope};
 use rollsim::evm::{BlockContext, EvmOutput};
 
+use super::L2Config;
+
 /// A block of the L2 chain with what the world needs at hand.
 #[derive(Debug, Clone)]
 pub struct L2Block {
@@ -139,14 +141,20 @@ fn base_fee_params(parent: &Header) -> BaseFeeParams {
     }
 }
 
-/// The genesis block of the L2 chain, over the genesis state with root `state_root`.
-pub fn genesis(timestamp: u64, gas_limit: u64, base_fee: u64, state_root: B256) -> Header {
+/// The genesis block of the L2 chain, over the genesis state with root `state_root`. Holocene is
+/// active from genesis, so its `extraData` carries the chain's EIP-1559 parameters, which the
+/// first block's base fee uses.
+pub fn genesis(config: &L2Config, timestamp: u64, state_root: B256) -> Header {
+    let mut params = [0u8; 8];
+    params[..4].copy_from_slice(&config.eip1559_denominator.to_be_bytes());
+    params[4..].copy_from_slice(&config.eip1559_elasticity.to_be_bytes());
     Header {
         number: 0,
         state_root,
         timestamp,
-        gas_limit,
-        base_fee_per_gas: Some(base_fee),
+        gas_limit: config.gas_limit,
+        base_fee_per_gas: Some(config.initial_base_fee_wei),
+        extra_data: Bytes::from([&[0u8][..], &params].concat()),
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         transactions_root: EMPTY_ROOT_HASH,
         receipts_root: EMPTY_ROOT_HASH,

@@ -17,7 +17,7 @@ use rollsim::{
     evm::{EvmBlock, EvmOutput, OpEvmExecutor},
     execution::L2State,
     payload::{PayloadError, PayloadFaults, PreState},
-    trie::HashedPostState,
+    trie::{HashedPostState, SparseStateTrie},
 };
 
 use crate::{
@@ -83,15 +83,25 @@ impl ExecutedState {
     }
 
     /// Moves to the next block, whose execution changed `post` and created contracts with `codes`;
-    /// returns the new state root.
+    /// returns the new state root. `trie` is the payload task's for the block, when its root is the
+    /// block's: taken over instead of computing the block's trie again.
     ///
     /// # Panics
     /// If the stored trie nodes disagree with the state: a bug in the trie code, not in the input.
-    pub fn advance(&mut self, post: &HashedPostState, codes: &BTreeMap<B256, Bytes>) -> B256 {
+    pub fn advance(
+        &mut self,
+        post: &HashedPostState,
+        codes: &BTreeMap<B256, Bytes>,
+        trie: Option<SparseStateTrie>,
+    ) -> B256 {
         let _profile = profile::scope(Bucket::State);
         let undo = self.head.undo(post);
         let head = self.head_mut();
-        let root = head.advance(post).expect("the stored trie nodes agree with the state");
+        let root = match trie {
+            Some(trie) => head.advance_with(trie, post),
+            None => head.advance(post),
+        };
+        let root = root.expect("the stored trie nodes agree with the state");
         for code in codes.values() {
             head.insert_code(code.clone());
         }
@@ -114,7 +124,7 @@ impl ExecutedState {
         if let Some((index, reason)) = output.rejected.first() {
             return Err(PayloadError::Execution(format!("transaction {index} is invalid: {reason}")));
         }
-        let root = self.advance(&post, &output.codes);
+        let root = self.advance(&post, &output.codes, None);
         Ok((output, root))
     }
 

@@ -8,12 +8,15 @@
 //! order, with one difference: a real chain has a proxy at each predeploy address, whose bytecode
 //! no crate ships, so an `upgradeTo` here places the implementation's code at the predeploy
 //! address itself. The L1-info deposit then runs against the real L1Block, and op-revm charges the
-//! L1 data fee from what it wrote. L2ToL1MessagePasser has no shipped bytecode either: it is
-//! absent (no withdrawals are made; the Isthmus withdrawals root is its empty storage root).
+//! L1 data fee from what it wrote. L2ToL1MessagePasser has no shipped bytecode either: it is an
+//! account without code (nonce 1, as every predeploy), so no withdrawal can be made and the
+//! Isthmus withdrawals root, its storage root, stays the empty root (kona-executor reads that
+//! account to compute it).
 
 use alloy_consensus::transaction::Recovered;
 use alloy_primitives::{keccak256, Address, Sealable, TxKind, U256};
 use kona_hardforks::{Ecotone, Fjord, Isthmus};
+use kona_protocol::Predeploys;
 use op_alloy_consensus::{OpTxEnvelope, TxDeposit};
 use rollsim::{
     evm::{BlockContext, EvmBlock, OpEvmExecutor},
@@ -40,19 +43,23 @@ pub enum GenesisError {
     NoImplementation { index: usize, proxy: Address, implementation: Address },
 }
 
-/// The genesis state of chain `chain_id`: the predeploys, then the first
-/// `min(senders, FUNDED_SENDERS_MAX)` senders funded.
+/// The genesis state of chain `chain_id`: the predeploys, the workload's contracts, then the first
+/// `min(senders, FUNDED_SENDERS_MAX)` senders funded (and holding tokens, `contracts.rs`).
 pub fn genesis_state(
     chain_id: u64,
     senders: impl IntoIterator<Item = Address>,
 ) -> Result<L2State, GenesisError> {
     let mut state = predeploys(chain_id)?;
     let mut update = HashedPostState::default();
+    let message_passer = Account { nonce: 1, balance: U256::ZERO, code_hash: KECCAK_EMPTY };
+    update.accounts.insert(keccak256(Predeploys::L2_TO_L1_MESSAGE_PASSER), Some(message_passer));
     let funded = Account { nonce: 0, balance: U256::from(SENDER_BALANCE_WEI), code_hash: KECCAK_EMPTY };
-    for sender in senders.into_iter().take(FUNDED_SENDERS_MAX as usize) {
+    let senders: Vec<Address> = senders.into_iter().take(FUNDED_SENDERS_MAX as usize).collect();
+    for sender in &senders {
         update.accounts.insert(keccak256(sender), Some(funded));
     }
     state.apply(&update);
+    super::contracts::deploy(&mut state, &senders);
     Ok(state)
 }
 
@@ -117,7 +124,7 @@ mod tests {
     use alloy_consensus::{Header, TxEip1559};
     use alloy_eips::{eip2718::Encodable2718, BlockNumHash};
     use alloy_primitives::{address, Bytes, B256};
-    use kona_protocol::{L1BlockInfoTx, Predeploys};
+    use kona_protocol::L1BlockInfoTx;
 
     const SENDER: Address = address!("a200000000000000000000000000000000000001");
 

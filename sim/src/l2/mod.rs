@@ -8,10 +8,11 @@
 
 pub mod block;
 pub mod chain;
+pub mod contracts;
 pub mod engine;
 pub mod genesis;
 
-use crate::workload::WorkloadConfig;
+use crate::workload::{Signatures, WorkloadConfig};
 use alloy_eips::BlockNumHash;
 use alloy_primitives::{address, Address, U256};
 use kona_genesis::{ChainGenesis, HardForkConfig, RollupConfig, SystemConfig};
@@ -36,6 +37,9 @@ pub struct L2Config {
     /// Holocene EIP-1559 parameters in the system config.
     pub eip1559_denominator: u32,
     pub eip1559_elasticity: u32,
+    /// The block oracle re-builds every block whose number is a multiple of this with
+    /// kona-executor (0: off). Needs `workload.signatures = "secp256k1"`: it recovers senders.
+    pub oracle_every: u64,
     pub workload: WorkloadConfig,
 }
 
@@ -52,6 +56,7 @@ impl Default for L2Config {
             initial_base_fee_wei: 1_000_000,
             eip1559_denominator: 250,
             eip1559_elasticity: 6,
+            oracle_every: 0,
             workload: WorkloadConfig::default(),
         }
     }
@@ -81,6 +86,12 @@ impl L2Config {
         }
         if self.eip1559_denominator == 0 || self.eip1559_elasticity == 0 {
             return err("eip1559_denominator", "EIP-1559 parameters must be non-zero".to_owned());
+        }
+        if self.oracle_every > 0 && self.workload.signatures != Signatures::Secp256k1 {
+            return err(
+                "oracle_every",
+                "the block oracle recovers senders: it needs workload.signatures = \"secp256k1\"".to_owned(),
+            );
         }
         self.workload.validate(run).map_err(|(field, reason)| (format!("workload.{field}"), reason))
     }

@@ -9,6 +9,7 @@
 //!   origin and source L1 block are still canonical, and derivation restarts from its origin.
 //! - `optimism_syncStatus` answers as op-node does.
 
+pub mod oracle;
 pub mod providers;
 pub mod verifier;
 

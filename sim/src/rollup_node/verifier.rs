@@ -12,12 +12,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use alloy_consensus::transaction::Recovered;
 use alloy_primitives::B256;
+use kona_genesis::RollupConfig;
 use rollsim::{
     batcher::cancel::Cancel,
     evm::{EvmBlock, OpEvmExecutor},
     payload::{PayloadError, PayloadFaults, PayloadProcessor},
 };
 
+use super::oracle::{self, ParentState};
 use crate::{
     invariants::Monitor,
     l2::{
@@ -43,6 +45,16 @@ pub struct VerifierStats {
     pub rewound: u64,
     /// Executions cancelled (and retried).
     pub cancelled: u64,
+    /// Blocks re-built by the block oracle (kona-executor), every one's header compared.
+    pub oracle_checked: u64,
+}
+
+/// The block oracle's setting: which blocks kona-executor re-builds.
+#[derive(Debug, Clone)]
+struct Oracle {
+    rollup: Arc<RollupConfig>,
+    /// Every block whose number is a multiple of this.
+    every: u64,
 }
 
 /// The re-executing side of the rollup node: its own state at the newest verified safe block.
@@ -54,6 +66,7 @@ pub struct Verifier {
     faults: Arc<PayloadFaultSource>,
     monitor: Arc<Monitor>,
     stats: Arc<Mutex<VerifierStats>>,
+    oracle: Option<Oracle>,
 }
 
 impl Verifier {
@@ -66,7 +79,14 @@ impl Verifier {
         monitor: Arc<Monitor>,
         stats: Arc<Mutex<VerifierStats>>,
     ) -> Self {
-        Self { state, hashes: vec![genesis_hash], processor, faults, monitor, stats }
+        Self { state, hashes: vec![genesis_hash], processor, faults, monitor, stats, oracle: None }
+    }
+
+    /// Also re-builds every `every`th block with kona-executor (`oracle.rs`), which must give the
+    /// same header: invariant `l2_block_oracle`.
+    pub fn with_oracle(self, rollup: Arc<RollupConfig>, every: u64) -> Self {
+        assert!(every > 0, "an oracle checks every Nth block, N >= 1");
+        Self { oracle: Some(Oracle { rollup, every }), ..self }
     }
 
     fn count(&self, update: impl FnOnce(&mut VerifierStats)) {
@@ -84,7 +104,7 @@ impl Verifier {
     /// that are no longer the chain's (the safe head rewound on an L1 reorg).
     pub async fn catch_up(&mut self, chain: &SharedL2) {
         loop {
-            let (block, txs) = {
+            let (block, txs, ancestors) = {
                 let chain = lock(chain);
                 let safe = chain.safe().number();
                 while self.head() > safe
@@ -101,13 +121,38 @@ impl Verifier {
                 }
                 let block = chain.block(self.head() + 1).expect("at or below the safe head").clone();
                 let parent = chain.block(self.head()).expect("below the safe head");
+                let checked = self.oracle.as_ref().is_some_and(|oracle| block.number() % oracle.every == 0);
+                // The parent first: kona-executor walks BLOCKHASH down from it.
+                let ancestors: Vec<_> = if checked {
+                    let hashes = chain.ancestor_hashes(parent.number());
+                    hashes
+                        .keys()
+                        .rev()
+                        .map(|n| chain.block(*n).expect("an ancestor").header().clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let inputs = BlockInputs::of(&block);
                 let context =
                     context(parent.header(), parent.hash, &inputs, chain.ancestor_hashes(parent.number()));
                 let txs = block.txs().iter().zip(&block.senders);
                 let txs = txs.map(|(tx, sender)| Recovered::new_unchecked(tx.clone(), *sender)).collect();
-                (block, Arc::new(EvmBlock { context, txs }))
+                (block, Arc::new(EvmBlock { context, txs }), ancestors)
             };
+            if let (Some(oracle), Some(parent)) = (&self.oracle, ancestors.first()) {
+                let pre_state = self.state.head();
+                let parent_state = ParentState::new(&pre_state, ancestors.iter().cloned());
+                let checked = {
+                    let _profile = profile::scope(Bucket::State);
+                    oracle::check(&oracle.rollup, parent_state, parent, &block)
+                };
+                self.count(|stats| stats.oracle_checked += 1);
+                if let Err(error) = checked {
+                    let detail = format!("block {} ({}): {error}", block.number(), block.hash);
+                    self.monitor.violate("l2_block_oracle", detail);
+                }
+            }
             let expected = block.header().state_root;
             let mut faults = self.faults.draw("rollup", txs.txs.len());
             let (outcome, root, injected) = loop {
@@ -140,7 +185,7 @@ impl Verifier {
                 self.monitor.violate("l2_state_root", detail);
                 return;
             }
-            let state_root = self.state.advance(&outcome.state, &outcome.output.codes);
+            let state_root = self.state.advance(&outcome.state, &outcome.output.codes, outcome.trie);
             self.hashes.push(block.hash);
             debug_assert_eq!(root.state_root, state_root, "the task's root or the fallback's is the state's");
             if let Some(fallback) = &root.fallback {

@@ -277,7 +277,7 @@ pub struct PayloadHandle {
     executed: Arc<AtomicUsize>,
     prewarm: Vec<JoinHandle<()>>,
     multiproof: Option<JoinHandle<Result<MultiProofStats, PayloadError>>>,
-    sparse_trie: Option<JoinHandle<Result<(B256, SparseTrieStats, SparseStateTrie), PayloadError>>>,
+    sparse_trie: Option<JoinHandle<Result<sparse_trie::TaskRoot, PayloadError>>>,
     cancel: Cancel,
     pre_state: Arc<PreState>,
     executor: WorkloadExecutor,

@@ -31,6 +31,9 @@ pub struct SparseTrieStats {
     pub node_fetches: u64,
 }
 
+/// What the task ends with: the root, its counters and the trie the root was computed on.
+pub(super) type TaskRoot = (B256, SparseTrieStats, SparseStateTrie);
+
 /// Runs the sparse-trie task of one block; returns the state root, and the trie it was computed on
 /// (the node's stored state can take it over instead of computing the block's trie again).
 pub(super) async fn run(
@@ -38,7 +41,7 @@ pub(super) async fn run(
     executor: WorkloadExecutor,
     pre_state: Arc<PreState>,
     cancel: Cancel,
-) -> Result<(B256, SparseTrieStats, SparseStateTrie), PayloadError> {
+) -> Result<TaskRoot, PayloadError> {
     let mut trie = SparseStateTrie::new();
     // Anchored at the pre-block root, so a block without a single proof still has a root (reth#14449).
     let anchor = MultiProof { root: pre_state.root(), ..Default::default() };

@@ -251,7 +251,8 @@ mod tests {
     fn a_wrong_header_field_is_named() {
         let (rollup, pre, parent, block) = block_one(2);
         let head = pre.head();
-        let cases: [(&str, fn(&mut Header)); 4] = [
+        type Corrupt = fn(&mut Header);
+        let cases: [(&str, Corrupt); 4] = [
             ("receipts root", |h| h.receipts_root = B256::repeat_byte(1)),
             ("gas used", |h| h.gas_used += 1),
             ("base fee", |h| h.base_fee_per_gas = h.base_fee_per_gas.map(|fee| fee + 1)),

@@ -121,7 +121,8 @@ impl Verifier {
                 }
                 let block = chain.block(self.head() + 1).expect("at or below the safe head").clone();
                 let parent = chain.block(self.head()).expect("below the safe head");
-                let checked = self.oracle.as_ref().is_some_and(|oracle| block.number() % oracle.every == 0);
+                let checked =
+                    self.oracle.as_ref().is_some_and(|oracle| block.number().is_multiple_of(oracle.every));
                 // The parent first: kona-executor walks BLOCKHASH down from it.
                 let ancestors: Vec<_> = if checked {
                     let hashes = chain.ancestor_hashes(parent.number());

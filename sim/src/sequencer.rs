@@ -11,7 +11,7 @@ use crate::{
     invariants::Monitor,
     l1::{chain::L1Block, L1Client},
     l2::{
-        block::{assemble, context, validate, BlockInputs, L2Block},
+        block::{assemble, evm_block, validate, BlockInputs, L2Block},
         chain::{lock, SharedL2},
         engine::PayloadFaultSource,
         L2Config,
@@ -22,7 +22,6 @@ use crate::{
     workload::Workload,
     world::sim_now,
 };
-use alloy_consensus::transaction::Recovered;
 use alloy_eips::{eip2718::Encodable2718, BlockNumberOrTag};
 use alloy_primitives::B256;
 use kona_genesis::{RollupConfig, SystemConfig};
@@ -30,7 +29,7 @@ use kona_protocol::{L1BlockInfoTx, Predeploys};
 use op_alloy_consensus::OpTxEnvelope;
 use rollsim::{
     batcher::cancel::Cancel,
-    evm::{EvmBlock, OpEvmExecutor},
+    evm::OpEvmExecutor,
     payload::{PayloadError, PayloadProcessor},
 };
 
@@ -243,10 +242,13 @@ impl Sequencer {
         validate(parent.header(), &inputs, &decoded)
             .map_err(|e| requeue(SequencingError::Build(e.to_string())))?;
 
-        let block = EvmBlock {
-            context: context(parent.header(), parent.hash, &inputs, ancestor_hashes),
-            txs: decoded.iter().map(|(tx, sender)| Recovered::new_unchecked(tx.clone(), *sender)).collect(),
-        };
+        let block = evm_block(
+            parent.header(),
+            parent.hash,
+            &inputs,
+            decoded.iter().map(|(tx, sender)| (tx, *sender)),
+            ancestor_hashes,
+        );
         let faults = self.payload_faults.draw("sequencer", block.txs.len());
         let injected = faults != Default::default();
         let cancel = Cancel::new();
@@ -293,7 +295,7 @@ impl Sequencer {
         let decoded: Vec<_> = output.included.iter().map(|i| decoded[*i].clone()).collect();
         let user_count = decoded.len() - 1;
         chain.state_mut().advance(&executed.state, &output.codes, executed.trie);
-        let withdrawals_root = chain.state().storage_root(&Predeploys::L2_TO_L1_MESSAGE_PASSER);
+        let withdrawals_root = chain.state().withdrawals_root();
         let block = match assemble(
             parent.header(),
             parent.hash,

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use alloy_consensus::{
     proofs::{calculate_receipt_root, calculate_transaction_root},
+    transaction::Recovered,
     Block, BlockBody, Header, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH,
 };
 use alloy_eips::{
@@ -23,7 +24,7 @@ use alloy_primitives::{Address, Bloom, Bytes, B256, B64, U256};
 use kona_genesis::ChainGenesis;
 use kona_protocol::{L1BlockInfoTx, L2BlockInfo};
 use op_alloy_consensus::{OpBlock, OpTxEnvelope};
-use rollsim::evm::{BlockContext, EvmOutput};
+use rollsim::evm::{BlockContext, EvmBlock, EvmOutput};
 
 use super::L2Config;
 
@@ -240,6 +241,21 @@ pub fn context(
         parent_beacon_block_root: inputs.parent_beacon_block_root,
         extra_data: extra_data(inputs),
         ancestor_hashes,
+    }
+}
+
+/// The block built on `parent` from `inputs`, whose transactions decoded to `txs` (with their
+/// senders), as the EVM executes it: its [`context`] and its recovered transactions.
+pub fn evm_block<'a>(
+    parent: &Header,
+    parent_hash: B256,
+    inputs: &BlockInputs,
+    txs: impl IntoIterator<Item = (&'a OpTxEnvelope, Address)>,
+    ancestor_hashes: BTreeMap<u64, B256>,
+) -> EvmBlock {
+    EvmBlock {
+        context: context(parent, parent_hash, inputs, ancestor_hashes),
+        txs: txs.into_iter().map(|(tx, sender)| Recovered::new_unchecked(tx.clone(), sender)).collect(),
     }
 }
 

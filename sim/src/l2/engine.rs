@@ -10,7 +10,8 @@ use std::{
     time::Duration,
 };
 
-use alloy_primitives::{keccak256, Address, Bytes, B256};
+use alloy_primitives::{keccak256, Bytes, B256};
+use kona_protocol::Predeploys;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rollsim::{
@@ -128,10 +129,9 @@ impl ExecutedState {
         Ok((output, root))
     }
 
-    /// The storage root of `address` at the head (the Isthmus withdrawals root is the
-    /// L2ToL1MessagePasser's).
-    pub fn storage_root(&self, address: &Address) -> B256 {
-        self.head.storage_root(&keccak256(address))
+    /// The Isthmus withdrawals root at the head: the L2ToL1MessagePasser's storage root.
+    pub fn withdrawals_root(&self) -> B256 {
+        self.head.storage_root(&keccak256(Predeploys::L2_TO_L1_MESSAGE_PASSER))
     }
 
     /// Rewinds to block `number` (at or below the head, not below a forgotten block).
@@ -219,7 +219,7 @@ impl PayloadFaultSource {
 mod tests {
     use super::*;
     use alloy_consensus::{transaction::Recovered, TxEip1559};
-    use alloy_primitives::{address, TxKind, U256};
+    use alloy_primitives::{address, Address, TxKind, U256};
     use op_alloy_consensus::OpTxEnvelope;
     use rollsim::evm::BlockContext;
 

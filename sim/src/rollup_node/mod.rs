@@ -17,23 +17,22 @@ use crate::{
     da::DaClient,
     l1::L1Client,
     l2::{
-        block::{assemble, context, decode, validate, BlockInputs, BuildError, L2Block},
+        block::{assemble, decode, evm_block, validate, BlockInputs, BuildError, L2Block},
         chain::{lock, L2Chain, SharedL2},
     },
     net::RpcServer,
     rpc_method,
     world::sim_now,
 };
-use alloy_consensus::transaction::Recovered;
 use alloy_eips::{BlockNumHash, BlockNumberOrTag};
 use kona_derive::{
     OriginProvider, Pipeline, PipelineBuilder, PipelineError, PipelineErrorKind, ResetSignal, Signal,
     SignalReceiver, StatefulAttributesBuilder, StepResult,
 };
 use kona_genesis::{RollupConfig, SystemConfig};
-use kona_protocol::{BlockInfo, OpAttributesWithParent, Predeploys, SyncStatus};
+use kona_protocol::{BlockInfo, OpAttributesWithParent, SyncStatus};
 use providers::{block_info, DataSource, L1Provider, L2Provider};
-use rollsim::evm::{EvmBlock, OpEvmExecutor};
+use rollsim::evm::OpEvmExecutor;
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex, PoisonError},
@@ -323,15 +322,14 @@ impl RollupNode {
     ) -> Result<L2Block, BuildError> {
         let decoded = decode(&inputs.txs)?;
         validate(parent.header(), &inputs, &decoded)?;
-        let block = EvmBlock {
-            context: context(parent.header(), parent.hash, &inputs, chain.ancestor_hashes(parent.number())),
-            txs: decoded.iter().map(|(tx, sender)| Recovered::new_unchecked(tx.clone(), *sender)).collect(),
-        };
+        let txs = decoded.iter().map(|(tx, sender)| (tx, *sender));
+        let block =
+            evm_block(parent.header(), parent.hash, &inputs, txs, chain.ancestor_hashes(parent.number()));
         let (output, state_root) = chain
             .state_mut()
             .execute(&self.executor, &block)
             .map_err(|error| BuildError::Execution(error.to_string()))?;
-        let withdrawals_root = chain.state().storage_root(&Predeploys::L2_TO_L1_MESSAGE_PASSER);
+        let withdrawals_root = chain.state().withdrawals_root();
         assemble(
             parent.header(),
             parent.hash,

@@ -154,20 +154,17 @@ pub fn check(
 mod tests {
     use super::*;
     use crate::l2::{
-        block::{assemble, context, genesis},
+        block::{assemble, evm_block, genesis},
         engine::ExecutedState,
         genesis::genesis_state,
         L2Config,
     };
-    use alloy_consensus::{transaction::Recovered, TxEip1559};
+    use alloy_consensus::TxEip1559;
     use alloy_eips::{eip2718::Encodable2718, BlockNumHash};
     use alloy_primitives::{address, TxKind, U256};
     use kona_protocol::{L1BlockInfoTx, Predeploys};
     use op_alloy_consensus::OpTxEnvelope;
-    use rollsim::{
-        evm::{EvmBlock, OpEvmExecutor},
-        signer::LocalSigner,
-    };
+    use rollsim::{evm::OpEvmExecutor, signer::LocalSigner};
 
     /// Block 1 of a chain: the L1-info deposit and `transfers` really signed transfers, built and
     /// executed as the sequencer does; with the parent's state and header.
@@ -215,14 +212,12 @@ mod tests {
             txs: decoded.iter().map(|(tx, _)| tx.encoded_2718().into()).collect(),
         };
         let parent_hash = parent_header.hash_slow();
-        let block = EvmBlock {
-            context: context(&parent_header, parent_hash, &inputs, [(0, parent_hash)].into()),
-            txs: decoded.iter().map(|(tx, sender)| Recovered::new_unchecked(tx.clone(), *sender)).collect(),
-        };
+        let txs = decoded.iter().map(|(tx, sender)| (tx, *sender));
+        let block = evm_block(&parent_header, parent_hash, &inputs, txs, [(0, parent_hash)].into());
         let pre = state.clone();
         let mut post = state;
         let (output, root) = post.execute(&OpEvmExecutor::new(config.chain_id), &block).unwrap();
-        let withdrawals_root = post.storage_root(&Predeploys::L2_TO_L1_MESSAGE_PASSER);
+        let withdrawals_root = post.withdrawals_root();
         let built = assemble(
             &parent_header,
             parent_hash,

@@ -10,12 +10,11 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use alloy_consensus::transaction::Recovered;
 use alloy_primitives::B256;
 use kona_genesis::RollupConfig;
 use rollsim::{
     batcher::cancel::Cancel,
-    evm::{EvmBlock, OpEvmExecutor},
+    evm::OpEvmExecutor,
     payload::{PayloadError, PayloadFaults, PayloadProcessor},
 };
 
@@ -23,7 +22,7 @@ use super::oracle::{self, ParentState};
 use crate::{
     invariants::Monitor,
     l2::{
-        block::{context, BlockInputs},
+        block::{evm_block, BlockInputs},
         chain::{lock, SharedL2},
         engine::{ExecutedState, PayloadFaultSource},
     },
@@ -123,10 +122,10 @@ impl Verifier {
                 let parent = chain.block(self.head()).expect("below the safe head");
                 let checked =
                     self.oracle.as_ref().is_some_and(|oracle| block.number().is_multiple_of(oracle.every));
+                let ancestor_hashes = chain.ancestor_hashes(parent.number());
                 // The parent first: kona-executor walks BLOCKHASH down from it.
                 let ancestors: Vec<_> = if checked {
-                    let hashes = chain.ancestor_hashes(parent.number());
-                    hashes
+                    ancestor_hashes
                         .keys()
                         .rev()
                         .map(|n| chain.block(*n).expect("an ancestor").header().clone())
@@ -135,11 +134,9 @@ impl Verifier {
                     Vec::new()
                 };
                 let inputs = BlockInputs::of(&block);
-                let context =
-                    context(parent.header(), parent.hash, &inputs, chain.ancestor_hashes(parent.number()));
-                let txs = block.txs().iter().zip(&block.senders);
-                let txs = txs.map(|(tx, sender)| Recovered::new_unchecked(tx.clone(), *sender)).collect();
-                (block, Arc::new(EvmBlock { context, txs }), ancestors)
+                let txs = block.txs().iter().zip(block.senders.iter().copied());
+                let evm = evm_block(parent.header(), parent.hash, &inputs, txs, ancestor_hashes);
+                (block, Arc::new(evm), ancestors)
             };
             if let (Some(oracle), Some(parent)) = (&self.oracle, ancestors.first()) {
                 let pre_state = self.state.head();

@@ -9,9 +9,7 @@ use alloy_consensus::{
     crypto::secp256k1::sign_message, transaction::PooledTransaction, SignableTransaction, Signed,
     TxEip4844WithSidecar, TxEnvelope,
 };
-use alloy_eips::{
-    eip2718::Encodable2718, eip4844::BlobTransactionSidecar, eip7594::BlobTransactionSidecarVariant,
-};
+use alloy_eips::{eip2718::Encodable2718, eip7594::BlobTransactionSidecarVariant};
 use alloy_primitives::{keccak256, Address, Signature, B256};
 use secp256k1::{PublicKey, SecretKey, SECP256K1};
 
@@ -55,13 +53,11 @@ impl std::fmt::Debug for LocalSigner {
 
 /// The network encoding of a signed transaction: what `eth_sendRawTransaction` takes. A blob
 /// transaction travels with its sidecar; the sidecar is not part of its hash.
-pub fn encode_network(envelope: &TxEnvelope, sidecar: Option<&BlobTransactionSidecar>) -> Vec<u8> {
+pub fn encode_network(envelope: &TxEnvelope, sidecar: Option<&BlobTransactionSidecarVariant>) -> Vec<u8> {
     match (envelope, sidecar) {
         (TxEnvelope::Eip4844(signed), Some(sidecar)) => {
-            let with_sidecar = TxEip4844WithSidecar::from_tx_and_sidecar(
-                signed.tx().tx().clone(),
-                BlobTransactionSidecarVariant::Eip4844(sidecar.clone()),
-            );
+            let with_sidecar =
+                TxEip4844WithSidecar::from_tx_and_sidecar(signed.tx().tx().clone(), sidecar.clone());
             let pooled: PooledTransaction =
                 Signed::new_unchecked(with_sidecar, *signed.signature(), *signed.hash()).into();
             pooled.encoded_2718()

@@ -1,10 +1,10 @@
 //! The transaction manager against a scripted L1: fee bumps after the resubmission timeout,
-//! immediate bumps on "replacement transaction underpriced", nonce reset after a failed send, and
-//! "already reserved" as a critical error.
+//! immediate bumps on "replacement transaction underpriced", nonce reset after a failed send,
+//! "already reserved" as a critical error, and blob sidecars across the Osaka fork.
 #![cfg(madsim)]
 
 use alloy_consensus::{transaction::PooledTransaction, Transaction};
-use alloy_eips::eip2718::Decodable2718;
+use alloy_eips::{eip2718::Decodable2718, eip4844::Blob, eip7594::BlobTransactionSidecarVariant};
 use alloy_primitives::{address, Address, Bytes, B256};
 use rollsim::{
     batcher::{
@@ -30,6 +30,8 @@ struct Sent {
     tip: u128,
     fee_cap: u128,
     at_s: u64,
+    /// Cell proofs per blob of a blob transaction's sidecar (1 for version 0), 0 without blobs.
+    proofs_per_blob: usize,
 }
 
 #[derive(Default)]
@@ -43,6 +45,8 @@ struct State {
     /// Only transactions with at least this tip are mined.
     min_tip_to_mine: u128,
     mined: BTreeMap<B256, u64>,
+    /// From this head on, version-0 blob sidecars are refused as Osaka's pool refuses them.
+    osaka_head: Option<u64>,
 }
 
 /// An L1 whose head advances every 12 s and that mines accepted transactions paying enough tip
@@ -104,14 +108,31 @@ impl L1 for ScriptedL1 {
         if let Some(Some(message)) = s.send_script.pop_front() {
             return Err(PortError::Server { method: "eth_sendRawTransaction", code: -32000, message });
         }
+        let proofs_per_blob = match &tx {
+            PooledTransaction::Eip4844(signed) => {
+                let sidecar = &signed.tx().sidecar;
+                match sidecar {
+                    BlobTransactionSidecarVariant::Eip4844(s) => s.proofs.len() / s.blobs.len(),
+                    BlobTransactionSidecarVariant::Eip7594(s) => s.cell_proofs.len() / s.blobs.len(),
+                }
+            }
+            _ => 0,
+        };
+        if proofs_per_blob == 1 && s.osaka_head.is_some_and(|at| s.head >= at) {
+            let message = "unexpected eip-4844 sidecar after osaka".to_owned();
+            return Err(PortError::Server { method: "eth_sendRawTransaction", code: -32000, message });
+        }
         let sent = Sent {
             hash: *tx.hash(),
             nonce: tx.nonce(),
             tip: tx.max_priority_fee_per_gas().unwrap_or_default(),
             fee_cap: tx.max_fee_per_gas(),
             at_s: now_s(),
+            proofs_per_blob,
         };
-        if s.sent.iter().any(|t| t.hash == sent.hash) {
+        // From Osaka the pool holds no version-0 transaction any more (evicted at the fork).
+        let osaka = s.osaka_head.is_some_and(|at| s.head >= at);
+        if s.sent.iter().any(|t| t.hash == sent.hash && !(osaka && t.proofs_per_blob == 1)) {
             return Err(PortError::Server {
                 method: "eth_sendRawTransaction",
                 code: -32000,
@@ -218,4 +239,38 @@ async fn cancel_stops_a_send() {
         TxMgrError::Cancelled,
         "a parent's cancel reaches the child"
     );
+}
+
+#[madsim::test]
+async fn a_version_0_blob_tx_at_osaka_times_out_unconverted_and_the_next_has_cell_proofs() {
+    // Never mined; Osaka (and the cell-proof time) at head 10, t = 120 s.
+    let l1 = ScriptedL1::start(u128::MAX);
+    l1.0.lock().unwrap().osaka_head = Some(10);
+    let config = TxMgrConfig { cell_proof_time: Some(120), ..Default::default() };
+    let mgr = TxManager::new(l1.clone(), LocalSigner::new(B256::repeat_byte(7)).unwrap(), 1, config);
+    let blobs = TxCandidate { blobs: vec![Blob::repeat_byte(1); 2], ..candidate() };
+
+    let error = mgr.send(&blobs, &Cancel::new()).await.unwrap_err();
+    assert_eq!(error, TxMgrError::MempoolDeadlineExpired);
+    let refused_from_s = 120;
+    let timed_out_s = now_s();
+    // Refused at the first republish (one 12 s receipt poll) after the fork; aborted at the first
+    // wake-up (another poll) past one not-in-mempool timeout (120 s) from then.
+    assert!(
+        (refused_from_s + 120..=refused_from_s + 12 + 120 + 12).contains(&timed_out_s),
+        "timed out at {timed_out_s} s"
+    );
+    {
+        let s = l1.0.lock().unwrap();
+        assert!(s.sent.len() >= 3, "published, then bumped before the fork: {:?}", s.sent);
+        assert!(s.sent.iter().all(|t| t.proofs_per_blob == 1 && t.at_s < refused_from_s), "never converted");
+    }
+
+    // Never mined either: only the sidecar it is published with matters.
+    let next = tokio::time::timeout(Duration::from_secs(60), mgr.send(&blobs, &Cancel::new())).await;
+    assert!(next.is_err(), "still pending after 60 s");
+    let s = l1.0.lock().unwrap();
+    let after: Vec<_> = s.sent.iter().filter(|t| t.at_s >= timed_out_s).collect();
+    assert!(!after.is_empty() && after.iter().all(|t| t.proofs_per_blob == 128), "cell proofs: {after:?}");
+    assert_eq!(after[0].nonce, 0, "the same nonce, read again");
 }

@@ -6,7 +6,7 @@
 
 use crate::{
     da::DaClient,
-    l1::L1Client,
+    l1::{forks::L1Fork, L1Client, L1Config},
     net::{RpcClient, RpcError},
     rollup_node::SyncStatusMethod,
     sequencer::{L2BlockByNumber, SetMaxDASize},
@@ -50,11 +50,14 @@ pub struct BatcherScenario {
     pub num_confirmations: u64,
     pub resubmission_timeout_s: u64,
     pub sub_safety_margin: u64,
-    /// "step", "linear" or "quadratic".
+    /// "step", "linear", "quadratic" or "pid" (with upstream's default gains).
     pub throttle_controller: String,
     /// 0 disables throttling.
     pub throttle_lower_threshold_bytes: u64,
     pub throttle_upper_threshold_bytes: u64,
+    /// When blob transactions start carrying cell proofs: "osaka" (the L1's Osaka time, as
+    /// op-batcher fills in for known chains), "never", or a time after L1 genesis ("20m").
+    pub cell_proof_time: String,
 }
 
 impl Default for BatcherScenario {
@@ -74,6 +77,7 @@ impl Default for BatcherScenario {
             throttle_controller: "quadratic".into(),
             throttle_lower_threshold_bytes: ThrottleConfig::default().lower_threshold_bytes,
             throttle_upper_threshold_bytes: ThrottleConfig::default().upper_threshold_bytes,
+            cell_proof_time: "osaka".into(),
         }
     }
 }
@@ -86,8 +90,9 @@ where
 }
 
 impl BatcherScenario {
-    /// The batcher's config for this rollup; an error names the field (relative to `[batcher]`).
-    pub fn config(&self, rollup: RollupParams) -> Result<BatcherConfig, (String, String)> {
+    /// The batcher's config for this rollup on `l1`; an error names the field (relative to
+    /// `[batcher]`).
+    pub fn config(&self, rollup: RollupParams, l1: &L1Config) -> Result<BatcherConfig, (String, String)> {
         let mut c = BatcherConfig::new(rollup);
         c.da_type = parse::<DaType>("da_type", &self.da_type)?;
         c.target_num_frames = self.target_num_frames;
@@ -119,6 +124,19 @@ impl BatcherScenario {
         c.throttle.controller = parse::<ControllerType>("throttle_controller", &self.throttle_controller)?;
         c.throttle.lower_threshold_bytes = self.throttle_lower_threshold_bytes;
         c.throttle.upper_threshold_bytes = self.throttle_upper_threshold_bytes;
+        c.txmgr.cell_proof_time = match self.cell_proof_time.as_str() {
+            "osaka" => l1.activation_timestamp(L1Fork::Osaka),
+            "never" => None,
+            text => {
+                let after = humantime::parse_duration(text).map_err(|e| {
+                    (
+                        "cell_proof_time".to_owned(),
+                        format!("{text:?}: {e} (\"osaka\", \"never\" or e.g. \"20m\")"),
+                    )
+                })?;
+                Some(l1.genesis_timestamp + after.as_secs())
+            }
+        };
         c.validate().map_err(|(field, reason)| (field.to_owned(), reason))?;
         Ok(c)
     }

@@ -748,7 +748,7 @@ impl Injector {
         let nonce = chain.nonce(&wallet.address(), true);
         let fees = Fees { max_fee_per_gas: 1, max_priority_fee_per_gas: 1, max_fee_per_blob_gas: 1 };
         let raw: Bytes = if blob {
-            wallet.blob_tx(nonce, self.inbox, vec![Default::default()], fees)
+            wallet.blob_tx(nonce, self.inbox, vec![Default::default()], fees, chain.head_fork().is_osaka())
         } else {
             wallet.call(nonce, self.inbox, Bytes::from_static(b"stuck"), fees)
         };

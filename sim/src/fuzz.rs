@@ -186,6 +186,32 @@ fn draw_block_oracle(seed: u64, table: &mut toml::Table) {
     workload.insert("signatures".into(), "secp256k1".into());
 }
 
+/// Cases on an L1 fork schedule other than today's (BPO2 from genesis), one in this many.
+const FORK_SCHEDULE_ONE_IN: u32 = 2;
+
+/// In one case in [`FORK_SCHEDULE_ONE_IN`], draws when Osaka, BPO1 and BPO2 activate: in order,
+/// each at a time within the run (most often inside the fault window, where batchers meet the
+/// fork with work in flight) or never, with the later ones. From a stream of its own, so that
+/// the other draws of a case stay what they were.
+fn draw_l1_forks(seed: u64, table: &mut toml::Table) {
+    let mut rng = crate::seed::stream(seed, "fuzz-l1-forks");
+    if !rng.gen_ratio(1, FORK_SCHEDULE_ONE_IN) {
+        return;
+    }
+    let mut forks = toml::Table::new();
+    let mut at_s = Some(0);
+    for name in ["osaka", "bpo1", "bpo2"] {
+        at_s = at_s.filter(|_| !rng.gen_ratio(1, 4)).map(|after| {
+            let until = if rng.gen_bool(0.75) { FAULTS_UNTIL } else { CASE_DURATION };
+            rng.gen_range(after..=until.as_secs().max(after))
+        });
+        let value = at_s.map_or_else(|| "never".to_owned(), |s| format!("{s}s"));
+        forks.insert(name.into(), value.into());
+    }
+    let l1 = table.entry("l1").or_insert_with(|| toml::Table::new().into());
+    l1.as_table_mut().expect("[l1] is a table").insert("forks".into(), forks.into());
+}
+
 /// The scenario text of case `seed` over `base` (default: [`default_base`] with a swarm-drawn
 /// batcher config), with planted bug `plant` active, drawing fault kinds `0..kinds`.
 pub fn swarm_case(seed: u64, base: Option<&toml::Table>, plant: Option<&str>, kinds: usize) -> String {
@@ -218,6 +244,7 @@ pub fn swarm_case(seed: u64, base: Option<&toml::Table>, plant: Option<&str>, ki
             }
             max_burst = max_burst_txs_per_block(batcher);
             draw_block_oracle(seed, &mut table);
+            draw_l1_forks(seed, &mut table);
             table
         }
     };
@@ -368,5 +395,25 @@ mod tests {
             let text = swarm_case(seed, None, None, ALL_KINDS);
             Scenario::parse(&text, "case").unwrap_or_else(|e| panic!("case {seed}: {e}\n{text}"));
         }
+    }
+
+    #[test]
+    fn fuzzing_draws_l1_fork_times_around_the_run() {
+        use crate::l1::forks::L1Fork;
+        let (mut today, mut crossing, mut prague_only) = (0, 0, 0);
+        for seed in 0..200 {
+            let scenario = Scenario::parse(&swarm_case(seed, None, None, ALL_KINDS), "case").unwrap();
+            let forks = scenario.l1.forks;
+            let osaka = forks.activation(L1Fork::Osaka);
+            if forks == crate::l1::forks::L1Forks::default() {
+                today += 1;
+            } else if osaka.is_none() {
+                prague_only += 1;
+            } else if osaka.is_some_and(|at| at > Duration::ZERO && at <= CASE_DURATION) {
+                crossing += 1;
+            }
+        }
+        assert!((70..=130).contains(&today), "about half on today's L1: {today}");
+        assert!(crossing >= 40 && prague_only >= 10, "crossing {crossing}, Prague only {prague_only}");
     }
 }

@@ -13,10 +13,7 @@ use crate::{
     trace::Trace,
     world::sim_now,
 };
-use alloy_eips::{
-    eip1559::{calc_next_block_base_fee, BaseFeeParams},
-    eip7840::BlobParams,
-};
+use alloy_eips::eip1559::{calc_next_block_base_fee, BaseFeeParams};
 use alloy_primitives::{Address, B256};
 use rollsim::protocol::{blob::decode_blob, frame::ChannelId, tx_data::parse_tx_data};
 use serde::Serialize;
@@ -90,14 +87,27 @@ fn chain_linked(chain: &L1Chain) -> Result<String, String> {
     Ok(format!("{} blocks linked", blocks.len()))
 }
 
-/// Base fee and excess blob gas follow alloy-eips' formulas from the parent; gas and blobs stay
-/// within limits; every included transaction pays the base fee and blob base fee.
+/// Base fee and excess blob gas follow alloy-eips' formulas from the parent, with the blob
+/// parameters of the block's own fork (EIP-7918's reserve price from Osaka); gas and blobs stay
+/// within the fork's limits; every included transaction pays the base fee and blob base fee and
+/// keeps the fork's per-transaction rules (Osaka: cell-proof sidecars, 6 blobs, 2^24 gas).
 fn fee_market(chain: &L1Chain) -> Result<String, String> {
-    let params = BlobParams::prague();
     let blocks = chain.canonical();
+    let mut forks_seen = vec![blocks[0].fork];
     for pair in blocks.windows(2) {
         let (parent, block) = (&pair[0].header, &pair[1]);
         let h = &block.header;
+        let fork = chain.config().fork_at(h.timestamp);
+        if block.fork != fork {
+            return Err(format!(
+                "block {}: built under {}, its timestamp is in {fork}",
+                h.number, block.fork
+            ));
+        }
+        if forks_seen.last() != Some(&fork) {
+            forks_seen.push(fork);
+        }
+        let params = fork.blob_params();
         let parent_base_fee = parent.base_fee_per_gas.unwrap_or_default();
         let base_fee = calc_next_block_base_fee(
             parent.gas_used,
@@ -142,11 +152,27 @@ fn fee_market(chain: &L1Chain) -> Result<String, String> {
                 h.number, tx.hash
             ));
         }
+        if let Some(tx) = block.txs.iter().find(|tx| {
+            tx.blob_count > params.max_blobs_per_tx
+                || fork.max_tx_gas().is_some_and(|cap| tx.gas_limit > cap)
+                || (fork.is_osaka() && tx.has_legacy_sidecar())
+        }) {
+            return Err(format!(
+                "block {}: tx {} breaks {fork}'s rules: {} blobs, gas limit {}, version-0 sidecar {}",
+                h.number,
+                tx.hash,
+                tx.blob_count,
+                tx.gas_limit,
+                tx.has_legacy_sidecar()
+            ));
+        }
     }
     let head = chain.head();
+    let forks: Vec<String> = forks_seen.iter().map(ToString::to_string).collect();
     Ok(format!(
-        "{} blocks follow EIP-1559/EIP-4844; head base fee {} wei, blob fee {} wei",
+        "{} blocks follow EIP-1559/EIP-4844/EIP-7918 across {}; head base fee {} wei, blob fee {} wei",
         blocks.len(),
+        forks.join(" -> "),
         head.base_fee(),
         head.blob_fee()
     ))
@@ -352,7 +378,7 @@ pub fn check_timeouts_real(
         for signed in block.txs.iter().filter(|tx| tx.sender == batcher && tx.to == inbox) {
             let Some(signed) = &signed.signed else { continue };
             let payloads: Vec<Vec<u8>> = match &signed.sidecar {
-                Some(sidecar) => sidecar.blobs.iter().filter_map(|b| decode_blob(b).ok()).collect(),
+                Some(sidecar) => sidecar.blobs().iter().filter_map(|b| decode_blob(b).ok()).collect(),
                 None => vec![alloy_consensus::Transaction::input(&signed.envelope).to_vec()],
             };
             for frame in payloads.iter().filter_map(|p| parse_tx_data(p).ok()).flatten() {

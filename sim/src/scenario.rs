@@ -147,7 +147,9 @@ impl Scenario {
                 return err("batcher.da_type", "altda needs the [da] table");
             }
             let rollup = crate::batcher_node::scenario_rollup_params(l2);
-            batcher.config(rollup).map_err(|(field, reason)| (format!("batcher.{field}"), reason))?;
+            batcher
+                .config(rollup, &self.l1)
+                .map_err(|(field, reason)| (format!("batcher.{field}"), reason))?;
         }
         if let Some(name) = &self.planted_bug {
             #[cfg(not(feature = "planted-bugs"))]
@@ -261,5 +263,30 @@ mod tests {
         let e = error(&format!("{MINIMAL}[[faults]]\nkind = \"meteor\"\nat = \"10m\"\n"));
         assert_eq!(e.field.as_deref(), Some("faults[0].kind"));
         assert!(e.reason.contains("unknown variant `meteor`"), "{e}");
+    }
+
+    #[test]
+    fn fork_times_and_the_batchers_blob_limit_follow_the_l1() {
+        let forks = |t: &str| format!("{MINIMAL}[l1.forks]\n{t}");
+        let e = error(&forks("osaka = \"10m\"\nbpo1 = \"5m\"\n"));
+        assert_eq!(e.field.as_deref(), Some("l1.forks.bpo1"));
+        assert!(e.reason.contains("activates before osaka"), "{e}");
+        let e = error(&forks("osaka = \"soon\"\n"));
+        assert_eq!(e.field.as_deref(), Some("l1.forks.osaka"));
+        assert!(e.reason.contains("\"never\""), "{e}");
+        let prague = "osaka = \"never\"\nbpo1 = \"never\"\nbpo2 = \"never\"\n";
+        assert!(Scenario::parse(&forks(prague), "x.toml").is_ok());
+
+        // Seven frames per blob transaction: fine on Prague (9 per tx), refused once the batcher
+        // sends cell proofs (Osaka's 6 per tx), which it does on the default L1.
+        let batcher = "[l2]\n[batcher]\ntarget_num_frames = 7\n";
+        let e = error(&format!("{MINIMAL}{batcher}"));
+        assert_eq!(e.field.as_deref(), Some("batcher.target_num_frames"));
+        assert!(e.reason.contains("at most 6 blobs under Osaka"), "{e}");
+        assert!(Scenario::parse(&format!("{}{batcher}", forks(prague)), "x.toml").is_ok());
+        let never = format!("{MINIMAL}{batcher}cell_proof_time = \"never\"\n");
+        assert!(Scenario::parse(&never, "x.toml").is_ok(), "a batcher that never sends cell proofs");
+        let e = error(&format!("{MINIMAL}{batcher}cell_proof_time = \"later\"\n"));
+        assert_eq!(e.field.as_deref(), Some("batcher.cell_proof_time"));
     }
 }

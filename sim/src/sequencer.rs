@@ -9,9 +9,9 @@
 
 use crate::{
     invariants::Monitor,
-    l1::{chain::L1Block, L1Client},
+    l1::{chain::L1Block, L1Client, L1Config},
     l2::{
-        block::{assemble, evm_block, validate, BlockInputs, L2Block},
+        block::{self, assemble, evm_block, validate, BlockInputs, L2Block},
         chain::{lock, SharedL2},
         engine::PayloadFaultSource,
         L2Config,
@@ -22,6 +22,7 @@ use crate::{
     workload::Workload,
     world::sim_now,
 };
+use alloy_consensus::Sealable;
 use alloy_eips::{eip2718::Encodable2718, BlockNumberOrTag};
 use alloy_primitives::B256;
 use kona_genesis::{RollupConfig, SystemConfig};
@@ -61,7 +62,8 @@ pub struct Sequencer {
     pub rollup: Arc<RollupConfig>,
     pub system_config: SystemConfig,
     pub config: L2Config,
-    pub genesis_timestamp: u64,
+    /// The L1's chain config: genesis time, and the forks whose blob parameters L1-info uses.
+    pub l1_config: L1Config,
     /// Users keep sending while the sequencer is down: the workload outlives restarts.
     pub workload: Mutex<Workload>,
     /// The DA limits `miner_setMaxDASize` set, `(max_tx, max_block)` bytes (0: none): in memory,
@@ -101,7 +103,7 @@ impl Sequencer {
         tokio::spawn(rpc_server(self.chain.clone(), limits.clone()).serve(addr));
         loop {
             let next_timestamp = lock(&self.chain).head().timestamp() + self.config.block_time_s;
-            let at = Duration::from_secs(next_timestamp - self.genesis_timestamp);
+            let at = Duration::from_secs(next_timestamp - self.l1_config.genesis_timestamp);
             tokio::time::sleep(at.saturating_sub(sim_now())).await;
             match self.build_next(&l1, &limits).await {
                 Ok(()) => {}
@@ -189,6 +191,9 @@ impl Sequencer {
             timestamp,
         )
         .map_err(|e| SequencingError::Build(e.to_string()))?;
+        let deposit = block::with_fork_blob_fee(deposit.into_inner(), &origin.header, &self.l1_config)
+            .map_err(|e| SequencingError::Build(e.to_string()))?
+            .seal_slow();
         let no_tx_pool = timestamp > origin.header.timestamp + MAX_SEQUENCER_DRIFT_S;
 
         // Limits are read at assembly, as op-geth's miner does: a block assembled after

@@ -186,23 +186,31 @@ impl Submitter {
         }
     }
 
-    async fn fees(&self) -> Option<Fees> {
+    /// Fees for the next transaction, and whether its blobs need cell proofs (the head is Osaka).
+    async fn fees(&self) -> Option<(Fees, bool)> {
         let head = self.l1.block_by_number(BlockNumberOrTag::Latest).await.ok()??;
         let tip = self.l1.max_priority_fee().await.ok()?;
         let blob_fee = self.l1.blob_base_fee().await.ok()?;
-        Some(Fees {
+        let fees = Fees {
             max_fee_per_gas: u128::from(head.base_fee()) * 2 + tip,
             max_priority_fee_per_gas: tip,
             max_fee_per_blob_gas: (blob_fee * 2).max(1),
-        })
+        };
+        Some((fees, head.fork.is_osaka()))
     }
 
     /// Sends one transaction of `frames` (calldata: one frame; blobs: one blob per frame).
-    async fn send(&self, wallet: &Wallet, frames: &[Vec<u8>], blobs: bool, fees: Fees) -> Option<B256> {
+    async fn send(
+        &self,
+        wallet: &Wallet,
+        frames: &[Vec<u8>],
+        blobs: bool,
+        (fees, cell_proofs): (Fees, bool),
+    ) -> Option<B256> {
         let nonce = self.l1.nonce(wallet.address(), BlockNumberOrTag::Pending).await.ok()?;
         let raw = if blobs {
             let blobs = frames.iter().map(|f| encode_blob(f).expect("a frame fits a blob")).collect();
-            wallet.blob_tx(nonce, self.inbox, blobs, fees)
+            wallet.blob_tx(nonce, self.inbox, blobs, fees, cell_proofs)
         } else {
             wallet.call(nonce, self.inbox, Bytes::from(frames.concat()), fees)
         };

@@ -391,8 +391,9 @@ impl World {
             tokio::spawn(injector.clone().inject(fault.clone()));
         }
         if let (Some(batcher), Some(l2)) = (&scenario.batcher, &world.l2) {
-            let config =
-                batcher.config(batcher_node::rollup_params(&l2.rollup)).expect("validated with the scenario");
+            let config = batcher
+                .config(batcher_node::rollup_params(&l2.rollup), &scenario.l1)
+                .expect("validated with the scenario");
             tokio::spawn(invariants::watch(invariants::Watched {
                 monitor: world.monitor.clone(),
                 l1: world.l1.clone(),
@@ -470,7 +471,7 @@ impl World {
             rollup: rollup.clone(),
             system_config,
             config: config.clone(),
-            genesis_timestamp: l1_config.genesis_timestamp,
+            l1_config: l1_config.clone(),
             workload: Mutex::new(Workload::new(
                 config.workload.clone(),
                 config.chain_id,
@@ -492,7 +493,7 @@ impl World {
             rollup: rollup.clone(),
             system_config,
             executor: OpEvmExecutor::new(config.chain_id),
-            l1_slot_s: l1_config.slot_s,
+            l1_config: l1_config.clone(),
             paused: self.rollup_paused.clone(),
             verifier: tokio::sync::Mutex::new({
                 let verifier = Verifier::new(
@@ -567,8 +568,9 @@ impl World {
             });
         }
         if let Some(batcher) = &scenario.batcher {
-            let config =
-                batcher.config(batcher_node::rollup_params(&l2.rollup)).expect("validated with the scenario");
+            let config = batcher
+                .config(batcher_node::rollup_params(&l2.rollup), &scenario.l1)
+                .expect("validated with the scenario");
             let node = "batcher";
             let sequencer = SimL2(self.rpc_client(node, "sequencer", RPC_TIMEOUT));
             let ports = rollsim::batcher::BatcherPorts {
@@ -671,6 +673,8 @@ impl World {
             ("l1_txs_included", s.txs),
             ("l1_signed_txs_included", s.signed_txs),
             ("l1_blob_txs_included", s.blob_txs),
+            ("l1_cell_proof_blob_txs_included", s.cell_proof_blob_txs),
+            ("l1_legacy_blob_txs_evicted", s.legacy_blob_txs_evicted),
             ("l1_blobs_included", s.blobs),
             ("l1_txs_accepted", s.accepted_txs),
             ("l1_txs_rejected", s.rejected_txs),

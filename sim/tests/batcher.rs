@@ -6,7 +6,10 @@
 mod common;
 
 use common::assert_invariants;
-use rollsim_sim::world::Outcome;
+use rollsim_sim::{
+    scenario::Scenario,
+    world::{run, Outcome, RunOptions},
+};
 
 fn outcome(duration: &str, tables: &str) -> Outcome {
     common::outcome(duration, 21, tables)
@@ -35,18 +38,60 @@ fn blobs_with_span_batches() {
     assert!(o.stats["batcher_blob_txs_confirmed"] > 0 && o.stats["batcher_calldata_txs_confirmed"] == 0);
 }
 
+/// A pinned scenario file at its first seed, with its trace.
+fn scenario_with_trace(name: &str) -> Outcome {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
+    let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    run(&scenario, RunOptions { seed: scenario.seeds[0], record_trace: true })
+}
+
+/// The trace events with message `msg` from `target`, parsed.
+fn events(o: &Outcome, target: &str, msg: &str) -> Vec<serde_json::Value> {
+    o.trace_lines
+        .iter()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("trace lines are JSON"))
+        .filter(|e| e["target"] == target && e["msg"] == msg)
+        .collect()
+}
+
 #[test]
-fn auto_switches_to_calldata_when_blob_fees_climb() {
-    // Blob fees start near 0.5 gwei; background blob demand far above the target with generous
-    // fee caps makes them climb 12.5% a block until calldata is the cheaper way to post.
-    let o = outcome(
-        "1h",
-        "[l1]\ngenesis_excess_blob_gas = 100_000_000\n[l1.traffic]\nblob_demand = 4.0\nblob_fee_cap_wei = [5e11, 1e12]\n[l2]\n[batcher]\nda_type = \"auto\"\nmax_pending_transactions = 10\n",
-    );
+fn auto_switches_to_calldata_when_blob_fees_climb_and_back_when_they_fall() {
+    // scenarios/auto-da-osaka.toml: blob fees climb from ~10 gwei past the calldata price, then
+    // demand stops at 30 minutes and they fall back towards EIP-7918's reserve.
+    let o = scenario_with_trace("auto-da-osaka.toml");
     assert_healthy(&o);
-    assert!(o.stats["l1_blob_fee_max_wei"] > 100_000_000_000, "blob fees climbed: {:?}", o.stats);
-    assert!(o.stats["batcher_blob_txs_confirmed"] > 0, "blobs while they were cheap");
-    assert!(o.stats["batcher_calldata_txs_confirmed"] > 0, "calldata once blobs cost more");
+    assert!(o.stats["l1_blob_fee_max_wei"] > 200_000_000_000, "blob fees climbed: {:?}", o.stats);
+    let kinds: Vec<bool> = events(&o, "rollsim::batcher::txmgr", "tx published")
+        .iter()
+        .map(|e| e["blob"].as_bool().expect("blob flag"))
+        .collect();
+    let first_calldata = kinds.iter().position(|blob| !blob).expect("calldata once blobs cost more");
+    let back = kinds[first_calldata..].iter().position(|&blob| blob).expect("blobs again once cheap");
+    assert!(first_calldata > 0 && back > 0, "blobs, then calldata, then blobs: {kinds:?}");
+}
+
+#[test]
+fn osaka_replaces_the_in_flight_version_0_transaction_with_cell_proofs() {
+    // scenarios/osaka-fork.toml: Osaka at 20 minutes while the batcher's transactions vanish from
+    // the pool (18-21 minutes), so its version-0 transaction is still being resubmitted.
+    let o = scenario_with_trace("osaka-fork.toml");
+    assert_invariants(&o);
+    let refused: Vec<_> = events(&o, "rollsim::batcher::txmgr", "tx publish failed")
+        .into_iter()
+        .filter(|e| {
+            e["error"].as_str().is_some_and(|m| m.ends_with("unexpected eip-4844 sidecar after osaka"))
+        })
+        .collect();
+    let stuck = refused.first().expect("the version-0 transaction was resubmitted after the fork");
+    let nonce = &stuck["nonce"];
+    assert_eq!(o.stats["batcher_txs_failed"], 1, "it timed out once: {:?}", o.stats);
+    let confirmed = events(&o, "rollsim::batcher::txmgr", "tx confirmed");
+    let replacement = confirmed.iter().find(|e| &e["nonce"] == nonce).expect("its nonce was confirmed");
+    assert!(replacement["t_ns"].as_u64() > refused.last().unwrap()["t_ns"].as_u64());
+    assert!(refused.iter().all(|e| e["hash"] != replacement["hash"]), "not the refused transaction");
+    // The replacement and every later blob transaction carried cell proofs; every channel still
+    // derived (l2_derived_equals_produced, checked with the other invariants above).
+    assert!(o.stats["l1_cell_proof_blob_txs_included"] > 0);
 }
 
 #[test]
@@ -82,6 +127,7 @@ fn flush_closes_a_filling_channel_and_stop_ends_the_loops() {
             config.da_type = DaType::Blobs;
             config.target_num_frames = 6; // ~780 KB: minutes of blocks before a channel fills
             config.txmgr.num_confirmations = 2;
+            config.txmgr.cell_proof_time = Some(0); // today's L1 is Osaka from genesis
             let sequencer = SimL2(w.rpc_client("tester", "sequencer", RPC_TIMEOUT));
             let ports: BatcherPorts<_, _, _, SimDa> = BatcherPorts {
                 l1: SimL1(L1Client::new(w.rpc_client("tester", "l1", RPC_TIMEOUT))),

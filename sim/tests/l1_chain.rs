@@ -12,6 +12,7 @@ use rollsim::signer::LocalSigner;
 use rollsim_sim::{
     l1::{
         chain::{L1Chain, ReorgError},
+        forks::{L1Fork, L1Forks},
         traffic::TrafficConfig,
         tx::TxPoolError,
         wallet::{Fees, Wallet},
@@ -19,6 +20,7 @@ use rollsim_sim::{
     },
     seed,
 };
+use std::time::Duration;
 
 const INBOX: Address = address!("ff00000000000000000000000000000000000901");
 const GWEI: u128 = 1_000_000_000;
@@ -46,18 +48,35 @@ fn next_slot(chain: &mut L1Chain) {
     chain.produce_block(slot).expect("not stalled");
 }
 
+/// Prague until 30 min, Osaka until 60, BPO1 until 90, then BPO2.
+fn across_forks() -> L1Config {
+    let min = |m: u64| Some(Duration::from_secs(m * 60));
+    L1Config { forks: L1Forks { osaka: min(30), bpo1: min(60), bpo2: min(90) }, ..L1Config::default() }
+}
+
+/// alloy-eips' parameters for a block at `timestamp` under [`across_forks`], by the clock alone.
+fn params_at(config: &L1Config, timestamp: u64) -> BlobParams {
+    match (timestamp - config.genesis_timestamp) / 60 {
+        0..30 => BlobParams::prague(),
+        30..60 => BlobParams::osaka(),
+        60..90 => BlobParams::bpo1(),
+        _ => BlobParams::bpo2(),
+    }
+}
+
 #[test]
-fn base_fee_and_blob_fee_follow_alloy_eips_formulas() {
-    let mut c = chain(L1Config::default());
+fn base_fee_and_blob_fee_follow_alloy_eips_formulas_across_forks() {
+    let config = across_forks();
+    let mut c = chain(config.clone());
     let mut next_blob_fees = Vec::new();
     for _ in 0..600 {
         next_blob_fees.push((c.next_base_fee(), c.next_blob_fee()));
         next_slot(&mut c);
     }
     let blocks = c.canonical();
-    let params = BlobParams::prague();
     for (pair, (predicted_base_fee, predicted_blob_fee)) in blocks.windows(2).zip(&next_blob_fees) {
         let (parent, block) = (&pair[0].header, &pair[1]);
+        let params = params_at(&config, block.header.timestamp);
         let base_fee = calc_next_block_base_fee(
             parent.gas_used,
             parent.gas_limit,
@@ -75,17 +94,74 @@ fn base_fee_and_blob_fee_follow_alloy_eips_formulas() {
         assert_eq!(
             (*predicted_base_fee, *predicted_blob_fee),
             (base_fee, block.blob_fee()),
-            "RPC fee answers"
+            "RPC fee answers (block {})",
+            block.number()
         );
         assert!(block.header.gas_used <= block.header.gas_limit);
         assert!(block.header.blob_gas_used.unwrap() <= params.max_blob_gas_per_block());
     }
-    // Background traffic really moves both markets.
+    // Background traffic really moves both markets, and fills each fork's larger blob space.
     let base_fees: Vec<u64> = blocks.iter().map(|b| b.base_fee()).collect();
     let blob_fees: Vec<u128> = blocks.iter().map(|b| b.blob_fee()).collect();
     assert!(base_fees.iter().max() > base_fees.iter().min(), "base fee never moved");
     assert!(blob_fees.iter().max().unwrap() > &1, "blob fee never left its floor");
-    assert!(blocks.iter().any(|b| b.header.blob_gas_used.unwrap() == params.max_blob_gas_per_block()));
+    for fork in [L1Fork::Prague, L1Fork::Bpo1, L1Fork::Bpo2] {
+        let full = fork.blob_params().max_blob_gas_per_block();
+        assert!(
+            blocks.iter().any(|b| b.fork == fork && b.header.blob_gas_used == Some(full)),
+            "no full {fork} block"
+        );
+    }
+}
+
+#[test]
+fn each_boundary_block_takes_its_own_forks_parameters() {
+    let config =
+        L1Config { traffic: TrafficConfig { blob_demand: 6.0, ..Default::default() }, ..across_forks() };
+    let mut c = chain(config.clone());
+    for _ in 0..600 {
+        next_slot(&mut c);
+    }
+    let blocks = c.canonical();
+    // 12 s slots: the first block of each fork is slot 150, 300, 450 (30, 60, 90 minutes).
+    for (slot, before, after) in [
+        (150, L1Fork::Prague, L1Fork::Osaka),
+        (300, L1Fork::Osaka, L1Fork::Bpo1),
+        (450, L1Fork::Bpo1, L1Fork::Bpo2),
+    ] {
+        let (parent, block) = (&blocks[slot - 1], &blocks[slot]);
+        assert_eq!((parent.fork, block.fork), (before, after), "slot {slot}");
+        assert_eq!(block.header.timestamp - config.genesis_timestamp, slot as u64 * 12);
+        // The boundary block applies its own fork's rules to its parent's values.
+        let p = &parent.header;
+        let (excess, used, base_fee) =
+            (p.excess_blob_gas.unwrap(), p.blob_gas_used.unwrap(), p.base_fee_per_gas.unwrap());
+        let own = params_at(&config, block.header.timestamp);
+        let expected = own.next_block_excess_blob_gas_osaka(excess, used, base_fee);
+        assert_eq!(block.header.excess_blob_gas, Some(expected), "slot {slot}");
+        assert_eq!(block.blob_fee(), own.calc_blob_fee(expected), "slot {slot}");
+        // A BPO's new fraction prices the same excess differently: the boundary is visible.
+        if after != L1Fork::Osaka {
+            let old = params_at(&config, p.timestamp);
+            assert_ne!(
+                old.calc_blob_fee(expected),
+                block.blob_fee(),
+                "slot {slot}: the fork changed nothing"
+            );
+        }
+    }
+    // Osaka keeps Prague's counts; its change is EIP-7918's reserve price, which binds in some
+    // Osaka block (there Prague's formula would have let the excess fall further).
+    let reserve_bound = blocks[150..300].iter().zip(&blocks[149..299]).any(|(block, parent)| {
+        let p = &parent.header;
+        let prague = BlobParams::prague().next_block_excess_blob_gas_osaka(
+            p.excess_blob_gas.unwrap(),
+            p.blob_gas_used.unwrap(),
+            p.base_fee_per_gas.unwrap(),
+        );
+        block.header.excess_blob_gas.unwrap() > prague
+    });
+    assert!(reserve_bound, "the reserve price never bound in Osaka");
 }
 
 #[test]
@@ -102,7 +178,7 @@ fn replacement_needs_ten_percent_and_blob_replacement_double() {
     assert_eq!(c.receipt(&replacement).unwrap().block_number, 1);
 
     let bob = wallet(&mut c, 2);
-    let blob = |byte, f| bob.blob_tx(0, INBOX, vec![Blob::repeat_byte(byte)], f);
+    let blob = |byte, f| bob.blob_tx(0, INBOX, vec![Blob::repeat_byte(byte)], f, true);
     c.submit_raw(&blob(1, fees(10 * GWEI, GWEI))).unwrap();
     assert_eq!(
         c.submit_raw(&blob(2, fees(19_900_000_000, 1_990_000_000))),
@@ -117,20 +193,20 @@ fn a_sender_is_reserved_by_one_subpool_both_ways() {
     let mut c = chain(quiet());
     let alice = wallet(&mut c, 1);
     c.submit_raw(&alice.call(0, INBOX, Bytes::new(), fees(10 * GWEI, GWEI))).unwrap();
-    let blob = alice.blob_tx(1, INBOX, vec![Blob::repeat_byte(1)], fees(10 * GWEI, GWEI));
+    let blob = alice.blob_tx(1, INBOX, vec![Blob::repeat_byte(1)], fees(10 * GWEI, GWEI), true);
     assert_eq!(c.submit_raw(&blob), Err(TxPoolError::AlreadyReserved));
     // Even replacing the pending non-blob tx with a blob tx is refused.
-    let blob = alice.blob_tx(0, INBOX, vec![Blob::repeat_byte(1)], fees(100 * GWEI, 10 * GWEI));
+    let blob = alice.blob_tx(0, INBOX, vec![Blob::repeat_byte(1)], fees(100 * GWEI, 10 * GWEI), true);
     assert_eq!(c.submit_raw(&blob), Err(TxPoolError::AlreadyReserved));
 
     let bob = wallet(&mut c, 2);
-    c.submit_raw(&bob.blob_tx(0, INBOX, vec![Blob::repeat_byte(2)], fees(10 * GWEI, GWEI))).unwrap();
+    c.submit_raw(&bob.blob_tx(0, INBOX, vec![Blob::repeat_byte(2)], fees(10 * GWEI, GWEI), true)).unwrap();
     let call = bob.call(1, INBOX, Bytes::new(), fees(10 * GWEI, GWEI));
     assert_eq!(c.submit_raw(&call), Err(TxPoolError::AlreadyReserved));
 
     // Once the block includes them, the reservation is released.
     next_slot(&mut c);
-    c.submit_raw(&alice.blob_tx(1, INBOX, vec![Blob::repeat_byte(3)], fees(10 * GWEI, GWEI))).unwrap();
+    c.submit_raw(&alice.blob_tx(1, INBOX, vec![Blob::repeat_byte(3)], fees(10 * GWEI, GWEI), true)).unwrap();
     c.submit_raw(&bob.call(1, INBOX, Bytes::new(), fees(10 * GWEI, GWEI))).unwrap();
 }
 
@@ -151,7 +227,7 @@ fn nonce_gaps_wait_and_fill_in_order() {
     assert!(r0.transaction_index < r1.transaction_index);
     // Blob transactions may not leave a gap.
     let bob = wallet(&mut c, 2);
-    let gapped = bob.blob_tx(1, INBOX, vec![Blob::repeat_byte(1)], fees(10 * GWEI, GWEI));
+    let gapped = bob.blob_tx(1, INBOX, vec![Blob::repeat_byte(1)], fees(10 * GWEI, GWEI), true);
     assert!(matches!(c.submit_raw(&gapped), Err(TxPoolError::NonceTooHigh { nonce: 1, next: 0 })));
 }
 
@@ -185,8 +261,8 @@ fn stateless_and_stateful_rejections_name_the_problem() {
     assert!(matches!(c.submit_raw(&[]), Err(TxPoolError::Decode(_))));
 
     // A sidecar whose blob does not match its commitment.
-    let mut raw = alice.blob_tx(2, INBOX, vec![Blob::repeat_byte(1)], fees(10 * GWEI, GWEI)).to_vec();
-    let inside_blob = raw.len() - 1_000; // commitments and proofs take the last ~110 bytes
+    let mut raw = alice.blob_tx(2, INBOX, vec![Blob::repeat_byte(1)], fees(10 * GWEI, GWEI), true).to_vec();
+    let inside_blob = raw.len() - 7_000; // the commitment and 128 cell proofs take the last ~6.2 KB
     raw[inside_blob] ^= 0xff;
     let e = c.submit_raw(&raw).unwrap_err();
     assert!(matches!(e, TxPoolError::InvalidSidecar(_)), "{e}");
@@ -299,7 +375,7 @@ fn blobs_are_served_by_versioned_hash() {
     let blobs = [Box::new(Blob::repeat_byte(0xaa)), Box::new(Blob::repeat_byte(0xbb))];
     let unboxed: Vec<Blob> = blobs.iter().map(|b| **b).collect();
     let hashes: Vec<B256> = rollsim::kzg::sidecar(unboxed.clone()).versioned_hashes().collect();
-    c.submit_raw(&alice.blob_tx(0, INBOX, unboxed, fees(10 * GWEI, GWEI))).unwrap();
+    c.submit_raw(&alice.blob_tx(0, INBOX, unboxed, fees(10 * GWEI, GWEI), true)).unwrap();
     next_slot(&mut c);
     let block = c.head().hash;
     assert_eq!(c.head().header.blob_gas_used, Some(2 * 131_072));
@@ -307,4 +383,80 @@ fn blobs_are_served_by_versioned_hash() {
     assert_eq!(all, vec![(hashes[0], blobs[0].clone()), (hashes[1], blobs[1].clone())]);
     assert_eq!(c.blobs(&block, &hashes[1..]).unwrap(), vec![(hashes[1], blobs[1].clone())]);
     assert_eq!(c.blobs(&B256::ZERO, &[]), None);
+}
+
+/// A chain on Prague for its first 10 slots, then Osaka (BPO1 and BPO2 never).
+fn osaka_at_slot_10() -> L1Config {
+    let forks = L1Forks { osaka: Some(Duration::from_secs(120)), ..L1Forks::PRAGUE };
+    L1Config { forks, ..quiet() }
+}
+
+#[test]
+fn osaka_refuses_version_0_sidecars_seven_blobs_and_gas_over_the_cap() {
+    use alloy_consensus::{TxEip1559, TxEnvelope};
+    let mut c = chain(osaka_at_slot_10());
+    let alice = wallet(&mut c, 1);
+    let blobs = |n| vec![Blob::repeat_byte(7); n];
+    let big_gas = |nonce, gas_limit| {
+        let tx = TxEip1559 {
+            chain_id: 900,
+            nonce,
+            gas_limit,
+            max_fee_per_gas: 10 * GWEI,
+            max_priority_fee_per_gas: GWEI,
+            to: INBOX.into(),
+            ..Default::default()
+        };
+        let envelope: TxEnvelope = alice.signer.sign(tx).into();
+        Bytes::from(rollsim::signer::encode_network(&envelope, None))
+    };
+
+    // Prague: cell proofs refused, up to 9 blobs and any gas up to the block's limit accepted.
+    let e = c.submit_raw(&alice.blob_tx(0, INBOX, blobs(1), fees(10 * GWEI, GWEI), true)).unwrap_err();
+    assert_eq!(e.to_string(), "unexpected eip-7594 sidecar before osaka");
+    c.submit_raw(&alice.blob_tx(0, INBOX, blobs(7), fees(10 * GWEI, GWEI), false)).unwrap();
+    next_slot(&mut c);
+    let bob = wallet(&mut c, 2);
+    let gas = c.submit_raw(&big_gas(1, 20_000_000));
+    assert!(gas.is_ok(), "{gas:?}");
+    for _ in 0..9 {
+        next_slot(&mut c);
+    }
+    assert_eq!(c.head().fork, L1Fork::Osaka, "slot 10 is Osaka's first");
+
+    // Osaka: version-0 refused with reth's text, 7 blobs refused, gas over 2^24 refused.
+    let e = c.submit_raw(&bob.blob_tx(0, INBOX, blobs(1), fees(10 * GWEI, GWEI), false)).unwrap_err();
+    assert_eq!(e, TxPoolError::LegacySidecarAfterOsaka);
+    assert_eq!(e.to_string(), "unexpected eip-4844 sidecar after osaka");
+    let e = c.submit_raw(&bob.blob_tx(0, INBOX, blobs(7), fees(10 * GWEI, GWEI), true)).unwrap_err();
+    assert_eq!(e, TxPoolError::TooManyBlobs { have: 7, permitted: 6 });
+    let e = c.submit_raw(&big_gas(2, 16_777_217)).unwrap_err();
+    assert_eq!(e, TxPoolError::GasLimitTooHigh { cap: 16_777_216, gas: 16_777_217 });
+    assert_eq!(e.to_string(), "transaction gas limit too high (cap: 16777216, tx: 16777217)");
+    let hash = c.submit_raw(&bob.blob_tx(0, INBOX, blobs(6), fees(10 * GWEI, GWEI), true)).unwrap();
+    next_slot(&mut c);
+    assert_eq!(c.receipt(&hash).map(|r| r.blob_gas_used), Some(6 * 131_072), "a cell-proof tx is included");
+}
+
+#[test]
+fn version_0_blob_transactions_pending_at_osaka_are_evicted_never_included() {
+    let mut c = chain(osaka_at_slot_10());
+    let alice = wallet(&mut c, 1);
+    for _ in 0..8 {
+        next_slot(&mut c);
+    }
+    // Priced under the blob base fee: it waits in the pool until the fork.
+    let stuck = Fees { max_fee_per_gas: 10 * GWEI, max_priority_fee_per_gas: GWEI, max_fee_per_blob_gas: 0 };
+    let pending = c.submit_raw(&alice.blob_tx(0, INBOX, vec![Blob::repeat_byte(1)], stuck, false)).unwrap();
+    let next = c.submit_raw(&alice.blob_tx(1, INBOX, vec![Blob::repeat_byte(2)], stuck, false)).unwrap();
+    next_slot(&mut c); // slot 9, Prague: the blob fee is not paid, both stay pending.
+    assert!(c.pool().contains(&pending) && c.pool().contains(&next));
+    next_slot(&mut c); // slot 10, Osaka's first block
+    assert!(!c.pool().contains(&pending) && !c.pool().contains(&next), "evicted with the later nonce");
+    assert_eq!(c.stats().legacy_blob_txs_evicted, 2);
+    assert!(c.receipt(&pending).is_none());
+    assert_eq!(c.nonce(&alice.address(), true), 0, "the sender must send nonce 0 again, with cell proofs");
+    let again =
+        c.submit_raw(&alice.blob_tx(0, INBOX, vec![Blob::repeat_byte(1)], fees(10 * GWEI, GWEI), true));
+    assert!(again.is_ok(), "{again:?}");
 }

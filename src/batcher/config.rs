@@ -82,6 +82,10 @@ pub struct TxMgrConfig {
     pub not_in_mempool_timeout: Duration,
     pub receipt_query_interval: Duration,
     pub safe_abort_nonce_too_low_count: u64,
+    /// L1 time (unix seconds, compared with the L1 head's timestamp) from which blob
+    /// transactions carry EIP-7594 cell proofs; `None` never (upstream's default, `MaxUint64`,
+    /// replaced by the Osaka time of known chains).
+    pub cell_proof_time: Option<u64>,
 }
 
 impl Default for TxMgrConfig {
@@ -101,6 +105,7 @@ impl Default for TxMgrConfig {
             not_in_mempool_timeout: Duration::from_secs(120),
             receipt_query_interval: Duration::from_secs(12),
             safe_abort_nonce_too_low_count: 3,
+            cell_proof_time: None,
         }
     }
 }
@@ -136,7 +141,9 @@ pub struct BatcherConfig {
 /// Blob data per blob, minus the version byte of the batcher transaction.
 pub const MAX_BLOB_FRAME_SIZE: usize = crate::protocol::blob::MAX_BLOB_DATA_SIZE - 1;
 /// Prague's blob limit per block bounds frames per blob transaction.
-pub const MAX_BLOBS_PER_TX: usize = 9;
+pub const MAX_BLOBS_PER_TX_PRAGUE: usize = 9;
+/// Osaka's limit per transaction (EIP-7594).
+pub const MAX_BLOBS_PER_TX_OSAKA: usize = 6;
 
 impl BatcherConfig {
     /// op-batcher's defaults for a rollup.
@@ -207,11 +214,17 @@ impl BatcherConfig {
         if self.target_num_frames == 0 {
             return fail("target_num_frames", "must be at least 1".into());
         }
-        if matches!(self.da_type, DaType::Blobs | DaType::Auto) && self.target_num_frames > MAX_BLOBS_PER_TX {
+        // The limit of the fork the batcher will meet: once it sends cell proofs (Osaka), 6.
+        // op-batcher checked against Prague's 9 only, so 7-9 frames were refused after Osaka.
+        let (max_blobs, fork) = match self.txmgr.cell_proof_time {
+            Some(_) => (MAX_BLOBS_PER_TX_OSAKA, "Osaka"),
+            None => (MAX_BLOBS_PER_TX_PRAGUE, "Prague"),
+        };
+        if matches!(self.da_type, DaType::Blobs | DaType::Auto) && self.target_num_frames > max_blobs {
             return fail(
                 "target_num_frames",
                 format!(
-                    "a blob transaction carries at most {MAX_BLOBS_PER_TX} blobs, got {}",
+                    "a blob transaction carries at most {max_blobs} blobs under {fork}, got {}",
                     self.target_num_frames
                 ),
             );

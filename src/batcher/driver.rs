@@ -546,7 +546,15 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
                 .tx_data(tip.number, pi, &mut *rng, |current| match self.config.da_type {
                     DaType::Auto if throttling => self.blob_cfg,
                     DaType::Auto => match caps {
-                        Some(caps) if auto_uses_blobs(&self.blob_cfg, &self.calldata_cfg, &caps, false) => {
+                        Some(caps)
+                            if auto_uses_blobs(
+                                &self.blob_cfg,
+                                &self.calldata_cfg,
+                                &caps,
+                                self.txmgr.cell_proofs_at(caps.l1_timestamp),
+                                false,
+                            ) =>
+                        {
                             self.blob_cfg
                         }
                         Some(_) => self.calldata_cfg,
@@ -752,7 +760,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             )));
         }
         while let Some(bytes) = unsafe_bytes.recv().await {
-            let params = lock(&self.throttle).update(bytes);
+            let params = lock(&self.throttle).update(bytes, super::now());
             let changed = {
                 let mut stats = lock(&self.stats);
                 let changed = stats.throttle != Some(params);

@@ -1,10 +1,12 @@
 //! DA throttling: pending DA bytes -> an intensity in [0, 1] -> the sequencer's DA limits
-//! (`miner_setMaxDASize`), as op-batcher's `throttler` package does.
+//! (`miner_setMaxDASize`), as op-batcher's `throttler` package does: step, linear and quadratic
+//! (stateless) and the experimental PID controller (stateful, sampled every `sample_time`).
 //!
-//! op-batcher's experimental PID controller is not ported: it reads the wall clock for its sample
-//! time, and its gains are undocumented tuning; step, linear and quadratic cover the decision.
+//! The PID controller reads time from its caller, which passes tokio's clock: in the simulation
+//! that is the simulated clock, so the controller is as deterministic as the others.
 
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, time::Duration};
+use tokio::time::Instant;
 
 /// How pending bytes map to an intensity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -16,6 +18,9 @@ pub enum ControllerType {
     /// The linear intensity squared: gentle near the lower threshold.
     #[default]
     Quadratic,
+    /// Proportional-integral-derivative on the normalized excess over the lower threshold
+    /// (experimental upstream).
+    Pid,
 }
 
 impl FromStr for ControllerType {
@@ -25,7 +30,8 @@ impl FromStr for ControllerType {
             "step" => Ok(Self::Step),
             "linear" => Ok(Self::Linear),
             "quadratic" => Ok(Self::Quadratic),
-            other => Err(format!("unknown throttle controller {other:?} (step, linear or quadratic)")),
+            "pid" => Ok(Self::Pid),
+            other => Err(format!("unknown throttle controller {other:?} (step, linear, quadratic or pid)")),
         }
     }
 }
@@ -36,6 +42,7 @@ impl fmt::Display for ControllerType {
             Self::Step => "step",
             Self::Linear => "linear",
             Self::Quadratic => "quadratic",
+            Self::Pid => "pid",
         })
     }
 }
@@ -56,6 +63,34 @@ pub struct ThrottleConfig {
     pub block_size_lower_limit_bytes: u64,
     /// Per-block DA limit when not throttling.
     pub block_size_upper_limit_bytes: u64,
+    pub pid: PidConfig,
+}
+
+/// The PID controller's gains and bounds, with op-batcher's defaults (`--throttle.pid-*`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PidConfig {
+    pub kp: f64,
+    pub ki: f64,
+    pub kd: f64,
+    /// Anti-windup: the integral of the normalized error (in seconds) never exceeds this.
+    pub integral_max: f64,
+    /// The highest intensity the controller outputs.
+    pub output_max: f64,
+    /// Updates closer together than this return the last intensity unchanged.
+    pub sample_time: Duration,
+}
+
+impl Default for PidConfig {
+    fn default() -> Self {
+        Self {
+            kp: 0.33,
+            ki: 0.01,
+            kd: 0.05,
+            integral_max: 1000.0,
+            output_max: 1.0,
+            sample_time: Duration::from_secs(2),
+        }
+    }
 }
 
 impl Default for ThrottleConfig {
@@ -68,6 +103,7 @@ impl Default for ThrottleConfig {
             tx_size_upper_limit_bytes: 20_000,
             block_size_lower_limit_bytes: 2_000,
             block_size_upper_limit_bytes: 130_000,
+            pid: PidConfig::default(),
         }
     }
 }
@@ -82,8 +118,25 @@ impl ThrottleConfig {
         if !self.enabled() {
             return Ok(());
         }
-        if self.controller != ControllerType::Step && self.upper_threshold_bytes <= self.lower_threshold_bytes
-        {
+        if self.controller == ControllerType::Pid {
+            let p = &self.pid;
+            for (field, gain) in [("pid.kp", p.kp), ("pid.ki", p.ki), ("pid.kd", p.kd)] {
+                if !(gain >= 0.0 && gain.is_finite()) {
+                    return Err((field, format!("must be a finite gain >= 0, got {gain}")));
+                }
+            }
+            if !(p.integral_max > 0.0 && p.integral_max.is_finite()) {
+                return Err(("pid.integral_max", format!("must be > 0, got {}", p.integral_max)));
+            }
+            if !(p.output_max > 0.0 && p.output_max <= 1.0) {
+                return Err(("pid.output_max", format!("must be in (0, 1], got {}", p.output_max)));
+            }
+            if p.sample_time.is_zero() {
+                return Err(("pid.sample_time", "must be positive".into()));
+            }
+        }
+        let uses_upper = matches!(self.controller, ControllerType::Linear | ControllerType::Quadratic);
+        if uses_upper && self.upper_threshold_bytes <= self.lower_threshold_bytes {
             return Err((
                 "upper_threshold_bytes",
                 format!(
@@ -135,16 +188,65 @@ impl ThrottleParams {
     }
 }
 
-/// Turns pending bytes into limits. Stateless between updates (step, linear and quadratic are).
+/// The PID controller's memory between samples (upstream `PIDStrategy`).
+#[derive(Debug, Clone, Copy, Default)]
+struct PidState {
+    /// `None` until the first update after creation or reset.
+    last_update: Option<Instant>,
+    last_error: f64,
+    integral: f64,
+    intensity: f64,
+}
+
+impl PidState {
+    /// The intensity for `pending_bytes` at `now`. The error is the excess over the threshold,
+    /// normalized by it; only positive errors exist (below the threshold the state resets), so
+    /// the integral only needs clamping from above.
+    fn update(&mut self, config: &PidConfig, threshold_bytes: u64, pending_bytes: u64, now: Instant) -> f64 {
+        let dt = match self.last_update {
+            None => Duration::ZERO,
+            Some(last) => {
+                let dt = now.saturating_duration_since(last);
+                if dt < config.sample_time {
+                    return self.intensity;
+                }
+                dt
+            }
+        };
+        self.last_update = Some(now);
+        if pending_bytes <= threshold_bytes {
+            self.integral = 0.0;
+            self.last_error = 0.0;
+            self.intensity = 0.0;
+            return 0.0;
+        }
+        let error = (pending_bytes - threshold_bytes) as f64 / threshold_bytes as f64;
+        let dt_s = dt.as_secs_f64();
+        let derivative = if dt.is_zero() {
+            0.0
+        } else {
+            self.integral = (self.integral + error * dt_s).min(config.integral_max);
+            (error - self.last_error) / dt_s
+        };
+        let output = config.kp * error + config.ki * self.integral + config.kd * derivative;
+        self.intensity = output.clamp(0.0, config.output_max);
+        self.last_error = error;
+        self.intensity
+    }
+}
+
+/// Turns pending bytes into limits. Step, linear and quadratic are stateless between updates;
+/// PID keeps its error history.
 #[derive(Debug, Clone)]
 pub struct ThrottleController {
     config: ThrottleConfig,
     current: ThrottleParams,
+    pid: PidState,
 }
 
 impl ThrottleController {
     pub fn new(config: ThrottleConfig) -> Self {
-        Self { config, current: Self::unthrottled(&config) }
+        Self { config, current: Self::unthrottled(&config), pid: PidState::default() }
     }
 
     fn unthrottled(config: &ThrottleConfig) -> ThrottleParams {
@@ -164,9 +266,10 @@ impl ThrottleController {
         self.current
     }
 
-    /// Back to no throttling (the admin API's `resetThrottleController`).
+    /// Back to no throttling (the admin API's `resetThrottleController`); PID forgets its history.
     pub fn reset(&mut self) {
         self.current = Self::unthrottled(&self.config);
+        self.pid = PidState::default();
     }
 
     /// Switches the controller type (the admin API's `setThrottleController`); limits reset.
@@ -175,7 +278,8 @@ impl ThrottleController {
         self.reset();
     }
 
-    pub fn intensity(&self, pending_bytes: u64) -> f64 {
+    /// The intensity of a stateless controller for `pending_bytes`.
+    fn stateless_intensity(&self, pending_bytes: u64) -> f64 {
         let c = &self.config;
         if pending_bytes <= c.lower_threshold_bytes {
             return 0.0;
@@ -191,9 +295,15 @@ impl ThrottleController {
         }
     }
 
-    /// Recomputes the limits for `pending_bytes`.
-    pub fn update(&mut self, pending_bytes: u64) -> ThrottleParams {
-        let intensity = self.intensity(pending_bytes).clamp(0.0, 1.0);
+    /// Recomputes the limits for `pending_bytes` at `now` (tokio's clock: PID's sample time).
+    pub fn update(&mut self, pending_bytes: u64, now: Instant) -> ThrottleParams {
+        let intensity = match self.config.controller {
+            ControllerType::Pid => {
+                self.pid.update(&self.config.pid, self.config.lower_threshold_bytes, pending_bytes, now)
+            }
+            _ => self.stateless_intensity(pending_bytes),
+        }
+        .clamp(0.0, 1.0);
         self.current = self.params(intensity);
         self.current
     }

@@ -9,15 +9,14 @@
 //! - Fees are burned and tips are not credited to a miner.
 
 use super::{
+    forks::L1Fork,
     pool::{Added, Mempool},
     traffic::{Prices, Traffic},
     tx::{decode_raw, PoolTx, TxPoolError, TxRules},
     L1Config, OrphanPolicy,
 };
 use alloy_consensus::{Header, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH};
-use alloy_eips::{
-    eip4844::Blob, eip7685::EMPTY_REQUESTS_HASH, eip7840::BlobParams, BlockNumberOrTag, NumHash,
-};
+use alloy_eips::{eip4844::Blob, eip7685::EMPTY_REQUESTS_HASH, BlockNumberOrTag, NumHash};
 use alloy_primitives::{Address, Bloom, Bytes, B256, B64, U256};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -58,6 +57,8 @@ pub struct L1Block {
     pub hash: B256,
     /// Beacon slot the block was proposed in.
     pub slot: u64,
+    /// The fork whose rules the block follows (that of its timestamp).
+    pub fork: L1Fork,
     pub txs: Vec<Arc<PoolTx>>,
     pub receipts: Vec<L1Receipt>,
 }
@@ -75,9 +76,9 @@ impl L1Block {
         self.header.base_fee_per_gas.unwrap_or_default()
     }
 
-    /// The blob base fee this block's blob transactions paid.
+    /// The blob base fee this block's blob transactions paid, by its fork's update fraction.
     pub fn blob_fee(&self) -> u128 {
-        BlobParams::prague().calc_blob_fee(self.header.excess_blob_gas.unwrap_or_default())
+        self.fork.blob_params().calc_blob_fee(self.header.excess_blob_gas.unwrap_or_default())
     }
 
     /// Blobs carried by this block's transactions, with their versioned hashes, in block order.
@@ -85,7 +86,7 @@ impl L1Block {
         self.txs.iter().filter_map(|tx| tx.signed.as_ref()).flat_map(|signed| {
             let hashes =
                 alloy_consensus::Transaction::blob_versioned_hashes(&signed.envelope).unwrap_or_default();
-            let blobs = signed.sidecar.as_ref().map(|s| s.blobs.as_slice()).unwrap_or_default();
+            let blobs = signed.sidecar.as_ref().map(|s| s.blobs()).unwrap_or_default();
             hashes.iter().copied().zip(blobs)
         })
     }
@@ -98,6 +99,8 @@ pub struct L1Stats {
     pub txs: u64,
     pub signed_txs: u64,
     pub blob_txs: u64,
+    /// Blob transactions included with EIP-7594 cell-proof sidecars.
+    pub cell_proof_blob_txs: u64,
     pub blobs: u64,
     pub accepted_txs: u64,
     pub rejected_txs: u64,
@@ -107,6 +110,8 @@ pub struct L1Stats {
     pub orphaned_txs: u64,
     pub orphans_readded: u64,
     pub orphans_dropped: u64,
+    /// Version-0 blob transactions evicted by an Osaka block.
+    pub legacy_blob_txs_evicted: u64,
     pub base_fee_min: u64,
     pub base_fee_max: u64,
     pub blob_fee_min: u128,
@@ -160,6 +165,8 @@ pub struct L1Chain {
     /// Per sender, the head slot when its transactions started being rejected as "nonce too
     /// high" (a nonce gap); cleared by its next accepted transaction.
     gapped_since_slot: BTreeMap<Address, u64>,
+    /// Pooled blob transactions with version-0 sidecars, evicted when an Osaka block is built.
+    legacy_blob_txs: BTreeSet<B256>,
 }
 
 fn commitment<'a>(items: impl Iterator<Item = &'a [u8]>) -> B256 {
@@ -172,13 +179,11 @@ fn commitment<'a>(items: impl Iterator<Item = &'a [u8]>) -> B256 {
 
 impl L1Chain {
     pub fn new(config: L1Config, traffic_rng: ChaCha8Rng, randao: ChaCha8Rng) -> Self {
-        let blob_params = BlobParams::prague();
         let rules = TxRules {
             chain_id: config.chain_id,
             block_gas_limit: config.gas_limit,
             max_tx_size_bytes: config.txpool.max_tx_size_bytes,
             min_tip_wei: config.txpool.min_tip_wei,
-            blob_params,
         };
         let genesis = Header {
             number: 0,
@@ -197,6 +202,7 @@ impl L1Chain {
         };
         let genesis = Arc::new(L1Block {
             hash: genesis.hash_slow(),
+            fork: config.fork_at(genesis.timestamp),
             header: genesis,
             slot: 0,
             txs: Vec::new(),
@@ -227,6 +233,7 @@ impl L1Chain {
             stalled: false,
             dropped_senders: BTreeSet::new(),
             gapped_since_slot: BTreeMap::new(),
+            legacy_blob_txs: BTreeSet::new(),
         }
     }
 
@@ -326,19 +333,37 @@ impl L1Chain {
         )
     }
 
-    /// Excess blob gas of the next block (EIP-4844 with Prague's parameters, EIP-7691).
-    pub fn next_excess_blob_gas(&self) -> u64 {
+    /// The fork the pool admits transactions under: the head's, as a pool's fork tracker
+    /// follows the head.
+    pub fn head_fork(&self) -> L1Fork {
+        self.head().fork
+    }
+
+    /// Chain time of the next slot: where a transaction sent now is meant to land.
+    fn next_slot_timestamp(&self) -> u64 {
+        self.slot_timestamp(self.head().slot + 1)
+    }
+
+    /// Excess blob gas of a child of the head at `timestamp`: the rules of the child's fork
+    /// (EIP-4844, with EIP-7918's reserve price from Osaka) applied to the head's values.
+    fn excess_blob_gas_at(&self, timestamp: u64) -> u64 {
         let head = &self.head().header;
-        BlobParams::prague().next_block_excess_blob_gas_osaka(
+        self.config.fork_at(timestamp).blob_params().next_block_excess_blob_gas_osaka(
             head.excess_blob_gas.unwrap_or_default(),
             head.blob_gas_used.unwrap_or_default(),
             head.base_fee_per_gas.unwrap_or_default(),
         )
     }
 
-    /// `eth_blobBaseFee`: the blob base fee of the next block.
+    /// Excess blob gas of the next slot's block.
+    pub fn next_excess_blob_gas(&self) -> u64 {
+        self.excess_blob_gas_at(self.next_slot_timestamp())
+    }
+
+    /// `eth_blobBaseFee`: the blob base fee of the next slot's block, by its fork's parameters.
     pub fn next_blob_fee(&self) -> u128 {
-        BlobParams::prague().calc_blob_fee(self.next_excess_blob_gas())
+        let timestamp = self.next_slot_timestamp();
+        self.config.fork_at(timestamp).blob_params().calc_blob_fee(self.excess_blob_gas_at(timestamp))
     }
 
     /// `eth_maxPriorityFeePerGas` as geth's oracle computes it: the 60th percentile of the three
@@ -365,9 +390,10 @@ impl L1Chain {
 
     /// `eth_sendRawTransaction`.
     pub fn submit_raw(&mut self, raw: &[u8]) -> Result<B256, TxPoolError> {
-        let result = decode_raw(raw, &self.rules).and_then(|tx| {
+        let result = decode_raw(raw, &self.rules, self.head_fork()).and_then(|tx| {
             let account = self.account(&tx.sender);
             let (hash, sender, nonce) = (tx.hash, tx.sender, tx.nonce);
+            let legacy = tx.has_legacy_sidecar();
             let added = self.pool.add(tx, account.nonce, Some(account.balance), None);
             match &added {
                 Err(TxPoolError::NonceTooHigh { .. }) => {
@@ -380,6 +406,9 @@ impl L1Chain {
                 Err(_) => {}
             }
             let added = added?;
+            if legacy {
+                self.legacy_blob_txs.insert(hash);
+            }
             tracing::info!(
                 target: "rollsim_sim::l1", %hash, %sender, nonce, replaced = matches!(added, Added::Replaced(_)),
                 "l1 tx accepted"
@@ -422,11 +451,16 @@ impl L1Chain {
             return None;
         }
         assert!(slot > self.head().slot, "slot {slot} is not after the head's slot {}", self.head().slot);
+        let timestamp = self.slot_timestamp(slot);
+        let fork = self.config.fork_at(timestamp);
+        let params = fork.blob_params();
         let prices = Prices {
             base_fee: self.next_base_fee(),
-            blob_fee: self.next_blob_fee(),
+            blob_fee: params.calc_blob_fee(self.excess_blob_gas_at(timestamp)),
             gas_target: self.config.gas_limit / 2,
-            blob_target: BlobParams::prague().target_blob_count,
+            blob_target: params.target_blob_count,
+            max_tx_gas: fork.max_tx_gas().unwrap_or(self.config.gas_limit),
+            max_blobs_per_tx: params.max_blobs_per_tx,
         };
         for sender in &self.dropped_senders {
             let dropped = self.pool.remove_sender(sender);
@@ -444,11 +478,21 @@ impl L1Chain {
     fn build_block(&mut self, slot: u64, extra_data: Bytes) -> Arc<L1Block> {
         let parent = self.head().clone();
         let number = parent.number() + 1;
+        let timestamp = self.slot_timestamp(slot);
+        let fork = self.config.fork_at(timestamp);
+        let params = fork.blob_params();
+        if fork.is_osaka() {
+            self.evict_legacy_blob_txs();
+        } else {
+            let pool = &self.pool;
+            self.legacy_blob_txs.retain(|hash| pool.contains(hash));
+        }
         let base_fee = self.next_base_fee();
-        let excess_blob_gas = self.next_excess_blob_gas();
-        let blob_fee = BlobParams::prague().calc_blob_fee(excess_blob_gas);
+        let excess_blob_gas = self.excess_blob_gas_at(timestamp);
+        let blob_fee = params.calc_blob_fee(excess_blob_gas);
+        let max_tx_gas = fork.max_tx_gas().unwrap_or(self.config.gas_limit);
         let candidates =
-            self.pool.select(base_fee, blob_fee, self.config.gas_limit, BlobParams::prague().max_blob_count);
+            self.pool.select(base_fee, blob_fee, self.config.gas_limit, max_tx_gas, params.max_blob_count);
 
         let mut touched: BTreeMap<Address, Option<Account>> = BTreeMap::new();
         let mut skipped_senders = Vec::new();
@@ -500,8 +544,8 @@ impl L1Chain {
         }
         assert!(gas_used <= self.config.gas_limit, "block {number} uses {gas_used} gas over the limit");
         assert!(
-            blob_gas_used <= BlobParams::prague().max_blob_gas_per_block(),
-            "block {number} uses {blob_gas_used} blob gas over the limit"
+            blob_gas_used <= params.max_blob_gas_per_block(),
+            "block {number} uses {blob_gas_used} blob gas over the {fork} limit"
         );
 
         let receipt_bytes: Vec<[u8; 16]> = receipts
@@ -533,7 +577,7 @@ impl L1Chain {
             number,
             gas_limit: self.config.gas_limit,
             gas_used,
-            timestamp: self.slot_timestamp(slot),
+            timestamp,
             extra_data,
             mix_hash: B256::from(self.randao.gen::<[u8; 32]>()),
             nonce: B64::ZERO,
@@ -567,24 +611,43 @@ impl L1Chain {
         stats.txs += txs.len() as u64;
         stats.signed_txs += txs.iter().filter(|tx| tx.signed.is_some()).count() as u64;
         stats.blob_txs += txs.iter().filter(|tx| tx.is_blob()).count() as u64;
+        stats.cell_proof_blob_txs += txs
+            .iter()
+            .filter(|tx| tx.signed.as_ref().and_then(|s| s.sidecar.as_ref()).is_some_and(|s| s.is_eip7594()))
+            .count() as u64;
         stats.blobs += txs.iter().map(|tx| tx.blob_count).sum::<u64>();
         stats.base_fee_min = stats.base_fee_min.min(base_fee);
         stats.base_fee_max = stats.base_fee_max.max(base_fee);
         stats.blob_fee_min = stats.blob_fee_min.min(blob_fee);
         stats.blob_fee_max = stats.blob_fee_max.max(blob_fee);
 
-        let block = Arc::new(L1Block { header, hash, slot, txs, receipts });
+        let block = Arc::new(L1Block { header, hash, slot, fork, txs, receipts });
         self.by_hash.insert(hash, number);
         self.blocks.push(block.clone());
         self.undo.push(touched.into_iter().collect());
         self.update_checkpoints();
         tracing::info!(
             target: "rollsim_sim::l1",
-            number, %hash, slot, txs = block.txs.len(), gas_used, base_fee, blob_gas_used, blob_fee = blob_fee as u64,
+            number, %hash, slot, %fork, txs = block.txs.len(), gas_used, base_fee, blob_gas_used, blob_fee = blob_fee as u64,
             safe = self.safe, finalized = self.finalized,
             "l1 block"
         );
         block
+    }
+
+    /// From Osaka on, version-0 blob transactions can never be included (geth's blob pool since
+    /// go-ethereum#33352 neither converts nor includes them): they leave the pool, and with them
+    /// their sender's later nonces, which a blob pool does not keep behind a gap.
+    fn evict_legacy_blob_txs(&mut self) {
+        for hash in std::mem::take(&mut self.legacy_blob_txs) {
+            for tx in self.pool.remove_from(&hash) {
+                self.stats.legacy_blob_txs_evicted += 1;
+                tracing::info!(
+                    target: "rollsim_sim::l1", hash = %tx.hash, sender = %tx.sender, nonce = tx.nonce,
+                    "l1 tx evicted: version-0 blob sidecar after osaka"
+                );
+            }
+        }
     }
 
     /// Safe and finalized follow Casper FFG checkpoints: the first block of the epoch
@@ -656,6 +719,10 @@ impl L1Chain {
                 let expiry = tx.signed.is_none().then_some(slot + self.config.traffic.max_wait_slots);
                 if self.pool.add(PoolTx::clone(tx), nonce, None, expiry).is_ok() {
                     readded += 1;
+                    if tx.has_legacy_sidecar() {
+                        // Evicted again by the next Osaka block.
+                        self.legacy_blob_txs.insert(tx.hash);
+                    }
                 }
             }
         }

@@ -1,14 +1,16 @@
 //! The fake L1: an Ethereum execution + beacon node, realistic where a batcher meets problems.
 //!
-//! 12 s slots; a mempool with geth's nonce, replacement and reservation rules ([`pool`]); blocks
-//! filled by fee priority up to the gas limit and Prague's 9 blobs; EIP-1559 and EIP-4844 fee
-//! markets by alloy-eips' formulas; background traffic that moves fees ([`traffic`]); receipts; safe
-//! and finalized heads from epoch checkpoints; blobs served by versioned hash; reorgs ([`chain`]).
+//! 12 s slots; a fork schedule (Prague, Osaka, BPO1, BPO2; [`forks`]); a mempool with geth's
+//! nonce, replacement and reservation rules ([`pool`]); blocks filled by fee priority up to the
+//! gas limit and the fork's blob maximum; EIP-1559 and EIP-4844/7918 fee markets by alloy-eips'
+//! formulas; background traffic that moves fees ([`traffic`]); receipts; safe and finalized heads
+//! from epoch checkpoints; blobs served by versioned hash; reorgs ([`chain`]).
 //!
 //! The chain is produced by a world task (the validators), while node `l1` serves RPC over it (the
 //! execution client the batcher talks to): killing `l1` takes the endpoint down while L1 goes on.
 
 pub mod chain;
+pub mod forks;
 pub mod pool;
 pub mod traffic;
 pub mod tx;
@@ -59,6 +61,7 @@ pub struct L1Config {
     /// Likewise for the finalized head.
     pub finalized_lag_epochs: u64,
     pub orphaned_txs: OrphanPolicy,
+    pub forks: forks::L1Forks,
     pub txpool: pool::TxPoolConfig,
     pub traffic: traffic::TrafficConfig,
 }
@@ -76,6 +79,7 @@ impl Default for L1Config {
             safe_lag_epochs: 1,
             finalized_lag_epochs: 2,
             orphaned_txs: OrphanPolicy::Reinclude,
+            forks: forks::L1Forks::default(),
             txpool: pool::TxPoolConfig::default(),
             traffic: traffic::TrafficConfig::default(),
         }
@@ -113,7 +117,18 @@ impl L1Config {
         if self.txpool.price_bump_percent == 0 || self.txpool.blob_price_bump_percent == 0 {
             return err("txpool", "price bumps must be at least 1 percent".to_owned());
         }
+        self.forks.validate().map_err(|(field, reason)| (format!("forks.{field}"), reason))?;
         self.traffic.validate().map_err(|(field, reason)| (format!("traffic.{field}"), reason))
+    }
+
+    /// The fork whose rules a block with `timestamp` follows.
+    pub fn fork_at(&self, timestamp: u64) -> forks::L1Fork {
+        self.forks.fork_at(Duration::from_secs(timestamp.saturating_sub(self.genesis_timestamp)))
+    }
+
+    /// The chain timestamp at which `fork` activates; `None` if it never does.
+    pub fn activation_timestamp(&self, fork: forks::L1Fork) -> Option<u64> {
+        self.forks.activation(fork).map(|at| self.genesis_timestamp + at.as_secs())
     }
 }
 

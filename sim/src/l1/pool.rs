@@ -248,9 +248,17 @@ impl Mempool {
     }
 
     /// Picks transactions for a block as geth's miner does: the best executable head by effective
-    /// tip (ties by arrival), one sender's nonces in order; a sender whose head does not fit, or
-    /// does not pay the base fee or blob base fee, is skipped for the rest of the block.
-    pub fn select(&self, base_fee: u64, blob_fee: u128, gas_limit: u64, max_blobs: u64) -> Vec<Arc<PoolTx>> {
+    /// tip (ties by arrival), one sender's nonces in order; a sender whose head does not fit, is
+    /// over the per-transaction gas cap (EIP-7825), or does not pay the base fee or blob base fee,
+    /// is skipped for the rest of the block.
+    pub fn select(
+        &self,
+        base_fee: u64,
+        blob_fee: u128,
+        gas_limit: u64,
+        max_tx_gas: u64,
+        max_blobs: u64,
+    ) -> Vec<Arc<PoolTx>> {
         let mut heap = BinaryHeap::new();
         let push = |heap: &mut BinaryHeap<_>, tx: &Arc<PoolTx>| {
             if tx.is_blob() && tx.max_fee_per_blob_gas < blob_fee {
@@ -270,7 +278,7 @@ impl Mempool {
         while let Some((_, _, sender, nonce)) = heap.pop() {
             let queue = &self.senders[&sender];
             let tx = &queue.txs[&nonce];
-            if tx.gas_limit > gas_left || tx.blob_count > blobs_left {
+            if tx.gas_limit > gas_left.min(max_tx_gas) || tx.blob_count > blobs_left {
                 continue;
             }
             gas_left -= tx.gas_used;
@@ -324,10 +332,10 @@ mod tests {
         pool.add(tx(1, 0, 100, 1, 0), 0, None, None).unwrap();
         pool.add(tx(1, 1, 100, 50, 0), 0, None, None).unwrap();
         pool.add(tx(2, 0, 100, 10, 0), 0, None, None).unwrap();
-        let picked = pool.select(0, 0, 30_000_000, 0);
+        let picked = pool.select(0, 0, 30_000_000, 30_000_000, 0);
         let order: Vec<_> = picked.iter().map(|t| (t.sender.0[19], t.nonce)).collect();
         assert_eq!(order, vec![(2, 0), (1, 0), (1, 1)]);
         // A base fee above a sender's fee cap leaves it out, and its later nonces with it.
-        assert_eq!(pool.select(101, 0, 30_000_000, 0).len(), 0);
+        assert_eq!(pool.select(101, 0, 30_000_000, 30_000_000, 0).len(), 0);
     }
 }

@@ -121,6 +121,9 @@ pub struct Prices {
     pub blob_fee: u128,
     pub gas_target: u64,
     pub blob_target: u64,
+    /// The fork's limits on one transaction (EIP-7825's gas cap, blobs per transaction).
+    pub max_tx_gas: u64,
+    pub max_blobs_per_tx: u64,
 }
 
 /// The generator.
@@ -202,7 +205,8 @@ impl Traffic {
             } else {
                 self.rng.gen_range(self.config.call_gas[0]..=self.config.call_gas[1])
             }
-            .min(gas_wanted);
+            .min(gas_wanted)
+            .min(prices.max_tx_gas);
             gas_wanted -= gas;
             let fee_cap = self.log_uniform(self.config.fee_cap_gwei) * 1e9;
             if fee_cap < base_fee {
@@ -219,7 +223,7 @@ impl Traffic {
             self.config.blob_demand * self.blob_level * self.blob_multiplier * prices.blob_target as f64
                 / mean_blobs_per_tx;
         for _ in 0..self.poisson(lambda) {
-            let blobs = self.rng.gen_range(1..=self.config.max_blobs_per_tx);
+            let blobs = self.rng.gen_range(1..=self.config.max_blobs_per_tx).min(prices.max_blobs_per_tx);
             let blob_fee_cap = self.log_uniform(self.config.blob_fee_cap_wei);
             if blob_fee_cap < prices.blob_fee as f64 {
                 continue;

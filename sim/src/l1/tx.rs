@@ -1,14 +1,12 @@
 //! Transactions as the fake L1 sees them, and the stateless checks a node runs on a raw transaction.
 
+use super::forks::L1Fork;
 use alloy_consensus::{
     transaction::{PooledTransaction, SignerRecoverable},
     Signed, Transaction, TxEip4844Variant, TxEnvelope,
 };
 use alloy_eips::{
-    eip2718::Decodable2718,
-    eip4844::{BlobTransactionSidecar, DATA_GAS_PER_BLOB},
-    eip7594::BlobTransactionSidecarVariant,
-    eip7840::BlobParams,
+    eip2718::Decodable2718, eip4844::DATA_GAS_PER_BLOB, eip7594::BlobTransactionSidecarVariant,
 };
 use alloy_primitives::{Address, B256, U256};
 use std::sync::Arc;
@@ -42,7 +40,8 @@ pub struct PoolTx {
 #[derive(Debug)]
 pub struct SignedTx {
     pub envelope: TxEnvelope,
-    pub sidecar: Option<BlobTransactionSidecar>,
+    /// Version 0 (one proof per blob) before Osaka, version 1 (cell proofs) from it.
+    pub sidecar: Option<BlobTransactionSidecarVariant>,
     /// Size of the network encoding (with sidecar), as the pool's size limit sees it.
     pub encoded_len: usize,
 }
@@ -70,6 +69,14 @@ impl PoolTx {
             + U256::from(self.blob_gas()) * U256::from(self.max_fee_per_blob_gas)
     }
 
+    /// A blob transaction whose sidecar is version 0: never included from Osaka on.
+    pub fn has_legacy_sidecar(&self) -> bool {
+        self.signed
+            .as_ref()
+            .and_then(|s| s.sidecar.as_ref())
+            .is_some_and(BlobTransactionSidecarVariant::is_eip4844)
+    }
+
     /// Versioned hashes of the blobs (empty for non-blob and synthetic transactions).
     pub fn blob_versioned_hashes(&self) -> &[B256] {
         self.signed.as_ref().and_then(|s| s.envelope.blob_versioned_hashes()).unwrap_or_default()
@@ -77,7 +84,8 @@ impl PoolTx {
 }
 
 /// Why the pool refused a transaction. The messages are geth's, because clients (op-batcher's
-/// tx manager among them) match on them.
+/// tx manager among them) match on them; the sidecar-version messages are reth's (geth converts
+/// a version-0 sidecar at its RPC instead of refusing it, which no batcher can rely on).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TxPoolError {
     #[error("rlp: {0}")]
@@ -90,6 +98,8 @@ pub enum TxPoolError {
     Oversized { size: usize, limit: usize },
     #[error("exceeds block gas limit")]
     GasLimit,
+    #[error("transaction gas limit too high (cap: {cap}, tx: {gas})")]
+    GasLimitTooHigh { cap: u64, gas: u64 },
     #[error("max priority fee per gas higher than max fee per gas")]
     TipAboveFeeCap,
     #[error("invalid sender")]
@@ -110,6 +120,10 @@ pub enum TxPoolError {
     MissingSidecar,
     #[error("invalid blob sidecar: {0}")]
     InvalidSidecar(String),
+    #[error("unexpected eip-4844 sidecar after osaka")]
+    LegacySidecarAfterOsaka,
+    #[error("unexpected eip-7594 sidecar before osaka")]
+    CellSidecarBeforeOsaka,
     #[error("nonce too low: next nonce {next}, tx nonce {nonce}")]
     NonceTooLow { next: u64, nonce: u64 },
     #[error("nonce too high: tx nonce {nonce}, gapped nonce {next}")]
@@ -131,7 +145,6 @@ pub struct TxRules {
     pub block_gas_limit: u64,
     pub max_tx_size_bytes: usize,
     pub min_tip_wei: u128,
-    pub blob_params: BlobParams,
 }
 
 /// Intrinsic gas and the EIP-7623 calldata floor of a call to an account without code.
@@ -144,8 +157,9 @@ pub fn intrinsic_gas(input: &[u8], access_list_addresses: u64, access_list_keys:
 }
 
 /// Decodes a raw transaction in its network form (blob transactions carry their sidecar) and
-/// runs every check that needs no chain state.
-pub fn decode_raw(raw: &[u8], rules: &TxRules) -> Result<PoolTx, TxPoolError> {
+/// runs every check that needs no chain state, under the rules of `fork` (the head's, as a
+/// pool's fork tracker follows the head).
+pub fn decode_raw(raw: &[u8], rules: &TxRules, fork: L1Fork) -> Result<PoolTx, TxPoolError> {
     let pooled = PooledTransaction::decode_2718_exact(raw).map_err(|e| TxPoolError::Decode(e.to_string()))?;
     if matches!(pooled, PooledTransaction::Eip7702(_)) {
         return Err(TxPoolError::TxTypeNotSupported);
@@ -160,6 +174,9 @@ pub fn decode_raw(raw: &[u8], rules: &TxRules) -> Result<PoolTx, TxPoolError> {
     }
     if pooled.gas_limit() > rules.block_gas_limit {
         return Err(TxPoolError::GasLimit);
+    }
+    if let Some(cap) = fork.max_tx_gas().filter(|&cap| pooled.gas_limit() > cap) {
+        return Err(TxPoolError::GasLimitTooHigh { cap, gas: pooled.gas_limit() });
     }
     let max_fee = pooled.max_fee_per_gas();
     let tip = pooled.max_priority_fee_per_gas().unwrap_or(max_fee);
@@ -189,11 +206,9 @@ pub fn decode_raw(raw: &[u8], rules: &TxRules) -> Result<PoolTx, TxPoolError> {
             if count == 0 {
                 return Err(TxPoolError::BloblessBlobTx);
             }
-            if count > rules.blob_params.max_blobs_per_tx {
-                return Err(TxPoolError::TooManyBlobs {
-                    have: count,
-                    permitted: rules.blob_params.max_blobs_per_tx,
-                });
+            let permitted = fork.blob_params().max_blobs_per_tx;
+            if count > permitted {
+                return Err(TxPoolError::TooManyBlobs { have: count, permitted });
             }
             (count, pooled.max_fee_per_blob_gas().unwrap_or_default())
         }
@@ -201,10 +216,16 @@ pub fn decode_raw(raw: &[u8], rules: &TxRules) -> Result<PoolTx, TxPoolError> {
     };
     let value = pooled.value();
     let gas_limit = pooled.gas_limit();
-    let (envelope, sidecar) = split_sidecar(pooled)?;
+    let (envelope, sidecar) = split_sidecar(pooled);
     if let Some(sidecar) = &sidecar {
+        match (fork.is_osaka(), sidecar.is_eip7594()) {
+            (true, false) => return Err(TxPoolError::LegacySidecarAfterOsaka),
+            (false, true) => return Err(TxPoolError::CellSidecarBeforeOsaka),
+            _ => {}
+        }
         let hashes = envelope.blob_versioned_hashes().unwrap_or_default();
-        rollsim::kzg::verify(sidecar, hashes).map_err(|e| TxPoolError::InvalidSidecar(e.to_string()))?;
+        rollsim::kzg::verify_variant(sidecar, hashes)
+            .map_err(|e| TxPoolError::InvalidSidecar(e.to_string()))?;
     }
     Ok(PoolTx {
         hash,
@@ -222,29 +243,19 @@ pub fn decode_raw(raw: &[u8], rules: &TxRules) -> Result<PoolTx, TxPoolError> {
     })
 }
 
-/// The canonical (in-block) envelope and the EIP-4844 sidecar of a network-form transaction.
-fn split_sidecar(
-    pooled: PooledTransaction,
-) -> Result<(TxEnvelope, Option<BlobTransactionSidecar>), TxPoolError> {
+/// The canonical (in-block) envelope and the sidecar of a network-form transaction.
+fn split_sidecar(pooled: PooledTransaction) -> (TxEnvelope, Option<BlobTransactionSidecarVariant>) {
     match pooled {
         PooledTransaction::Eip4844(signed) => {
             let (tx, signature, hash) = signed.into_parts();
-            let sidecar = match tx.sidecar {
-                BlobTransactionSidecarVariant::Eip4844(sidecar) => sidecar,
-                BlobTransactionSidecarVariant::Eip7594(_) => {
-                    return Err(TxPoolError::InvalidSidecar(
-                        "cell-proof (EIP-7594) sidecars are not accepted before Osaka".into(),
-                    ))
-                }
-            };
             let envelope: TxEnvelope = Signed::new_unchecked(
                 TxEip4844Variant::<BlobTransactionSidecarVariant>::TxEip4844(tx.tx),
                 signature,
                 hash,
             )
             .into();
-            Ok((envelope, Some(sidecar)))
+            (envelope, Some(tx.sidecar))
         }
-        other => Ok((other.into_envelope(), None)),
+        other => (other.into_envelope(), None),
     }
 }

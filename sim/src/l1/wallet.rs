@@ -44,9 +44,10 @@ impl Wallet {
         encode_network(&envelope, None).into()
     }
 
-    /// A signed EIP-4844 transaction carrying `blobs` with a simulated-KZG sidecar.
-    pub fn blob_tx(&self, nonce: u64, to: Address, blobs: Vec<Blob>, fees: Fees) -> Bytes {
-        let sidecar = rollsim::kzg::sidecar(blobs);
+    /// A signed EIP-4844 transaction carrying `blobs` with a simulated-KZG sidecar: cell proofs
+    /// (EIP-7594, for Osaka) or one proof per blob (before).
+    pub fn blob_tx(&self, nonce: u64, to: Address, blobs: Vec<Blob>, fees: Fees, cell_proofs: bool) -> Bytes {
+        let sidecar = rollsim::kzg::sidecar_variant(blobs, cell_proofs);
         let tx = TxEip4844 {
             chain_id: self.chain_id,
             nonce,

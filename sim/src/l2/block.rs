@@ -23,10 +23,11 @@ use alloy_eips::{
 use alloy_primitives::{Address, Bloom, Bytes, B256, B64, U256};
 use kona_genesis::ChainGenesis;
 use kona_protocol::{L1BlockInfoTx, L2BlockInfo};
-use op_alloy_consensus::{OpBlock, OpTxEnvelope};
+use op_alloy_consensus::{OpBlock, OpTxEnvelope, TxDeposit};
 use rollsim::evm::{BlockContext, EvmBlock, EvmOutput};
 
 use super::L2Config;
+use crate::l1::L1Config;
 
 /// A block of the L2 chain with what the world needs at hand.
 #[derive(Debug, Clone)]
@@ -204,6 +205,30 @@ pub fn validate(
     Ok(())
 }
 
+/// The L1-info deposit `deposit` with the blob base fee of its L1 block's own fork.
+///
+/// kona-protocol 0.4 prices every L1 block's blobs with Prague's update fraction, the bug op-node
+/// fixed for the BPO forks (optimism#17568). The sequencer and derivation both pass kona's
+/// deposit through here, so the L2 sees the blob fee the L1 charged.
+pub fn with_fork_blob_fee(
+    mut deposit: TxDeposit,
+    l1_header: &Header,
+    l1: &L1Config,
+) -> Result<TxDeposit, kona_protocol::DecodeError> {
+    let blob_base_fee = l1
+        .fork_at(l1_header.timestamp)
+        .blob_params()
+        .calc_blob_fee(l1_header.excess_blob_gas.unwrap_or_default());
+    let mut info = L1BlockInfoTx::decode_calldata(&deposit.input)?;
+    match &mut info {
+        L1BlockInfoTx::Bedrock(_) => return Ok(deposit),
+        L1BlockInfoTx::Ecotone(info) => info.blob_base_fee = blob_base_fee,
+        L1BlockInfoTx::Isthmus(info) => info.blob_base_fee = blob_base_fee,
+    }
+    deposit.input = info.encode_calldata();
+    Ok(deposit)
+}
+
 /// The next block's base fee: EIP-1559 with the parameters the parent's header carries.
 pub fn next_base_fee(parent: &Header) -> u64 {
     calc_next_block_base_fee(
@@ -306,4 +331,66 @@ pub fn assemble(
     let info = L2BlockInfo::from_block_and_genesis(&block, genesis)
         .map_err(|e| BuildError::L1Info(e.to_string()))?;
     Ok(L2Block { block, hash, info, raw_txs: inputs.txs, senders })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::l1::forks::L1Forks;
+    use alloy_eips::{eip7840::BlobParams, BlockNumHash};
+
+    fn blob_fee_of(deposit: &TxDeposit) -> u128 {
+        match L1BlockInfoTx::decode_calldata(&deposit.input).expect("L1-info calldata") {
+            L1BlockInfoTx::Isthmus(info) => info.blob_base_fee,
+            other => panic!("an Isthmus L1-info deposit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn l1_info_takes_the_blob_fee_of_the_l1_blocks_own_fork() {
+        let config = L2Config::default();
+        let batcher = Address::with_last_byte(0xba);
+        let rollup = super::super::rollup_config(
+            &config,
+            900,
+            BlockNumHash::default(),
+            BlockNumHash::default(),
+            0,
+            batcher,
+        );
+        let system_config = super::super::system_config(&config, batcher);
+        let l1 = L1Config::default();
+        let excess = 200_000_000;
+        let l1_header = Header {
+            number: 10,
+            timestamp: l1.genesis_timestamp + 120,
+            base_fee_per_gas: Some(1_000_000_000),
+            excess_blob_gas: Some(excess),
+            blob_gas_used: Some(0),
+            parent_beacon_block_root: Some(B256::ZERO),
+            requests_hash: Some(EMPTY_REQUESTS_HASH),
+            ..Default::default()
+        };
+        let (_, kona) =
+            L1BlockInfoTx::try_new_with_deposit_tx(&rollup, &system_config, 0, &l1_header, 2).unwrap();
+        let kona = kona.into_inner();
+        assert_eq!(
+            blob_fee_of(&kona),
+            BlobParams::prague().calc_blob_fee(excess),
+            "kona 0.4 prices by Prague"
+        );
+
+        let fixed = with_fork_blob_fee(kona.clone(), &l1_header, &l1).unwrap();
+        assert_eq!(blob_fee_of(&fixed), BlobParams::bpo2().calc_blob_fee(excess));
+        assert_ne!(blob_fee_of(&fixed), blob_fee_of(&kona));
+        let unchanged = |d: &TxDeposit| {
+            let mut d = d.clone();
+            d.input = Bytes::new();
+            d
+        };
+        assert_eq!(unchanged(&fixed), unchanged(&kona), "only the calldata changes");
+
+        let prague = L1Config { forks: L1Forks::PRAGUE, ..L1Config::default() };
+        assert_eq!(with_fork_blob_fee(kona.clone(), &l1_header, &prague).unwrap(), kona);
+    }
 }

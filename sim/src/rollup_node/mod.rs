@@ -15,22 +15,30 @@ pub mod verifier;
 
 use crate::{
     da::DaClient,
-    l1::L1Client,
+    l1::{L1Client, L1Config},
     l2::{
-        block::{assemble, decode, evm_block, validate, BlockInputs, BuildError, L2Block},
+        block::{
+            assemble, decode, evm_block, validate, with_fork_blob_fee, BlockInputs, BuildError, L2Block,
+        },
         chain::{lock, L2Chain, SharedL2},
     },
     net::RpcServer,
     rpc_method,
     world::sim_now,
 };
-use alloy_eips::{BlockNumHash, BlockNumberOrTag};
+use alloy_eips::{
+    eip2718::{Decodable2718, Encodable2718},
+    BlockNumHash, BlockNumberOrTag,
+};
 use kona_derive::{
-    OriginProvider, Pipeline, PipelineBuilder, PipelineError, PipelineErrorKind, ResetSignal, Signal,
-    SignalReceiver, StatefulAttributesBuilder, StepResult,
+    AttributesBuilder, ChainProvider, OriginProvider, Pipeline, PipelineBuilder, PipelineError,
+    PipelineErrorKind, PipelineResult, ResetSignal, Signal, SignalReceiver, StatefulAttributesBuilder,
+    StepResult,
 };
 use kona_genesis::{RollupConfig, SystemConfig};
-use kona_protocol::{BlockInfo, OpAttributesWithParent, SyncStatus};
+use kona_protocol::{BlockInfo, L2BlockInfo, OpAttributesWithParent, SyncStatus};
+use op_alloy_consensus::OpTxEnvelope;
+use op_alloy_rpc_types_engine::OpPayloadAttributes;
 use providers::{block_info, DataSource, L1Provider, L2Provider};
 use rollsim::evm::OpEvmExecutor;
 use std::{
@@ -57,7 +65,8 @@ pub struct RollupNode {
     pub system_config: SystemConfig,
     /// The engine's EVM: derived blocks execute in it.
     pub executor: OpEvmExecutor,
-    pub l1_slot_s: u64,
+    /// The L1's chain config: slot time, and the forks whose blob parameters L1-info uses.
+    pub l1_config: L1Config,
     /// Derivation waits while set (rollup-node lag fault); RPC keeps answering from the last view.
     pub paused: Arc<std::sync::atomic::AtomicBool>,
     /// Re-executes every safe block; the derivation loop holds it.
@@ -65,14 +74,43 @@ pub struct RollupNode {
 }
 
 type Polled = kona_derive::DerivationPipeline<
-    kona_derive::PolledAttributesQueueStage<
-        DataSource,
-        L1Provider,
-        L2Provider,
-        StatefulAttributesBuilder<L1Provider, L2Provider>,
-    >,
+    kona_derive::PolledAttributesQueueStage<DataSource, L1Provider, L2Provider, ForkAwareAttributes>,
     L2Provider,
 >;
+
+/// kona-derive's attributes builder, with the L1-info deposit's blob base fee taken from the L1
+/// block's own fork ([`with_fork_blob_fee`]), as the sequencer builds it.
+#[derive(Debug)]
+struct ForkAwareAttributes {
+    inner: StatefulAttributesBuilder<L1Provider, L2Provider>,
+    l1: L1Provider,
+    l1_config: L1Config,
+}
+
+#[async_trait::async_trait]
+impl AttributesBuilder for ForkAwareAttributes {
+    async fn prepare_payload_attributes(
+        &mut self,
+        l2_parent: L2BlockInfo,
+        epoch: BlockNumHash,
+    ) -> PipelineResult<OpPayloadAttributes> {
+        let mut attributes = self.inner.prepare_payload_attributes(l2_parent, epoch).await?;
+        let header = self.l1.header_by_hash(epoch.hash).await?;
+        let bad = |what: String| PipelineError::Provider(format!("L1-info deposit: {what}")).crit();
+        let Some(raw) = attributes.transactions.as_mut().and_then(|txs| txs.first_mut()) else {
+            return Err(bad("missing".to_owned()));
+        };
+        let OpTxEnvelope::Deposit(deposit) =
+            OpTxEnvelope::decode_2718(&mut raw.as_ref()).map_err(|e| bad(e.to_string()))?
+        else {
+            return Err(bad("the first transaction is not a deposit".to_owned()));
+        };
+        let deposit = with_fork_blob_fee(deposit.into_inner(), &header, &self.l1_config)
+            .map_err(|e| bad(e.to_string()))?;
+        *raw = deposit.encoded_2718().into();
+        Ok(attributes)
+    }
+}
 
 /// Why attributes and a block differ, as op-node's `AttributesMatchBlock` would say.
 fn mismatch(block: &L2Block, inputs: &BlockInputs) -> Option<String> {
@@ -113,11 +151,15 @@ impl RollupNode {
             .rollup_config(self.rollup.clone())
             .origin(BlockInfo::default())
             .dap_source(DataSource::new(l1.clone(), da, &self.rollup))
-            .builder(StatefulAttributesBuilder::new(
-                self.rollup.clone(),
-                l2_provider.clone(),
-                l1_provider.clone(),
-            ))
+            .builder(ForkAwareAttributes {
+                inner: StatefulAttributesBuilder::new(
+                    self.rollup.clone(),
+                    l2_provider.clone(),
+                    l1_provider.clone(),
+                ),
+                l1: l1_provider.clone(),
+                l1_config: self.l1_config.clone(),
+            })
             .chain_provider(l1_provider)
             .l2_chain_provider(l2_provider)
             .build_polled();
@@ -172,10 +214,10 @@ impl RollupNode {
 
     /// Sleeps until just after the next L1 slot starts: derivation has nothing new before.
     async fn wait_for_next_l1_block(&self) {
-        let slot = Duration::from_secs(self.l1_slot_s);
+        let slot_s = self.l1_config.slot_s;
+        let slot = Duration::from_secs(slot_s);
         let now = sim_now();
-        let next = Duration::from_secs((now.as_secs() / self.l1_slot_s + 1) * self.l1_slot_s)
-            + Duration::from_millis(100);
+        let next = Duration::from_secs((now.as_secs() / slot_s + 1) * slot_s) + Duration::from_millis(100);
         tokio::time::sleep((next - now).min(slot)).await;
     }
 

@@ -9,6 +9,8 @@ pub struct GasPriceCaps {
     pub base_fee: u128,
     pub blob_tip: u128,
     pub blob_base_fee: u128,
+    /// The L1 head's timestamp: the clock the cell-proof switch reads.
+    pub l1_timestamp: u64,
 }
 
 /// `tip + 2 * base_fee`: room for the base fee to double before the transaction is priced out.

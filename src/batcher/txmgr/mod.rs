@@ -21,7 +21,7 @@ use crate::{
     signer::{encode_network, LocalSigner},
 };
 use alloy_consensus::{TxEip1559, TxEip4844, TxEnvelope};
-use alloy_eips::eip4844::{Blob, BlobTransactionSidecar};
+use alloy_eips::{eip4844::Blob, eip7594::BlobTransactionSidecarVariant};
 use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
 use send_state::SendState;
 use std::{
@@ -83,7 +83,7 @@ pub(crate) struct SignedTx {
 #[derive(Debug, Clone)]
 enum TxBody {
     Dynamic(TxEip1559),
-    Blob(TxEip4844, Arc<BlobTransactionSidecar>),
+    Blob(TxEip4844, Arc<BlobTransactionSidecarVariant>),
 }
 
 struct Shared<P> {
@@ -143,7 +143,13 @@ impl<P: L1> TxManager<P> {
         let c = &self.shared.config;
         let tip = tip.max(c.min_tip_wei);
         let base_fee = u128::from(head.base_fee_per_gas).max(c.min_base_fee_wei);
-        Ok(GasPriceCaps { tip, base_fee, blob_tip: tip, blob_base_fee })
+        Ok(GasPriceCaps { tip, base_fee, blob_tip: tip, blob_base_fee, l1_timestamp: head.timestamp })
+    }
+
+    /// Whether blob transactions built at L1 time `l1_timestamp` carry cell proofs (EIP-7594):
+    /// from the configured cell-proof time on (op-service's `--txmgr.cell-proof-time`).
+    pub fn cell_proofs_at(&self, l1_timestamp: u64) -> bool {
+        self.shared.config.cell_proof_time.is_some_and(|at| l1_timestamp >= at)
     }
 
     /// The blob fee cap for a blob base fee: twice it, at least the minimum blob fee.
@@ -191,7 +197,8 @@ impl<P: L1> TxManager<P> {
                 input: candidate.tx_data.clone(),
             })
         } else {
-            let sidecar = crate::kzg::sidecar(candidate.blobs.clone());
+            let sidecar =
+                crate::kzg::sidecar_variant(candidate.blobs.clone(), self.cell_proofs_at(caps.l1_timestamp));
             TxBody::Blob(
                 TxEip4844 {
                     chain_id: c,
@@ -304,7 +311,7 @@ impl<P: L1> TxManager<P> {
     pub(crate) async fn send_tx(&self, mut tx: SignedTx, cancel: &Cancel) -> Result<TxReceipt, TxMgrError> {
         let c = self.shared.config;
         let now = crate::batcher::now();
-        let mut state = SendState::new(c.safe_abort_nonce_too_low_count, now + c.not_in_mempool_timeout);
+        let mut state = SendState::new(c.safe_abort_nonce_too_low_count, now, c.not_in_mempool_timeout);
         let mut retry_count = 0;
         let mut published: Vec<B256> = Vec::new();
         let mut bump_ticker = interval_at(now + c.resubmission_timeout, c.resubmission_timeout);
@@ -388,7 +395,7 @@ impl<P: L1> TxManager<P> {
                 self.shared.l1.send_raw_transaction(tx.raw.clone()),
             )
             .await;
-            state.process_send_error(result.as_ref().err());
+            state.process_send_error(result.as_ref().err(), crate::batcher::now());
             let Err(error) = result else {
                 return (tx, Publish::Published);
             };

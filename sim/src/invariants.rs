@@ -156,14 +156,16 @@ fn fee_market(chain: &L1Chain) -> Result<String, String> {
             tx.blob_count > params.max_blobs_per_tx
                 || fork.max_tx_gas().is_some_and(|cap| tx.gas_limit > cap)
                 || (fork.is_osaka() && tx.has_legacy_sidecar())
+                || (!fork.is_osaka() && tx.has_cell_proofs())
         }) {
             return Err(format!(
-                "block {}: tx {} breaks {fork}'s rules: {} blobs, gas limit {}, version-0 sidecar {}",
+                "block {}: tx {} breaks {fork}'s rules: {} blobs, gas limit {}, version-0 sidecar {}, cell proofs {}",
                 h.number,
                 tx.hash,
                 tx.blob_count,
                 tx.gas_limit,
-                tx.has_legacy_sidecar()
+                tx.has_legacy_sidecar(),
+                tx.has_cell_proofs()
             ));
         }
     }

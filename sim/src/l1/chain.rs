@@ -10,7 +10,7 @@
 
 use super::{
     forks::L1Fork,
-    pool::{Added, Mempool},
+    pool::{Added, BlockLimits, Mempool},
     traffic::{Prices, Traffic},
     tx::{decode_raw, PoolTx, TxPoolError, TxRules},
     L1Config, OrphanPolicy,
@@ -490,9 +490,14 @@ impl L1Chain {
         let base_fee = self.next_base_fee();
         let excess_blob_gas = self.excess_blob_gas_at(timestamp);
         let blob_fee = params.calc_blob_fee(excess_blob_gas);
-        let max_tx_gas = fork.max_tx_gas().unwrap_or(self.config.gas_limit);
-        let candidates =
-            self.pool.select(base_fee, blob_fee, self.config.gas_limit, max_tx_gas, params.max_blob_count);
+        let limits = BlockLimits {
+            gas_limit: self.config.gas_limit,
+            max_blobs: params.max_blob_count,
+            max_tx_gas: fork.max_tx_gas().unwrap_or(self.config.gas_limit),
+            max_blobs_per_tx: params.max_blobs_per_tx,
+            cell_proofs: fork.is_osaka(),
+        };
+        let candidates = self.pool.select(base_fee, blob_fee, &limits);
 
         let mut touched: BTreeMap<Address, Option<Account>> = BTreeMap::new();
         let mut skipped_senders = Vec::new();
@@ -611,10 +616,7 @@ impl L1Chain {
         stats.txs += txs.len() as u64;
         stats.signed_txs += txs.iter().filter(|tx| tx.signed.is_some()).count() as u64;
         stats.blob_txs += txs.iter().filter(|tx| tx.is_blob()).count() as u64;
-        stats.cell_proof_blob_txs += txs
-            .iter()
-            .filter(|tx| tx.signed.as_ref().and_then(|s| s.sidecar.as_ref()).is_some_and(|s| s.is_eip7594()))
-            .count() as u64;
+        stats.cell_proof_blob_txs += txs.iter().filter(|tx| tx.has_cell_proofs()).count() as u64;
         stats.blobs += txs.iter().map(|tx| tx.blob_count).sum::<u64>();
         stats.base_fee_min = stats.base_fee_min.min(base_fee);
         stats.base_fee_max = stats.base_fee_max.max(base_fee);

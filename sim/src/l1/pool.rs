@@ -62,6 +62,29 @@ impl SenderQueue {
     }
 }
 
+/// What one block may hold: its gas and blob space, and its fork's per-transaction rules.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockLimits {
+    pub gas_limit: u64,
+    pub max_blobs: u64,
+    /// EIP-7825's cap from Osaka; the block's gas limit before.
+    pub max_tx_gas: u64,
+    pub max_blobs_per_tx: u64,
+    /// Osaka's sidecars: cell proofs (version 1) only; before, version 0 only.
+    pub cell_proofs: bool,
+}
+
+impl BlockLimits {
+    /// Whether `tx` may be in a block under these rules at all, wherever it would go. A pool
+    /// holds transactions admitted under the head's fork; at a fork boundary (or after a reorg
+    /// back across one) some of them are not valid in the block being built, and the builder
+    /// skips them, as reth's does.
+    fn admits(&self, tx: &PoolTx) -> bool {
+        let sidecar_ok = !tx.is_blob() || tx.signed.is_none() || tx.has_cell_proofs() == self.cell_proofs;
+        tx.gas_limit <= self.max_tx_gas && tx.blob_count <= self.max_blobs_per_tx && sidecar_ok
+    }
+}
+
 /// The pool.
 #[derive(Debug, Default)]
 pub struct Mempool {
@@ -248,17 +271,10 @@ impl Mempool {
     }
 
     /// Picks transactions for a block as geth's miner does: the best executable head by effective
-    /// tip (ties by arrival), one sender's nonces in order; a sender whose head does not fit, is
-    /// over the per-transaction gas cap (EIP-7825), or does not pay the base fee or blob base fee,
-    /// is skipped for the rest of the block.
-    pub fn select(
-        &self,
-        base_fee: u64,
-        blob_fee: u128,
-        gas_limit: u64,
-        max_tx_gas: u64,
-        max_blobs: u64,
-    ) -> Vec<Arc<PoolTx>> {
+    /// tip (ties by arrival), one sender's nonces in order; a sender whose head does not fit,
+    /// breaks the block's fork rules ([`BlockLimits`]), or does not pay the base fee or blob base
+    /// fee, is skipped for the rest of the block.
+    pub fn select(&self, base_fee: u64, blob_fee: u128, limits: &BlockLimits) -> Vec<Arc<PoolTx>> {
         let mut heap = BinaryHeap::new();
         let push = |heap: &mut BinaryHeap<_>, tx: &Arc<PoolTx>| {
             if tx.is_blob() && tx.max_fee_per_blob_gas < blob_fee {
@@ -273,12 +289,12 @@ impl Mempool {
                 push(&mut heap, head);
             }
         }
-        let (mut gas_left, mut blobs_left) = (gas_limit, max_blobs);
+        let (mut gas_left, mut blobs_left) = (limits.gas_limit, limits.max_blobs);
         let mut picked = Vec::new();
         while let Some((_, _, sender, nonce)) = heap.pop() {
             let queue = &self.senders[&sender];
             let tx = &queue.txs[&nonce];
-            if tx.gas_limit > gas_left.min(max_tx_gas) || tx.blob_count > blobs_left {
+            if tx.gas_limit > gas_left || tx.blob_count > blobs_left || !limits.admits(tx) {
                 continue;
             }
             gas_left -= tx.gas_used;
@@ -313,6 +329,16 @@ mod tests {
         }
     }
 
+    fn limits(gas_limit: u64) -> BlockLimits {
+        BlockLimits {
+            gas_limit,
+            max_blobs: 9,
+            max_tx_gas: gas_limit,
+            max_blobs_per_tx: 9,
+            cell_proofs: false,
+        }
+    }
+
     #[test]
     fn replacement_needs_ten_percent_and_blobs_double() {
         let mut pool = Mempool::new(TxPoolConfig::default());
@@ -332,10 +358,29 @@ mod tests {
         pool.add(tx(1, 0, 100, 1, 0), 0, None, None).unwrap();
         pool.add(tx(1, 1, 100, 50, 0), 0, None, None).unwrap();
         pool.add(tx(2, 0, 100, 10, 0), 0, None, None).unwrap();
-        let picked = pool.select(0, 0, 30_000_000, 30_000_000, 0);
+        let picked = pool.select(0, 0, &limits(30_000_000));
         let order: Vec<_> = picked.iter().map(|t| (t.sender.0[19], t.nonce)).collect();
         assert_eq!(order, vec![(2, 0), (1, 0), (1, 1)]);
         // A base fee above a sender's fee cap leaves it out, and its later nonces with it.
-        assert_eq!(pool.select(101, 0, 30_000_000, 30_000_000, 0).len(), 0);
+        assert_eq!(pool.select(101, 0, &limits(30_000_000)).len(), 0);
+    }
+
+    #[test]
+    fn selection_skips_what_the_blocks_fork_forbids() {
+        let mut pool = Mempool::new(TxPoolConfig::default());
+        pool.add(tx(1, 0, 100, 10, 7), 0, None, None).unwrap(); // seven blobs, from before Osaka
+        pool.add(
+            PoolTx { gas_limit: 20_000_000, gas_used: 20_000_000, ..tx(2, 0, 100, 9, 0) },
+            0,
+            None,
+            None,
+        )
+        .unwrap();
+        pool.add(tx(3, 0, 100, 8, 0), 0, None, None).unwrap();
+        let prague = limits(36_000_000);
+        assert_eq!(pool.select(0, 0, &prague).len(), 3);
+        let osaka = BlockLimits { max_tx_gas: 1 << 24, max_blobs_per_tx: 6, cell_proofs: true, ..prague };
+        let picked: Vec<_> = pool.select(0, 0, &osaka).iter().map(|t| t.sender.0[19]).collect();
+        assert_eq!(picked, vec![3], "7 blobs and 20M gas are not valid in an Osaka block");
     }
 }

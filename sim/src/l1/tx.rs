@@ -77,6 +77,14 @@ impl PoolTx {
             .is_some_and(BlobTransactionSidecarVariant::is_eip4844)
     }
 
+    /// A blob transaction whose sidecar carries EIP-7594 cell proofs: never included before Osaka.
+    pub fn has_cell_proofs(&self) -> bool {
+        self.signed
+            .as_ref()
+            .and_then(|s| s.sidecar.as_ref())
+            .is_some_and(BlobTransactionSidecarVariant::is_eip7594)
+    }
+
     /// Versioned hashes of the blobs (empty for non-blob and synthetic transactions).
     pub fn blob_versioned_hashes(&self) -> &[B256] {
         self.signed.as_ref().and_then(|s| s.envelope.blob_versioned_hashes()).unwrap_or_default()

@@ -11,8 +11,9 @@
 //! Osaka's EIP-7594 sidecars (wrapper version 1) carry 128 cell proofs per blob instead of one
 //! blob proof. A simulated cell proof is `sha256(commitment ++ cell index)` followed by the
 //! marker: the bytes and sizes are real (48 bytes each, 6 KiB per blob), and a proof bound to
-//! another blob or cell is refused, but no cell is opened (a real cell proof costs tens of
-//! milliseconds per blob, and nothing in the world samples cells).
+//! another blob or cell is refused, but no cell is opened: computing a blob's real cell proofs
+//! (extending it and opening 128 cells) costs far more than a blob proof, and nothing in the
+//! world samples cells.
 
 use alloy_eips::{
     eip4844::{kzg_to_versioned_hash, Blob, BlobTransactionSidecar, Bytes48},

@@ -22,8 +22,6 @@ pub enum L1Fork {
 }
 
 impl L1Fork {
-    pub const ALL: [Self; 4] = [Self::Prague, Self::Osaka, Self::Bpo1, Self::Bpo2];
-
     /// Blob target, maximum, update fraction, per-transaction limit and reserve-price base cost.
     pub const fn blob_params(self) -> BlobParams {
         match self {
@@ -102,19 +100,18 @@ impl L1Forks {
     pub fn validate(&self) -> Result<(), (String, String)> {
         let mut previous = (L1Fork::Prague, Some(Duration::ZERO));
         for (fork, at) in self.activations() {
-            let ordered = match (previous.1, at) {
-                (_, None) => true,
-                (None, Some(_)) => false,
-                (Some(before), Some(at)) => before <= at,
+            let reason = match (previous.1, at) {
+                (None, Some(_)) => Some(format!("activates but {} never does", previous.0)),
+                (Some(before), Some(at)) if at < before => Some(format!(
+                    "activates before {} ({} < {})",
+                    previous.0,
+                    humantime::format_duration(at),
+                    humantime::format_duration(before)
+                )),
+                _ => None,
             };
-            if !ordered {
-                return Err((
-                    fork.to_string(),
-                    format!(
-                        "activates before {} ({:?} < {:?}); forks activate in order",
-                        previous.0, at, previous.1
-                    ),
-                ));
+            if let Some(reason) = reason {
+                return Err((fork.to_string(), format!("{reason}; forks activate in order")));
             }
             previous = (fork, at);
         }
@@ -147,7 +144,7 @@ mod tests {
 
     #[test]
     fn parameters_are_alloys_per_fork() {
-        let counts: Vec<_> = L1Fork::ALL
+        let counts: Vec<_> = [L1Fork::Prague, L1Fork::Osaka, L1Fork::Bpo1, L1Fork::Bpo2]
             .iter()
             .map(|f| {
                 let p = f.blob_params();

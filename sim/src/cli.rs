@@ -101,6 +101,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the planted bugs `fuzz --plant` can activate: name, tab, the upstream bug.
+    Planted,
     /// List scenarios with their one-line descriptions.
     List {
         #[arg(default_value = "scenarios")]
@@ -131,6 +133,7 @@ pub fn main() -> ExitCode {
             fuzz(FuzzOptions { runs, time, seed, shard, base, out, json, plant, report_dir, jobs })
         }
         Command::Bench { scenario, seed, runs, json } => bench(&scenario, seed, runs, json),
+        Command::Planted => planted(),
         Command::List { dir } => list(&dir),
     };
     result.unwrap_or_else(|message| {
@@ -265,6 +268,18 @@ fn trace_diff(a: &Path, b: &Path, context: usize) -> Result<ExitCode, String> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+fn planted() -> Result<ExitCode, String> {
+    #[cfg(feature = "planted-bugs")]
+    {
+        for (name, upstream) in rollsim::planted::BUGS {
+            println!("{name}\t{upstream}");
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+    #[cfg(not(feature = "planted-bugs"))]
+    Err("this build has no planted bugs (build with --features planted-bugs)".to_owned())
 }
 
 fn list(dir: &Path) -> Result<ExitCode, String> {

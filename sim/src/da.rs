@@ -41,6 +41,13 @@ pub struct DaStore {
     pub lost: u64,
 }
 
+impl DaStore {
+    /// The data stored under a keccak commitment, if the server kept it.
+    pub fn get(&self, hash: &B256) -> Option<&Bytes> {
+        self.data.get(hash)
+    }
+}
+
 pub type SharedDa = Arc<Mutex<DaStore>>;
 
 fn commitment(data: &[u8]) -> (B256, Bytes) {

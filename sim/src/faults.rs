@@ -132,6 +132,15 @@ pub enum Fault {
         #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
         downtime: Duration,
     },
+    /// Node `rollup` is killed and restarted `downtime` later: its RPC is down, and once back it
+    /// reports empty L2 heads until derivation has caught up with the L1 head (op-node's
+    /// not-ready status while its engine is not synced).
+    RollupRestart {
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        at: Duration,
+        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        downtime: Duration,
+    },
     /// The rollup node's derivation pauses (it keeps answering RPC with a stale view).
     RollupLag {
         #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
@@ -244,6 +253,7 @@ impl Fault {
             | Self::Latency { at, .. }
             | Self::BatcherCrash { at, .. }
             | Self::SequencerRestart { at, .. }
+            | Self::RollupRestart { at, .. }
             | Self::RollupLag { at, .. }
             | Self::Payload { at, .. }
             | Self::DaOutage { at, .. }
@@ -272,7 +282,9 @@ impl Fault {
             | Self::DaLoss { duration, .. }
             | Self::DaBacklog { duration, .. }
             | Self::BatcherFlush { duration, .. } => *duration,
-            Self::BatcherCrash { downtime, .. } | Self::SequencerRestart { downtime, .. } => *downtime,
+            Self::BatcherCrash { downtime, .. }
+            | Self::SequencerRestart { downtime, .. }
+            | Self::RollupRestart { downtime, .. } => *downtime,
             Self::L1Reorg { .. } | Self::TxpoolBlock { .. } | Self::Garbage { .. } => Duration::ZERO,
         }
     }
@@ -293,7 +305,9 @@ impl Fault {
             | Self::DaLoss { duration, .. }
             | Self::DaBacklog { duration, .. }
             | Self::BatcherFlush { duration, .. } => Some(duration),
-            Self::BatcherCrash { downtime, .. } | Self::SequencerRestart { downtime, .. } => Some(downtime),
+            Self::BatcherCrash { downtime, .. }
+            | Self::SequencerRestart { downtime, .. }
+            | Self::RollupRestart { downtime, .. } => Some(downtime),
             Self::L1Reorg { .. } | Self::TxpoolBlock { .. } | Self::Garbage { .. } => None,
         }
     }
@@ -315,6 +329,7 @@ impl Fault {
             Self::Latency { .. } => "latency",
             Self::BatcherCrash { .. } => "batcher_crash",
             Self::SequencerRestart { .. } => "sequencer_restart",
+            Self::RollupRestart { .. } => "rollup_restart",
             Self::RollupLag { .. } => "rollup_lag",
             Self::Payload { .. } => "payload",
             Self::DaOutage { .. } => "da_outage",
@@ -337,7 +352,10 @@ impl Fault {
             );
         }
         if self.duration_mut_is_zero() {
-            let field = if matches!(self, Self::BatcherCrash { .. } | Self::SequencerRestart { .. }) {
+            let field = if matches!(
+                self,
+                Self::BatcherCrash { .. } | Self::SequencerRestart { .. } | Self::RollupRestart { .. }
+            ) {
                 "downtime"
             } else {
                 "duration"
@@ -431,7 +449,7 @@ impl Fault {
                     delay(*delay_ms)?;
                 }
             }
-            Self::SequencerRestart { .. } | Self::RollupLag { .. } => {
+            Self::SequencerRestart { .. } | Self::RollupRestart { .. } | Self::RollupLag { .. } => {
                 needs(scenario.l2.is_some(), "kind", "[l2]")?;
             }
             Self::Payload { node: name, rates, .. } => {
@@ -491,8 +509,7 @@ impl Fault {
     }
 }
 
-/// What the injector reaches in the world. Cheap to clone: all shared handles.
-#[derive(Clone)]
+/// What the injector reaches in the world: shared handles.
 pub struct Injector {
     pub handle: Handle,
     pub nodes: Arc<Mutex<BTreeMap<String, NodeId>>>,
@@ -520,6 +537,8 @@ pub struct FaultActivity {
     active: AtomicU64,
     /// Simulated milliseconds when the last fault ended (or started, for instant faults).
     last_change_ms: AtomicU64,
+    /// Whether any fault has started yet.
+    any: AtomicBool,
 }
 
 impl FaultActivity {
@@ -528,6 +547,15 @@ impl FaultActivity {
         self.active.load(Ordering::Relaxed) == 0
             && sim_now().as_millis() as u64
                 >= self.last_change_ms.load(Ordering::Relaxed) + grace.as_millis() as u64
+    }
+
+    /// Whether a fault is in progress, or one started or ended within `window`.
+    pub fn disturbed_within(&self, window: Duration) -> bool {
+        let now_ms = sim_now().as_millis() as u64;
+        let window_ms = window.as_millis() as u64;
+        self.any.load(Ordering::Relaxed)
+            && (self.active.load(Ordering::Relaxed) > 0
+                || now_ms < self.last_change_ms.load(Ordering::Relaxed) + window_ms)
     }
 
     fn started(&self) {
@@ -541,6 +569,7 @@ impl FaultActivity {
     }
 
     fn touch(&self) {
+        self.any.store(true, Ordering::Relaxed);
         self.last_change_ms.store(sim_now().as_millis() as u64, Ordering::Relaxed);
     }
 }
@@ -572,26 +601,34 @@ impl Injector {
         });
     }
 
-    /// Applies `fault` once its time comes, and undoes it when its window ends. Runs as a world task.
-    pub async fn inject(self, fault: Fault) {
-        tokio::time::sleep(fault.at().saturating_sub(sim_now())).await;
-        let kind = fault.kind();
-        tracing::info!(target: TARGET, kind, fault = ?fault, "fault started");
-        let windowed = fault.is_windowed();
-        if windowed {
-            self.activity.started();
-        } else {
-            self.activity.touch();
-        }
-        self.start(&fault);
-        if windowed {
-            match &fault {
-                Fault::BatcherFlush { interval_s, .. } => self.flush_until(fault.end(), *interval_s).await,
-                _ => tokio::time::sleep(fault.duration()).await,
+    /// Applies every fault of the schedule from one sorted timeline: each fault's start, its end,
+    /// and a flush window's calls. One task for all faults, so dropping one (shrinking) leaves the
+    /// others' timing and the scheduler's draws as they were. Runs as a world task.
+    pub async fn run(self, faults: Vec<Fault>) {
+        for (at, step, index) in timeline(&faults) {
+            tokio::time::sleep(at.saturating_sub(sim_now())).await;
+            let fault = &faults[index];
+            let kind = fault.kind();
+            match step {
+                Step::Start => {
+                    tracing::info!(target: TARGET, kind, fault = ?fault, "fault started");
+                    if fault.is_windowed() {
+                        self.activity.started();
+                    } else {
+                        self.activity.touch();
+                    }
+                    self.start(fault);
+                }
+                Step::Flush => {
+                    tracing::info!(target: TARGET, "batcher flush requested");
+                    self.batcher_flush.notify_waiters();
+                }
+                Step::Stop => {
+                    self.stop(fault);
+                    self.activity.ended();
+                    tracing::info!(target: TARGET, kind, "fault ended");
+                }
             }
-            self.stop(&fault);
-            self.activity.ended();
-            tracing::info!(target: TARGET, kind, "fault ended");
         }
     }
 
@@ -640,6 +677,7 @@ impl Injector {
             }
             Fault::BatcherCrash { .. } => self.kill("batcher"),
             Fault::SequencerRestart { .. } => self.kill("sequencer"),
+            Fault::RollupRestart { .. } => self.kill("rollup"),
             Fault::RollupLag { .. } => self.rollup_paused.store(true, Ordering::Relaxed),
             Fault::Payload { node, rates, .. } => self.payload_faults.set(node, Some(*rates)),
             Fault::DaOutage { .. } => {
@@ -689,6 +727,7 @@ impl Injector {
             }
             Fault::BatcherCrash { .. } => self.restart("batcher"),
             Fault::SequencerRestart { .. } => self.restart("sequencer"),
+            Fault::RollupRestart { .. } => self.restart("rollup"),
             Fault::RollupLag { .. } => self.rollup_paused.store(false, Ordering::Relaxed),
             Fault::Payload { node, .. } => self.payload_faults.set(node, None),
             // Time-windowed at the source: RPC rules, lost PUTs and bursts end by themselves.
@@ -725,21 +764,6 @@ impl Injector {
         }
     }
 
-    /// Flushes the batcher now and every `interval_s` before `end`.
-    async fn flush_until(&self, end: Duration, interval_s: u64) {
-        let interval = Duration::from_secs(interval_s);
-        loop {
-            tracing::info!(target: TARGET, "batcher flush requested");
-            self.batcher_flush.notify_waiters();
-            let now = sim_now();
-            if now + interval >= end {
-                tokio::time::sleep(end.saturating_sub(now)).await;
-                return;
-            }
-            tokio::time::sleep(interval).await;
-        }
-    }
-
     /// Puts a transaction of the other type at the batcher's next pending nonce, paying a fee cap
     /// of 1 wei so no block ever includes it while the base fee stays above that.
     fn block_txpool(&self, blob: bool) {
@@ -758,5 +782,67 @@ impl Injector {
             }
             Err(error) => tracing::info!(target: TARGET, %error, nonce, blob, "stuck tx not accepted"),
         }
+    }
+}
+
+/// What the injector does at a point of the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    Start,
+    /// An operator's `flushBatcher` call inside a `batcher_flush` window.
+    Flush,
+    Stop,
+}
+
+/// Every step of `faults`, in time order: (when, what, the fault's index). At equal times a
+/// fault's steps keep their order (start, flushes, stop) and faults keep the schedule's order.
+fn timeline(faults: &[Fault]) -> Vec<(Duration, Step, usize)> {
+    let mut steps = Vec::new();
+    for (index, fault) in faults.iter().enumerate() {
+        steps.push((fault.at(), Step::Start, index));
+        if let Fault::BatcherFlush { interval_s, .. } = fault {
+            // Validated to at least 1 s; the floor keeps an unvalidated schedule finite.
+            let interval = Duration::from_secs((*interval_s).max(1));
+            let mut at = fault.at();
+            while at < fault.end() {
+                steps.push((at, Step::Flush, index));
+                at += interval;
+            }
+        }
+        if fault.is_windowed() {
+            steps.push((fault.end(), Step::Stop, index));
+        }
+    }
+    steps.sort_by_key(|&(at, step, index)| (at, index, step));
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    /// Steps come in time order whatever the schedule's order; a flush window calls at its start
+    /// and every interval before its end; dropping a fault leaves the others' steps as they were.
+    #[test]
+    fn one_timeline_orders_every_step() {
+        let flush = Fault::BatcherFlush { at: S(100), duration: S(25), interval_s: 10 };
+        let stall = Fault::L1Stall { at: S(110), duration: S(5) };
+        let reorg = Fault::L1Reorg { at: S(50), depth: 2, branch_len: None };
+        let steps = timeline(&[flush.clone(), stall.clone(), reorg]);
+        let expected = vec![
+            (S(50), Step::Start, 2),
+            (S(100), Step::Start, 0),
+            (S(100), Step::Flush, 0),
+            (S(110), Step::Flush, 0),
+            (S(110), Step::Start, 1),
+            (S(115), Step::Stop, 1),
+            (S(120), Step::Flush, 0),
+            (S(125), Step::Stop, 0),
+        ];
+        assert_eq!(steps, expected);
+        let without_reorg: Vec<_> = expected.iter().filter(|s| s.2 != 2).copied().collect();
+        assert_eq!(timeline(&[flush, stall]), without_reorg);
     }
 }

@@ -11,6 +11,7 @@ use crate::{
     l2::engine::PayloadFaultRates,
     scenario::Scenario,
     submitter::{GarbageKind, GarbageSender},
+    workload::WorkloadConfig,
     world::{spawn_run, Outcome, RunOptions},
 };
 use rand::{Rng, SeedableRng};
@@ -18,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
 /// The fault kinds the fuzzer draws; none may break an invariant (the proptest draws them too).
-pub const ALL_KINDS: usize = 18;
+pub const ALL_KINDS: usize = 19;
 
 /// The fault of kind `kind` (see [`ALL_KINDS`]) in `[at, at + duration)`; `intensity` in [0, 1)
 /// scales its strength (depth, probability, multiplier, delay).
@@ -56,7 +57,12 @@ pub fn fault(kind: usize, at: Duration, duration: Duration, intensity: f64) -> F
             b: "sequencer".into(),
             delay_ms: 100 + (intensity * 5_000.0) as u64,
         },
-        9 => Fault::BatcherCrash { at, downtime: duration },
+        // Half of the crashes are restarted by a supervisor within half a minute, while what the
+        // old process sent may still be in the L1 pool; the rest stay down up to the window.
+        9 => Fault::BatcherCrash {
+            at,
+            downtime: if intensity < 0.5 { duration.min(Duration::from_secs(30)) } else { duration },
+        },
         10 => Fault::SequencerRestart { at, downtime: duration.min(Duration::from_secs(60)) },
         11 => Fault::RollupLag { at, duration },
         12 => Fault::DaBacklog {
@@ -84,6 +90,7 @@ pub fn fault(kind: usize, at: Duration, duration: Duration, intensity: f64) -> F
                 cancel_share: intensity * 0.2,
             },
         },
+        18 => Fault::RollupRestart { at, downtime: duration.min(Duration::from_secs(60)) },
         _ => panic!("fault kind {kind} is not below {ALL_KINDS}"),
     }
 }
@@ -349,26 +356,51 @@ fn weaker(fault: &Fault) -> Option<Fault> {
 }
 
 /// Shrinks a failing case while `invariant` still fails; returns the smallest text and how many
-/// runs it took.
+/// runs it took. Faults and the run shrink first; then the load (user transactions per L2 block,
+/// halved down to one): a lighter load cannot manufacture a failure the case did not have, not
+/// even of the end-state invariants.
 pub fn shrink(text: &str, invariant: &str) -> (String, u32) {
-    let base: toml::Table = text.parse().expect("case texts parse");
+    let mut base: toml::Table = text.parse().expect("case texts parse");
     let scenario = Scenario::parse(text, "case").expect("case texts are valid");
     let (name, seed) = (scenario.name.clone(), scenario.seeds[0]);
     let (mut faults, mut duration, mut best, mut runs) =
         (scenario.faults, scenario.duration, text.to_owned(), 0);
     'outer: loop {
-        for (candidate, candidate_duration) in simpler(&faults, duration, !END_STATE.contains(&invariant)) {
-            let candidate_text = scenario_text(&base, &name, candidate_duration, seed, candidate.clone());
+        let steps =
+            simpler(&faults, duration, !END_STATE.contains(&invariant)).into_iter().map(|step| (step, None));
+        let lighter = lighter_load(&base).map(|base| ((faults.clone(), duration), Some(base)));
+        for ((candidate, candidate_duration), candidate_base) in steps.chain(lighter) {
+            let table = candidate_base.as_ref().unwrap_or(&base);
+            let candidate_text = scenario_text(table, &name, candidate_duration, seed, candidate.clone());
             // A candidate the scenario rules reject (e.g. a fault now past the end) is no step.
             let Ok((_, outcome)) = run_text(&candidate_text, &name) else { continue };
             runs += 1;
             if outcome.invariants.iter().any(|i| !i.ok && i.name == invariant) {
                 (faults, duration, best) = (candidate, candidate_duration, candidate_text);
+                if let Some(lighter) = candidate_base {
+                    base = lighter;
+                }
                 continue 'outer;
             }
         }
         return (best, runs);
     }
+}
+
+/// `base` with half the user transactions per L2 block, if it has more than one.
+fn lighter_load(base: &toml::Table) -> Option<toml::Table> {
+    let workload = base.get("l2")?.get("workload")?.as_table()?;
+    let txs = match workload.get("txs_per_block") {
+        Some(value) => value.as_float().or_else(|| value.as_integer().map(|n| n as f64))?,
+        None => WorkloadConfig::default().txs_per_block,
+    };
+    if txs <= 1.0 {
+        return None;
+    }
+    let mut lighter = base.clone();
+    let workload = lighter["l2"]["workload"].as_table_mut().expect("checked above");
+    workload.insert("txs_per_block".into(), (txs / 2.0).max(1.0).into());
+    Some(lighter)
 }
 
 #[cfg(test)]
@@ -395,6 +427,20 @@ mod tests {
             let text = swarm_case(seed, None, None, ALL_KINDS);
             Scenario::parse(&text, "case").unwrap_or_else(|e| panic!("case {seed}: {e}\n{text}"));
         }
+    }
+
+    /// The load halves down to one transaction per block, integer or float, then stops.
+    #[test]
+    fn shrinking_lightens_the_load_to_one_transaction_per_block() {
+        let txs = |table: &toml::Table| table["l2"]["workload"]["txs_per_block"].as_float();
+        let base = default_base();
+        let lighter = lighter_load(&base).unwrap();
+        assert_eq!(txs(&lighter), Some(5.0));
+        let mut three: toml::Table = "[l2.workload]\ntxs_per_block = 3\n".parse().unwrap();
+        assert_eq!(txs(&lighter_load(&three).unwrap()), Some(1.5));
+        three["l2"]["workload"].as_table_mut().unwrap().insert("txs_per_block".into(), 1.0.into());
+        assert_eq!(lighter_load(&three), None);
+        assert_eq!(lighter_load(&toml::Table::new()), None);
     }
 
     #[test]

@@ -4,18 +4,20 @@
 //! gaps, throttling) are watched online by [`watch`]: the first violation of each is recorded
 //! with its simulated time and trace position, so a failing run points at the moment it broke.
 
+use crate::posted::PostedChannel;
 use crate::{
     batcher_node::SharedBatcherStats,
     faults::FaultActivity,
     l1::{self, chain::L1Chain, SharedChain},
-    l2::chain::L2Chain,
+    l2::chain::{self as l2_chain, L2Chain, SharedL2},
     rollup_node::verifier::VerifierStats,
     trace::Trace,
-    world::sim_now,
+    world::{sim_now, sim_time_of},
 };
 use alloy_eips::eip1559::{calc_next_block_base_fee, BaseFeeParams};
 use alloy_primitives::{Address, B256};
-use rollsim::protocol::{blob::decode_blob, frame::ChannelId, tx_data::parse_tx_data};
+use rollsim::batcher::ResetCause;
+use rollsim::protocol::frame::ChannelId;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::{sync::Arc, sync::Mutex, time::Duration};
@@ -367,34 +369,17 @@ pub fn check_da_bytes_drained(unsafe_da_bytes: u64, load_ended_at: Duration) -> 
 /// The batcher's view of channel timeouts agrees with the chain: every channel it dropped as
 /// timed out on chain has frames in canonical L1 blocks at least `channel_timeout` apart, so
 /// derivation dropped it too. A channel with no frames left on the canonical chain (reorged out,
-/// or posted to AltDA) cannot be judged and passes.
+/// or its AltDA data lost) cannot be judged and passes.
 pub fn check_timeouts_real(
-    chain: &L1Chain,
-    batcher: Address,
-    inbox: Address,
+    posted: &BTreeMap<ChannelId, PostedChannel>,
     channel_timeout: u64,
     dropped: &BTreeSet<ChannelId>,
 ) -> InvariantResult {
-    let mut included: BTreeMap<ChannelId, (u64, u64)> = BTreeMap::new();
-    for block in chain.canonical() {
-        for signed in block.txs.iter().filter(|tx| tx.sender == batcher && tx.to == inbox) {
-            let Some(signed) = &signed.signed else { continue };
-            let payloads: Vec<Vec<u8>> = match &signed.sidecar {
-                Some(sidecar) => sidecar.blobs().iter().filter_map(|b| decode_blob(b).ok()).collect(),
-                None => vec![alloy_consensus::Transaction::input(&signed.envelope).to_vec()],
-            };
-            for frame in payloads.iter().filter_map(|p| parse_tx_data(p).ok()).flatten() {
-                if dropped.contains(&frame.id) {
-                    let span = included.entry(frame.id).or_insert((u64::MAX, 0));
-                    *span = (span.0.min(block.number()), span.1.max(block.number()));
-                }
-            }
-        }
-    }
     let wrong: Vec<String> = dropped
         .iter()
         .filter_map(|id| {
-            let (first, last) = included.get(id)?;
+            let channel = posted.get(id)?;
+            let (first, last) = (channel.first_landing().l1_block, channel.last_landing().l1_block);
             (last - first < channel_timeout).then(|| {
                 format!("{} (frames in L1 blocks {first}..={last})", alloy_primitives::hex::encode(id))
             })
@@ -414,6 +399,193 @@ pub fn check_timeouts_real(
         ))
     };
     InvariantResult::from("batcher_timeouts_real", result)
+}
+
+/// `batcher_confirmation_depth`: the batcher took each transaction as confirmed only once the
+/// canonical L1 head was `num_confirmations - 1` blocks past its inclusion block. `confirmed` is
+/// (when, in L1 time, the inclusion block); confirmations in `disturbed` windows (a reorg may have
+/// moved the head since) are not judged.
+pub fn check_confirmation_depth(
+    chain: &L1Chain,
+    confirmed: &[(u64, u64)],
+    num_confirmations: u64,
+    disturbed: &[std::ops::Range<u64>],
+) -> InvariantResult {
+    let blocks = chain.canonical();
+    let head_at =
+        |timestamp: u64| blocks.partition_point(|b| b.header.timestamp <= timestamp).saturating_sub(1) as u64;
+    let judged: Vec<_> =
+        confirmed.iter().filter(|(at, _)| !disturbed.iter().any(|window| window.contains(at))).collect();
+    let early = judged.iter().find(|(at, block)| head_at(*at) + 1 < block + num_confirmations);
+    let result = match early {
+        None => Ok(format!(
+            "{} of {} confirmations judged, each at least {num_confirmations} blocks deep",
+            judged.len(),
+            confirmed.len()
+        )),
+        Some((at, block)) => Err(format!(
+            "a transaction in L1 block {block} was taken as confirmed at L1 time {at}, when the head was block {} ({num_confirmations} confirmations configured)",
+            head_at(*at)
+        )),
+    };
+    InvariantResult::from(CONFIRMATION_DEPTH, result)
+}
+
+/// What the checks on the batcher's posted channels need besides the ledger.
+#[derive(Debug, Clone, Default)]
+pub struct PostedContext {
+    /// The L2 safe head at the end.
+    pub safe_head: u64,
+    pub l2_genesis_timestamp: u64,
+    pub block_time_s: u64,
+    /// The newest canonical L1 block at the end.
+    pub l1_head: u64,
+    /// L1 blocks a posted channel may take to complete and be derived: the channel timeout.
+    pub settle_blocks: u64,
+    /// Channels the batcher dropped for a cause: timed out on chain, or thrown away by a state
+    /// clear (whose own cause `batcher_resets_explained` judges).
+    pub dropped: BTreeSet<ChannelId>,
+    /// L1 timestamps at which a batcher incarnation started: what its predecessor had in flight
+    /// was lost with it.
+    pub starts: Vec<u64>,
+    /// L1 timestamp windows of faults and their aftermath, where data may be lost or repeated.
+    pub disturbed: Vec<std::ops::Range<u64>>,
+}
+
+impl PostedContext {
+    fn disturbed(&self, timestamp: u64) -> bool {
+        self.disturbed.iter().any(|window| window.contains(&timestamp))
+    }
+
+    /// The channel's L2 blocks if it is complete and they are all safe: derivation used it (or
+    /// the same blocks from another channel).
+    fn derived(&self, channel: &PostedChannel) -> Option<std::ops::RangeInclusive<u64>> {
+        channel
+            .l2_blocks(self.l2_genesis_timestamp, self.block_time_s)
+            .filter(|blocks| *blocks.end() <= self.safe_head)
+    }
+}
+
+/// `batcher_channels_accounted`: every channel the batcher's frames landed in was derived (it
+/// is complete and its blocks are safe), dropped by the batcher for a cause, lost with a batcher
+/// incarnation that started afresh after it, or is still settling (its last frame within the
+/// channel timeout of the end). A channel that is none of these is data the batcher abandoned
+/// without saying so.
+pub fn check_channels_accounted(
+    posted: &BTreeMap<ChannelId, PostedChannel>,
+    ctx: &PostedContext,
+) -> InvariantResult {
+    let (mut derived, mut dropped, mut settling) = (0, 0, 0);
+    let mut abandoned = Vec::new();
+    for (id, channel) in posted {
+        let (first, last) = (channel.first_landing(), channel.last_landing());
+        if ctx.derived(channel).is_some() {
+            derived += 1;
+        } else if ctx.dropped.contains(id) || ctx.starts.iter().any(|&start| start > first.l1_timestamp) {
+            dropped += 1;
+        } else if last.l1_block + ctx.settle_blocks > ctx.l1_head {
+            settling += 1;
+        } else {
+            let frames = channel.frames.len();
+            abandoned.push(format!(
+                "{} ({frames} frames in L1 blocks {}..={}, {})",
+                alloy_primitives::hex::encode(id),
+                first.l1_block,
+                last.l1_block,
+                if channel.is_complete() { "complete, blocks not safe" } else { "incomplete" }
+            ));
+        }
+    }
+    let result = if abandoned.is_empty() {
+        Ok(format!(
+            "{} channels on L1: {derived} derived, {dropped} dropped for a cause, {settling} settling",
+            posted.len()
+        ))
+    } else {
+        Err(format!(
+            "{} of {} channels on L1 neither derived nor dropped: {}",
+            abandoned.len(),
+            posted.len(),
+            abandoned.join(", ")
+        ))
+    };
+    InvariantResult::from(CHANNELS_ACCOUNTED, result)
+}
+
+/// How long after a fault its consequences may still show in what the batcher posts (a
+/// restarted batcher reposting what its predecessor had in flight, a channel rebuilt after a
+/// reorg).
+pub const FAULT_AFTERMATH: Duration = Duration::from_secs(300);
+
+/// Most of the batcher's posted bytes, outside faults, that may repeat what is already on L1.
+pub const WASTE_BOUND_PERMILLE: u64 = 100;
+
+/// `batcher_da_efficiency`: outside faults (and their aftermath), the bytes the batcher posts
+/// carry new L2 blocks. Waste is a frame landed again, a complete channel whose blocks earlier
+/// channels already carried, and a channel abandoned incomplete; it stays within
+/// [`WASTE_BOUND_PERMILLE`] of the bytes posted.
+pub fn check_da_efficiency(
+    posted: &BTreeMap<ChannelId, PostedChannel>,
+    ctx: &PostedContext,
+) -> InvariantResult {
+    let (mut bytes, mut waste) = (0u64, 0u64);
+    let mut worst: Option<(u64, String)> = None;
+    let mut note = |wasted: u64, what: String| {
+        if worst.as_ref().is_none_or(|(w, _)| wasted > *w) {
+            worst = Some((wasted, what));
+        }
+    };
+    let mut by_landing: Vec<(&ChannelId, &PostedChannel)> = posted.iter().collect();
+    by_landing.sort_by_key(|(_, channel)| channel.first_landing().l1_block);
+    let mut carried = BTreeSet::new();
+    for (id, channel) in by_landing {
+        let quiet_bytes = |frames: &mut dyn Iterator<Item = (u64, u64)>| -> u64 {
+            frames.filter(|(_, timestamp)| !ctx.disturbed(*timestamp)).map(|(bytes, _)| bytes).sum()
+        };
+        let first =
+            quiet_bytes(&mut channel.frames.values().map(|(f, l)| (f.encoded_len() as u64, l.l1_timestamp)));
+        let repeated = quiet_bytes(&mut channel.repeats.iter().map(|(b, l)| (*b, l.l1_timestamp)));
+        bytes += first + repeated;
+        waste += repeated;
+        if repeated > 0 {
+            note(
+                repeated,
+                format!(
+                    "{} frames of {} landed again",
+                    channel.repeats.len(),
+                    alloy_primitives::hex::encode(id)
+                ),
+            );
+        }
+        let settled = channel.last_landing().l1_block + ctx.settle_blocks <= ctx.l1_head;
+        match channel.l2_blocks(ctx.l2_genesis_timestamp, ctx.block_time_s) {
+            Some(blocks) if blocks.clone().all(|n| carried.contains(&n)) => {
+                waste += first;
+                note(
+                    first,
+                    format!("{} carried L2 blocks {blocks:?} again", alloy_primitives::hex::encode(id)),
+                );
+            }
+            Some(blocks) => carried.extend(blocks),
+            None if settled && !ctx.dropped.contains(id) => {
+                waste += first;
+                note(first, format!("{} never completed", alloy_primitives::hex::encode(id)));
+            }
+            None => {}
+        }
+    }
+    let permille = (waste * 1000).checked_div(bytes).unwrap_or(0);
+    let result = if permille <= WASTE_BOUND_PERMILLE {
+        Ok(format!(
+            "{waste} of {bytes} bytes posted outside faults repeat or are lost ({permille} per mille)"
+        ))
+    } else {
+        let worst = worst.map(|(_, what)| what).unwrap_or_default();
+        Err(format!(
+            "{waste} of {bytes} bytes posted outside faults repeat or are lost ({permille} per mille, bound {WASTE_BOUND_PERMILLE}); the largest: {worst}"
+        ))
+    };
+    InvariantResult::from(DA_EFFICIENCY, result)
 }
 
 /// The first violation of an online invariant.
@@ -438,8 +610,19 @@ pub const BLOCK_ORACLE: &str = "l2_block_oracle";
 /// A panic anywhere in the run (a system under test crashed); reported only when it happens.
 pub const NO_PANIC: &str = "no_panic";
 
+/// Every batcher state clear has a cause in the world (online).
+pub const RESETS_EXPLAINED: &str = "batcher_resets_explained";
+/// Every channel on L1 was derived or dropped for a cause.
+pub const CHANNELS_ACCOUNTED: &str = "batcher_channels_accounted";
+/// The batcher's posted bytes outside faults carry new L2 blocks.
+pub const DA_EFFICIENCY: &str = "batcher_da_efficiency";
+/// `auto` DA picks the cheaper of calldata and blobs at the L1's prices (online).
+pub const DA_CHOICE: &str = "batcher_da_choice";
+/// Transactions are taken as confirmed at the configured depth.
+pub const CONFIRMATION_DEPTH: &str = "batcher_confirmation_depth";
+
 /// Every invariant's name.
-pub const NAMES: [&str; 17] = [
+pub const NAMES: [&str; 22] = [
     "l1_chain_linked",
     "l1_fee_market",
     "l1_nonce_order",
@@ -447,6 +630,8 @@ pub const NAMES: [&str; 17] = [
     "l1_heads_ordered",
     "batcher_nonce_gap",
     "throttle_within_one_poll",
+    RESETS_EXPLAINED,
+    DA_CHOICE,
     "batcher_da_bytes_drained",
     "l2_chain_linked",
     "l2_derived_equals_produced",
@@ -456,11 +641,15 @@ pub const NAMES: [&str; 17] = [
     "payload_no_spurious_fallback",
     BLOCK_ORACLE,
     "batcher_timeouts_real",
+    CHANNELS_ACCOUNTED,
+    DA_EFFICIENCY,
+    CONFIRMATION_DEPTH,
     NO_PANIC,
 ];
 
 /// The online invariants about the batcher, by name.
-pub const BATCHER_ONLINE: [&str; 2] = ["batcher_nonce_gap", "throttle_within_one_poll"];
+pub const BATCHER_ONLINE: [&str; 4] =
+    ["batcher_nonce_gap", "throttle_within_one_poll", RESETS_EXPLAINED, DA_CHOICE];
 
 /// The online invariants about L2 execution, by name.
 pub const L2_ONLINE: [&str; 2] = ["l2_state_root", "payload_no_spurious_fallback"];
@@ -512,13 +701,23 @@ impl Monitor {
 pub const NONCE_GAP_BOUND: Duration = Duration::from_secs(120);
 /// Slack on top of one poll interval for the throttling loop's RPC to reach the sequencer.
 const THROTTLE_SLACK: Duration = Duration::from_secs(2);
+/// How long deriving one large channel may take the rollup node, during which the batcher still
+/// counts the whole channel as pending.
+const CHANNEL_DERIVE_SLACK: Duration = Duration::from_secs(60);
 /// How often the online invariants are checked.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
+/// How long after a fault a batcher state clear may still be its consequence: a channel
+/// posted during the fault is judged missing only once the L1 has moved past its frames, at the
+/// latest a channel timeout (50 L1 blocks) later.
+const RESET_CAUSE_WINDOW: Duration = Duration::from_secs(600);
+/// How old the sync status a state clear acted on may be: one RPC timeout.
+const STATUS_AGE: Duration = Duration::from_secs(10);
 
 /// What [`watch`] looks at.
 pub struct Watched {
     pub monitor: Arc<Monitor>,
     pub l1: SharedChain,
+    pub l2: SharedL2,
     pub batcher: Address,
     pub stats: SharedBatcherStats,
     pub da_limits: Arc<Mutex<(u64, u64)>>,
@@ -526,21 +725,155 @@ pub struct Watched {
     pub poll: Duration,
     /// 0: throttling is off.
     pub throttle_threshold_bytes: u64,
+    /// The limits the batcher's controller sets at intensity 0.
+    pub unthrottled_limits: (u64, u64),
+    /// The PID controller's output decays with its history, not with the backlog: it is not held
+    /// to raising limits within a poll.
+    pub throttle_pid: bool,
+    /// Set when the batcher's DA type is `auto`.
+    pub auto_da: Option<AutoDa>,
+}
+
+/// What one transaction of each DA type carries under `auto`.
+#[derive(Debug, Clone, Copy)]
+pub struct AutoDa {
+    /// Bytes of a full calldata transaction (its frame and the version byte).
+    pub calldata_bytes: u128,
+    /// Blobs of a full blob transaction.
+    pub blobs: u128,
+}
+
+/// How much more than the other DA type `auto`'s choice may cost per byte at the L1's prices a
+/// moment later: fees move at most a block between the batcher's read and the oracle's (an
+/// eighth of the base fee, less of the blob fee), and the batcher prices blobs at EIP-7918's
+/// reserve, which never flips a choice on its own.
+const DA_CHOICE_SLACK_PERMILLE: u128 = 1_500;
+
+impl AutoDa {
+    /// (calldata, blobs) cost per byte in wei at the L1's next-block prices, with EIP-7623's
+    /// floor on calldata (compressed batcher data is all non-zero: four tokens a byte).
+    fn costs_per_byte(&self, chain: &L1Chain) -> (u128, u128) {
+        let price = u128::from(chain.next_base_fee()) + chain.suggest_tip();
+        let calldata = (21_000 + 40 * self.calldata_bytes) * price / self.calldata_bytes;
+        let blob_bytes = self.blobs * rollsim::protocol::blob::MAX_BLOB_DATA_SIZE as u128;
+        let blobs = (21_000 * price + self.blobs * 131_072 * chain.next_blob_fee()) / blob_bytes;
+        (calldata, blobs)
+    }
+}
+
+/// `batcher_da_choice`: each choice `auto` made on fee suggestions costs at most
+/// [`DA_CHOICE_SLACK_PERMILLE`] of the other type per byte at the L1's prices when checked (within a
+/// second of the choice).
+fn check_da_choices(w: &Watched, seen: &mut Vec<usize>) {
+    let Some(auto) = w.auto_da else { return };
+    let incarnations: Vec<_> = w.stats.lock().expect("stats lock").clone();
+    seen.resize(incarnations.len(), 0);
+    for (stats, seen) in incarnations.iter().zip(seen.iter_mut()) {
+        let stats = stats.lock().expect("stats lock");
+        let Some(choice) = stats.da_choices[*seen..].last().copied() else { continue };
+        *seen = stats.da_choices.len();
+        let (calldata, blobs) = auto.costs_per_byte(&l1::lock(&w.l1));
+        let (chosen, other) = if choice.use_blobs { (blobs, calldata) } else { (calldata, blobs) };
+        if chosen * 1_000 > other * DA_CHOICE_SLACK_PERMILLE {
+            let (name, other_name) =
+                if choice.use_blobs { ("blobs", "calldata") } else { ("calldata", "blobs") };
+            w.monitor.violate(
+                DA_CHOICE,
+                format!("auto DA chose {name} at {chosen} wei per byte when {other_name} cost {other} wei per byte"),
+            );
+        }
+    }
+}
+
+/// The L2 chain's DA backlog: the FastLZ estimate of its unsafe blocks (what op-batcher's
+/// pending bytes count), each block's estimate computed once.
+#[derive(Default)]
+struct Backlog {
+    /// Estimated DA bytes by block hash, of blocks above the safe head when last asked.
+    estimates: BTreeMap<B256, (u64, u64)>,
+}
+
+impl Backlog {
+    fn bytes(&mut self, l2: &SharedL2) -> u64 {
+        let chain = l2_chain::lock(l2);
+        let safe = chain.safe().number();
+        self.estimates.retain(|_, (number, _)| *number > safe);
+        let mut total = 0;
+        for number in safe + 1..=chain.head().number() {
+            let block = chain.block(number).expect("blocks up to the head exist");
+            let (_, bytes) = *self.estimates.entry(block.hash).or_insert_with(|| {
+                (number, rollsim::protocol::da_size::block_sizes(&block.block).estimated_da_bytes)
+            });
+            total += bytes;
+        }
+        total
+    }
+}
+
+/// `batcher_resets_explained`: a state clear other than a start needs a cause in the world: a
+/// fault in progress or over within [`RESET_CAUSE_WINDOW`] (an L1 reorg, a restart, lost DA data,
+/// ...), and a sync status that was true: the safe head it acted on was the rollup node's within
+/// [`STATUS_AGE`]. A batcher that throws its state away in a quiet world, or on a status the node
+/// never had, recovers silently from its own mistake.
+fn check_resets(w: &Watched, seen: &mut Vec<usize>) {
+    let incarnations: Vec<_> = w.stats.lock().expect("stats lock").clone();
+    seen.resize(incarnations.len(), 0);
+    for (stats, seen) in incarnations.iter().zip(seen.iter_mut()) {
+        let stats = stats.lock().expect("stats lock");
+        for reset in &stats.resets[*seen..] {
+            let at = sim_time_of(reset.at);
+            let unexplained = match reset.cause {
+                ResetCause::Start => None,
+                _ if !w.faults.disturbed_within(RESET_CAUSE_WINDOW) => {
+                    Some("with no fault in the last 10 minutes")
+                }
+                _ if !l2_chain::lock(&w.l2).was_safe_head(
+                    reset.safe_l2,
+                    at.saturating_sub(STATUS_AGE),
+                    at,
+                ) =>
+                {
+                    Some("on a safe head the rollup node did not have")
+                }
+                _ => None,
+            };
+            if let Some(why) = unexplained {
+                w.monitor.violate(
+                    RESETS_EXPLAINED,
+                    format!(
+                        "the batcher cleared its state at {:.3} s ({:?}, safe head {}) {why}, dropping {} channels with frames sent",
+                        at.as_secs_f64(),
+                        reset.cause,
+                        reset.safe_l2,
+                        reset.sent_channels_dropped.len()
+                    ),
+                );
+            }
+        }
+        *seen = stats.resets.len();
+    }
 }
 
 /// Checks the online invariants every second of simulated time. Runs as a world task.
 ///
 /// - `batcher_nonce_gap`: no batcher transaction is rejected for a nonce gap for longer than
 ///   [`NONCE_GAP_BOUND`] with no fault in progress.
-/// - `throttle_within_one_poll`: once pending DA bytes cross the threshold, the batcher's
-///   throttle limits are throttling and the sequencer holds them within one poll interval (the
-///   sequencer logs "da limits set"). Skipped within a poll of any fault.
+/// - `throttle_within_one_poll`, both ways: once pending DA bytes cross the threshold, the
+///   batcher's throttle limits are throttling and the sequencer holds them within one poll
+///   interval (the sequencer logs "da limits set"); once the L2 chain's own backlog (the DA
+///   estimate of its unsafe blocks, not the batcher's figure) is well below the threshold, the
+///   sequencer holds unthrottled limits within one poll. Skipped within a poll of any fault.
 pub async fn watch(w: Watched) {
     let grace = w.poll + THROTTLE_SLACK;
     let mut wrong_since: Option<Duration> = None;
+    let mut backlog = Backlog::default();
+    // Per batcher incarnation, the state clears and DA choices judged so far.
+    let (mut resets_seen, mut choices_seen) = (Vec::new(), Vec::new());
     loop {
         tokio::time::sleep(WATCH_EVERY).await;
         let now = sim_now();
+        check_resets(&w, &mut resets_seen);
+        check_da_choices(&w, &mut choices_seen);
         let gapped_since = {
             let chain = l1::lock(&w.l1);
             chain.gapped_since_slot(&w.batcher).map(|slot| Duration::from_secs(slot * chain.config().slot_s))
@@ -565,22 +898,32 @@ pub async fn watch(w: Watched) {
         }
         let limits = *w.da_limits.lock().expect("limits lock");
         let crossed = stats.unsafe_da_bytes > w.throttle_threshold_bytes;
-        let wrong = match stats.throttle {
+        let lowered_wrong = match stats.throttle {
             Some(p) => {
                 (crossed && !p.is_throttling()) || (p.max_tx_size_bytes, p.max_block_size_bytes) != limits
             }
             None => crossed,
         };
-        if !wrong {
+        let world_bytes = backlog.bytes(&w.l2);
+        // The batcher counts closed channels by their compressed output, which for incompressible
+        // data exceeds the FastLZ estimate by up to a fifth: "well below" leaves that margin.
+        let below = world_bytes * 5 / 4 < w.throttle_threshold_bytes;
+        // (0, 0) is no limit at all: a sequencer that has not been told any yet.
+        let unthrottled = limits == w.unthrottled_limits || limits == (0, 0);
+        let raised_wrong = !w.throttle_pid && below && !unthrottled;
+        if !lowered_wrong && !raised_wrong {
             wrong_since = None;
             continue;
         }
         let since = *wrong_since.get_or_insert(now);
-        if now - since > grace {
+        // A channel counts in the batcher's figure until its last block is safe, and the rollup
+        // node takes up to a minute to derive a large channel: raising gets that long on top.
+        let allowed = if lowered_wrong { grace } else { grace + CHANNEL_DERIVE_SLACK };
+        if now - since > allowed {
             w.monitor.violate(
                 "throttle_within_one_poll",
                 format!(
-                    "pending DA bytes {} (threshold {}): batcher limits {:?}, sequencer holds {limits:?} since {:.0} s",
+                    "pending DA bytes {} by the batcher, {world_bytes} by the L2 chain (threshold {}): batcher limits {:?}, sequencer holds {limits:?} since {:.0} s",
                     stats.unsafe_da_bytes,
                     w.throttle_threshold_bytes,
                     stats.throttle.map(|p| (p.max_tx_size_bytes, p.max_block_size_bytes)),
@@ -588,5 +931,116 @@ pub async fn watch(w: Watched) {
                 ),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::posted::Landing;
+    use rollsim::protocol::{
+        batch::{singular_channel_entry, SingularBatch},
+        compression::ChannelCompressor,
+        frame::Frame,
+    };
+
+    const GENESIS: u64 = 1_000;
+
+    /// A channel of singular batches for L2 blocks `blocks` (2 s apart from `GENESIS`) in `frames`
+    /// frames, landed in L1 block `l1_block` (timestamp `12 * l1_block`).
+    fn channel(id: u8, blocks: std::ops::RangeInclusive<u64>, frames: usize, l1_block: u64) -> PostedChannel {
+        let mut compressor = ChannelCompressor::zlib(9);
+        for number in blocks {
+            let batch = SingularBatch {
+                parent_hash: B256::ZERO,
+                epoch_num: 0,
+                epoch_hash: B256::ZERO,
+                timestamp: GENESIS + 2 * number,
+                transactions: Vec::new(),
+            };
+            compressor.write(&singular_channel_entry(&batch)).unwrap();
+        }
+        compressor.close().unwrap();
+        let mut data = Vec::new();
+        compressor.read_into(usize::MAX, &mut data);
+        let chunk = data.len().div_ceil(frames);
+        let landing = Landing { l1_block, l1_timestamp: 12 * l1_block };
+        let mut channel = PostedChannel::default();
+        for (number, part) in data.chunks(chunk).enumerate() {
+            let frame = Frame {
+                id: [id; 16],
+                number: number as u16,
+                data: part.to_vec(),
+                is_last: (number + 1) * chunk >= data.len(),
+            };
+            channel.frames.insert(number as u16, (frame, landing));
+        }
+        channel
+    }
+
+    fn ctx() -> PostedContext {
+        PostedContext {
+            safe_head: 100,
+            l2_genesis_timestamp: GENESIS,
+            block_time_s: 2,
+            l1_head: 200,
+            settle_blocks: 50,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_posted_channel_reads_back_to_its_l2_blocks() {
+        let channel = channel(1, 10..=19, 3, 5);
+        assert!(channel.is_complete());
+        assert_eq!(channel.l2_blocks(GENESIS, 2), Some(10..=19));
+        let mut missing = channel.clone();
+        missing.frames.remove(&1);
+        assert!(!missing.is_complete());
+        assert_eq!(missing.l2_blocks(GENESIS, 2), None);
+    }
+
+    /// Derived, dropped, lost with a restart or settling is accounted for; an old incomplete
+    /// channel nobody dropped is not.
+    #[test]
+    fn an_abandoned_channel_breaks_channels_accounted() {
+        let mut incomplete = channel(2, 20..=29, 3, 40);
+        incomplete.frames.remove(&2);
+        let posted = BTreeMap::from([([1; 16], channel(1, 10..=19, 2, 30)), ([2; 16], incomplete.clone())]);
+        let result = check_channels_accounted(&posted, &ctx());
+        assert!(!result.ok);
+        assert!(result.detail.contains(&alloy_primitives::hex::encode([2u8; 16])), "{}", result.detail);
+        assert!(result.detail.contains("incomplete"), "{}", result.detail);
+
+        let dropped = PostedContext { dropped: BTreeSet::from([[2; 16]]), ..ctx() };
+        assert!(check_channels_accounted(&posted, &dropped).ok);
+        let restarted = PostedContext { starts: vec![12 * 41], ..ctx() };
+        assert!(check_channels_accounted(&posted, &restarted).ok);
+        let settling = PostedContext { l1_head: 80, ..ctx() };
+        assert!(check_channels_accounted(&posted, &settling).ok);
+        let unsafe_blocks = PostedContext { safe_head: 15, l1_head: 70, ..ctx() };
+        assert!(check_channels_accounted(&posted, &unsafe_blocks).ok, "the first still settles");
+    }
+
+    /// A channel carrying blocks already on L1, or frames landed twice, is waste outside faults;
+    /// inside a fault's window it is not counted.
+    #[test]
+    fn reposted_blocks_break_da_efficiency_outside_faults() {
+        let first = channel(1, 10..=19, 2, 30);
+        let again = channel(2, 12..=19, 2, 35);
+        let posted = BTreeMap::from([([1; 16], first.clone()), ([2; 16], again)]);
+        let result = check_da_efficiency(&posted, &ctx());
+        assert!(!result.ok);
+        assert!(result.detail.contains("carried L2 blocks 12..=19 again"), "{}", result.detail);
+        let window = 12 * 33..12 * 36;
+        let in_fault = PostedContext { disturbed: vec![window], ..ctx() };
+        assert!(check_da_efficiency(&posted, &in_fault).ok);
+
+        let mut repeated = first;
+        let (frame, landing) = repeated.frames[&0].clone();
+        repeated.repeats.push((frame.encoded_len() as u64, Landing { l1_block: 31, ..landing }));
+        let posted = BTreeMap::from([([1; 16], repeated)]);
+        let result = check_da_efficiency(&posted, &ctx());
+        assert!(!result.ok && result.detail.contains("landed again"), "{}", result.detail);
     }
 }

@@ -13,6 +13,7 @@ pub mod invariants;
 pub mod l1;
 pub mod l2;
 pub mod net;
+pub mod posted;
 pub mod profile;
 pub mod report;
 pub mod rollup_node;

@@ -154,12 +154,14 @@ pub struct Submitter {
 }
 
 /// What the submitter did (read by tests through the trace and stats).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubmitterStats {
     pub txs: u64,
     pub channels: u64,
     pub reposts: u64,
     pub garbage: u64,
+    /// Garbage posted from the batcher's address: not the batcher's data.
+    pub batcher_garbage_txs: Vec<B256>,
 }
 
 impl Submitter {
@@ -323,7 +325,7 @@ impl Submitter {
 
     /// Runs forever on node `submitter`.
     pub async fn run(mut self) {
-        let mut stats = *self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner).clone();
         // The L2 block through which data was posted, and each post not yet safe: (through, L1
         // head when posted).
         let mut posted = 0u64;
@@ -361,6 +363,9 @@ impl Submitter {
                 };
                 if let Some(hash) = self.send(&wallet, &[data], false, fees).await {
                     stats.garbage += 1;
+                    if g.sender == GarbageSender::Batcher {
+                        stats.batcher_garbage_txs.push(hash);
+                    }
                     tracing::info!(target: "rollsim_sim::submitter", kind = ?g.kind, sender = ?g.sender, %hash, "garbage posted");
                 }
             }
@@ -371,7 +376,7 @@ impl Submitter {
                     unsafe_posts.push_back((through, status.head_l1.number));
                 }
             }
-            *self.stats.lock().unwrap_or_else(PoisonError::into_inner) = stats;
+            *self.stats.lock().unwrap_or_else(PoisonError::into_inner) = stats.clone();
         }
     }
 }

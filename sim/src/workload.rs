@@ -412,8 +412,14 @@ impl Workload {
             Kind::Calldata(bytes) => {
                 let input = self.calldata(bytes);
                 let gas = call_gas(&input);
-                let value = U256::from(self.rng.gen_range(1u64..1_000_000_000_000));
-                (self.someone(), value, Bytes::from(input), gas)
+                // One in ten carries no value to an address never seen before: the account is
+                // touched and left empty, so EIP-161 keeps it out of the state.
+                let (to, value) = if self.rng.gen_bool(0.1) {
+                    (Address::from(self.rng.gen::<[u8; 20]>()), U256::ZERO)
+                } else {
+                    (self.someone(), U256::from(self.rng.gen_range(1u64..1_000_000_000_000)))
+                };
+                (to, value, Bytes::from(input), gas)
             }
             Kind::Contract(index) => self.contract_call(index),
         };

@@ -30,19 +30,20 @@ use crate::{
     workload::Workload,
 };
 use alloy_consensus::{Block, BlockBody};
-use alloy_primitives::{keccak256, U256};
+use alloy_primitives::{keccak256, B256, U256};
 use kona_genesis::RollupConfig;
 use kona_protocol::{BlockInfo, L2BlockInfo};
 use madsim::{runtime::Handle, task::NodeId};
 use rand::{RngCore, SeedableRng};
 use rollsim::{
+    batcher::{BatcherStats, ResetCause},
     evm::OpEvmExecutor,
     payload::{PayloadProcessor, SimCosts, WorkloadExecutor},
     signer::LocalSigner,
 };
 use serde::Serialize;
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     future::Future,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     sync::{
@@ -56,6 +57,13 @@ use tracing_subscriber::{filter::Targets, layer::SubscriberExt, Layer as _};
 /// Simulated time since the world started. Panics outside a simulation.
 pub fn sim_now() -> Duration {
     madsim::time::TimeHandle::current().elapsed()
+}
+
+/// The simulated time of `at`, an instant a system under test read from tokio's clock (the
+/// simulation's under madsim).
+pub fn sim_time_of(at: tokio::time::Instant) -> Duration {
+    let time = madsim::time::TimeHandle::current();
+    time.elapsed().saturating_sub(time.now_instant().saturating_duration_since(at))
 }
 
 /// How to run.
@@ -261,6 +269,10 @@ pub struct World {
     pub monitor: Arc<invariants::Monitor>,
     /// When users stop sending, if early enough that the batcher must drain by the end.
     drain_from: Option<Duration>,
+    /// Each fault's window (start, end) in simulated time.
+    fault_windows: Vec<(Duration, Duration)>,
+    /// The batcher's `txmgr.num_confirmations`, when a batcher runs.
+    num_confirmations: u64,
     /// Wakes the running batcher's admin task to call `flush` (fault `batcher_flush`).
     batcher_flush: Arc<tokio::sync::Notify>,
 }
@@ -326,6 +338,8 @@ impl World {
             payload_faults: Arc::new(PayloadFaultSource::new(seed, &["sequencer", "rollup"])),
             monitor: Arc::new(invariants::Monitor::new(trace)),
             drain_from: None,
+            fault_windows: scenario.faults.iter().map(|f| (f.at(), f.end())).collect(),
+            num_confirmations: 0,
             batcher_flush: Arc::default(),
         };
         tokio::spawn(l1::produce_blocks(world.l1.clone()));
@@ -387,22 +401,31 @@ impl World {
             down: Arc::default(),
             batcher_flush: world.batcher_flush.clone(),
         };
-        for fault in &scenario.faults {
-            tokio::spawn(injector.clone().inject(fault.clone()));
-        }
+        tokio::spawn(injector.run(scenario.faults.clone()));
         if let (Some(batcher), Some(l2)) = (&scenario.batcher, &world.l2) {
             let config = batcher
                 .config(batcher_node::rollup_params(&l2.rollup), &scenario.l1)
                 .expect("validated with the scenario");
+            world.num_confirmations = config.txmgr.num_confirmations;
             tokio::spawn(invariants::watch(invariants::Watched {
                 monitor: world.monitor.clone(),
                 l1: world.l1.clone(),
+                l2: l2.chain.clone(),
                 batcher: batcher_signer().address(),
                 stats: world.batcher_stats.clone(),
                 da_limits: world.da_limits.clone().expect("an L2 runs"),
                 faults: world.fault_activity.clone(),
                 poll: config.poll_interval,
                 throttle_threshold_bytes: config.throttle.lower_threshold_bytes,
+                unthrottled_limits: {
+                    let p = rollsim::batcher::throttle::ThrottleController::new(config.throttle).params(0.0);
+                    (p.max_tx_size_bytes, p.max_block_size_bytes)
+                },
+                throttle_pid: config.throttle.controller == rollsim::batcher::throttle::ControllerType::Pid,
+                auto_da: (config.da_type == rollsim::batcher::DaType::Auto).then(|| invariants::AutoDa {
+                    calldata_bytes: config.max_frame_size(rollsim::batcher::DaType::Calldata) as u128 + 1,
+                    blobs: config.target_num_frames as u128,
+                }),
             }));
         }
         world
@@ -662,6 +685,69 @@ impl World {
     }
 
     /// Checks the invariants and gathers the counters.
+    /// The invariants on what the batcher posted, read back from the canonical L1.
+    fn check_posted(&self, l2: &L2World, incarnations: &[Arc<Mutex<BatcherStats>>]) -> Vec<InvariantResult> {
+        let mut timed_out = BTreeSet::new();
+        let mut ctx = invariants::PostedContext::default();
+        let chain = l1::lock(&self.l1);
+        let l1_time = |at: Duration| chain.config().genesis_timestamp + at.as_secs();
+        for stats in incarnations {
+            let stats = stats.lock().expect("stats lock");
+            timed_out.extend(stats.timed_out_channels.iter().copied());
+            for reset in &stats.resets {
+                ctx.dropped.extend(reset.sent_channels_dropped.iter().copied());
+                if reset.cause == ResetCause::Start {
+                    ctx.starts.push(l1_time(sim_time_of(reset.at)));
+                }
+            }
+        }
+        ctx.dropped.extend(timed_out.iter().copied());
+        ctx.disturbed = self
+            .fault_windows
+            .iter()
+            .map(|(at, end)| l1_time(*at)..l1_time(*end + invariants::FAULT_AFTERMATH))
+            .collect();
+        {
+            let l2_chain = l2::chain::lock(&l2.chain);
+            ctx.safe_head = l2_chain.safe().number();
+        }
+        ctx.l2_genesis_timestamp = l2.rollup.genesis.l2_time;
+        ctx.block_time_s = l2.rollup.block_time;
+        ctx.l1_head = chain.head().number();
+        ctx.settle_blocks = l2.rollup.granite_channel_timeout;
+        let skip: BTreeSet<B256> = self
+            .submitter_stats
+            .as_ref()
+            .map(|s| s.lock().expect("stats lock").batcher_garbage_txs.iter().copied().collect())
+            .unwrap_or_default();
+        let da = self.da.as_ref().map(|da| da.lock().expect("da lock"));
+        let inbox = l2.rollup.batch_inbox_address;
+        let posted = crate::posted::read(&chain, batcher_signer().address(), inbox, da.as_deref(), &skip);
+        let confirmed: Vec<(u64, u64)> = incarnations
+            .iter()
+            .flat_map(|s| {
+                let s = s.lock().expect("stats lock");
+                s.confirmations
+                    .iter()
+                    .map(|(at, block)| (l1_time(sim_time_of(*at)), *block))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut checks = vec![invariants::check_confirmation_depth(
+            &chain,
+            &confirmed,
+            self.num_confirmations,
+            &ctx.disturbed,
+        )];
+        // Judged only when the batcher dropped a channel as timed out.
+        if !timed_out.is_empty() {
+            checks.push(invariants::check_timeouts_real(&posted, ctx.settle_blocks, &timed_out));
+        }
+        checks.push(invariants::check_channels_accounted(&posted, &ctx));
+        checks.push(invariants::check_da_efficiency(&posted, &ctx));
+        checks
+    }
+
     fn finish(&self) -> (Duration, Vec<InvariantResult>, BTreeMap<&'static str, u64>) {
         let chain = l1::lock(&self.l1);
         let s = chain.stats();
@@ -738,7 +824,7 @@ impl World {
             }
         }
         if let Some(submitter) = &self.submitter_stats {
-            let s = *submitter.lock().expect("stats lock");
+            let s = submitter.lock().expect("stats lock").clone();
             stats.extend([
                 ("submitter_txs", s.txs),
                 ("submitter_channels", s.channels),
@@ -785,16 +871,8 @@ impl World {
             if let Some(stop) = self.drain_from {
                 checks.push(invariants::check_da_bytes_drained(last.unsafe_da_bytes, stop));
             }
-            // Judged only when the batcher dropped a channel as timed out.
-            let dropped: std::collections::BTreeSet<_> = incarnations
-                .iter()
-                .flat_map(|s| s.lock().expect("stats lock").timed_out_channels.clone())
-                .collect();
-            if let (false, Some(l2)) = (dropped.is_empty(), &self.l2) {
-                let chain = l1::lock(&self.l1);
-                let (inbox, timeout) = (l2.rollup.batch_inbox_address, l2.rollup.granite_channel_timeout);
-                let batcher = batcher_signer().address();
-                checks.push(invariants::check_timeouts_real(&chain, batcher, inbox, timeout, &dropped));
+            if let Some(l2) = &self.l2 {
+                checks.extend(self.check_posted(l2, &incarnations));
             }
         }
         (sim_now(), checks, stats)

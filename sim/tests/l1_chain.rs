@@ -10,6 +10,7 @@ use alloy_eips::{
 use alloy_primitives::{address, Address, Bytes, B256, U256};
 use rollsim::signer::LocalSigner;
 use rollsim_sim::{
+    invariants,
     l1::{
         chain::{L1Chain, ReorgError},
         forks::{L1Fork, L1Forks},
@@ -459,4 +460,28 @@ fn version_0_blob_transactions_pending_at_osaka_are_evicted_never_included() {
     let again =
         c.submit_raw(&alice.blob_tx(0, INBOX, vec![Blob::repeat_byte(1)], fees(10 * GWEI, GWEI), true));
     assert!(again.is_ok(), "{again:?}");
+}
+
+/// `batcher_confirmation_depth` holds for a confirmation taken with the head `num_confirmations - 1`
+/// blocks past inclusion, fails one block earlier, and leaves a confirmation inside a fault window
+/// unjudged.
+#[test]
+fn confirmation_depth_is_judged_against_the_canonical_head_at_the_time() {
+    let mut c = chain(quiet());
+    for _ in 0..20 {
+        next_slot(&mut c);
+    }
+    let at_block = |n: usize| c.canonical()[n].header.timestamp;
+    // Included in block 8, confirmed when block 10 was the head: 3 confirmations.
+    let confirmed = [(at_block(10), 8)];
+    assert!(invariants::check_confirmation_depth(&c, &confirmed, 3, &[]).ok);
+    let early = invariants::check_confirmation_depth(&c, &confirmed, 4, &[]);
+    assert!(!early.ok);
+    assert!(
+        early.detail.contains("L1 block 8") && early.detail.contains("head was block 10"),
+        "{}",
+        early.detail
+    );
+    let during_fault = at_block(9)..at_block(11);
+    assert!(invariants::check_confirmation_depth(&c, &confirmed, 4, std::slice::from_ref(&during_fault)).ok);
 }

@@ -76,3 +76,51 @@ fn payload_targets_per_account() {
 fn payload_bare_return_on_proof_error() {
     found_and_fixed("payload-bare-return-on-proof-error", "l2_state_root");
 }
+
+/// optimism#16298: an empty local-safe head (the rollup node's not-ready status after a reset)
+/// taken as a real one: the batcher starts afresh on a safe head the node never had.
+#[test]
+fn sync_status_zero_heads() {
+    found_and_fixed("sync-status-zero-heads", "batcher_resets_explained");
+}
+
+/// optimism#14517: a calldata transaction's gas limit below EIP-7623's floor: the L1 refuses every
+/// one, and nothing reaches the safe chain.
+#[test]
+fn gas_limit_below_floor() {
+    found_and_fixed("gas-limit-below-floor", "l2_safe_follows_unsafe");
+}
+
+/// reth#17331: a removal leaves stale hashes along its path: the sparse trie's root is wrong,
+/// and the node's stored state, taking that trie, disagrees with itself.
+#[test]
+fn sparse_removal_keeps_hashes() {
+    found_and_fixed("sparse-removal-keeps-hashes", "no_panic");
+}
+
+/// reth#21709: account updates still pending with the last batch are left out of the root: the
+/// rollup node's payload task hands over a state whose root is not the one it computed.
+#[test]
+fn root_before_accounts_drained() {
+    found_and_fixed("root-before-accounts-drained", "l2_state_root");
+}
+
+/// reth#21877: the multiproof task ends before every proof is back: a root of partial updates.
+#[test]
+fn multiproof_exits_undrained() {
+    found_and_fixed("multiproof-exits-undrained", "l2_state_root");
+}
+
+/// reth#26367: a zero-value call to a fresh address leaves an empty account in the hashed state:
+/// both nodes agree on the wrong root, and only kona-executor's block oracle sees it.
+#[test]
+fn empty_accounts_kept() {
+    found_and_fixed("empty-accounts-kept", "l2_block_oracle");
+}
+
+/// A txmgr that takes receipts as confirmed at inclusion (the broken double of
+/// `batcher_confirmation_depth`; no upstream issue).
+#[test]
+fn confirm_at_inclusion() {
+    found_and_fixed("confirm-at-inclusion", "batcher_confirmation_depth");
+}

@@ -125,11 +125,13 @@ impl ChannelManager {
     }
 
     /// Forgets everything; new channels count their duration from `l1_origin_last_submitted`.
-    pub fn clear(&mut self, l1_origin_last_submitted: BlockNumHash) {
+    /// Returns the channels dropped that had sent frames.
+    pub fn clear(&mut self, l1_origin_last_submitted: BlockNumHash) -> Vec<ChannelId> {
         #[cfg(feature = "planted-bugs")]
         if crate::planted::active("stuck-pending-da-bytes") {
             self.stale_da_bytes = self.unsafe_da_bytes();
         }
+        let sent = self.channels.iter().filter(|c| !c.none_submitted()).map(Channel::id).collect();
         self.blocks.clear();
         self.block_cursor = 0;
         self.l1_origin_last_submitted = l1_origin_last_submitted;
@@ -137,6 +139,7 @@ impl ChannelManager {
         self.current = None;
         self.channels.clear();
         self.tx_channels.clear();
+        sent
     }
 
     /// Appends an unsafe block; refuses a block that does not extend the newest one.

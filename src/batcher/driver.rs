@@ -27,7 +27,7 @@ use super::{
 };
 use crate::{
     ports::{with_timeout, AltDa, PortError, RollupNode, SyncStatus, L1, L2},
-    protocol::tx_data::ALT_DA_VERSION,
+    protocol::{frame::ChannelId, tx_data::ALT_DA_VERSION},
     signer::LocalSigner,
 };
 use alloy_eips::BlockNumHash;
@@ -90,7 +90,43 @@ pub struct BatcherStats {
     /// Fill of the channels closed full.
     pub fill: FillStats,
     /// Channels dropped because their confirmed frames were judged timed out on chain.
-    pub timed_out_channels: Vec<crate::protocol::frame::ChannelId>,
+    pub timed_out_channels: Vec<ChannelId>,
+    /// Every time the channel state was thrown away (op-batcher's `clearState`), with why: what
+    /// an oracle needs to tell a recovery the world caused from one the batcher caused itself.
+    pub resets: Vec<StateReset>,
+    /// Every choice `auto` DA made on fee suggestions: what an oracle prices against the L1's.
+    pub da_choices: Vec<DaChoice>,
+    /// When each transaction was taken as confirmed, and the L1 block that included it.
+    pub confirmations: Vec<(Instant, u64)>,
+}
+
+/// One `auto` DA decision for a new channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaChoice {
+    pub at: Instant,
+    pub use_blobs: bool,
+}
+
+/// Why the batcher threw its channel state away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetCause {
+    /// `startBatcher`: a (re)started batcher begins from the rollup node's safe head.
+    Start,
+    /// A loaded block did not extend the newest one: the unsafe chain reorged.
+    UnsafeReorg,
+    /// Sync actions started afresh, for this decision-table row.
+    Sync(SyncReason),
+}
+
+/// One state clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateReset {
+    pub at: Instant,
+    pub cause: ResetCause,
+    /// The local-safe L2 block number of the sync status acted on.
+    pub safe_l2: u64,
+    /// Channels thrown away with frames already sent: their data goes out again.
+    pub sent_channels_dropped: Vec<ChannelId>,
 }
 
 /// The reference a queued send carries back with its result (upstream `txRef`).
@@ -228,7 +264,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Batcher<A, B, C, D> {
         let (shutdown, kill) = (Cancel::new(), Cancel::new());
         *lock(&self.inner.prev_current_l1) = 0;
         *lock(&self.inner.txpool) = TxpoolState::Good;
-        self.inner.clear_state(&shutdown).await;
+        self.inner.clear_state(&shutdown, ResetCause::Start).await;
         let (publish_tx, publish_rx) = mpsc::channel(1);
         let (unsafe_tx, unsafe_rx) = mpsc::channel(1);
         let (receipts_tx, receipts_rx) = mpsc::channel(1);
@@ -320,7 +356,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
                         tracing::warn!(target: TARGET, %error, "unsafe chain reorged: clearing state after node sync");
                         lock(&self.stats).reorgs_detected += 1;
                         self.wait_node_sync(&shutdown).await;
-                        self.clear_state(&shutdown).await;
+                        self.clear_state(&shutdown, ResetCause::UnsafeReorg).await;
                         continue;
                     }
                     Err(LoadError::Other(error)) => {
@@ -370,8 +406,8 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
         }
         *prev_current_l1 = status.current_l1.number;
         if let Some(origin) = actions.clear_state {
-            lock(&self.stats).state_clears += 1;
-            manager.clear(origin);
+            let safe_l2 = status.local_safe_l2.block_info.number;
+            self.reset(&mut manager, origin, ResetCause::Sync(reason), safe_l2);
         } else {
             manager.prune_safe_blocks(actions.blocks_to_prune);
             manager.prune_channels(actions.channels_to_prune);
@@ -443,17 +479,25 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
         }
     }
 
+    /// Clears the channel state, new channels counting from `origin`, and records why.
+    fn reset(&self, manager: &mut ChannelManager, origin: BlockNumHash, cause: ResetCause, safe_l2: u64) {
+        let sent_channels_dropped = manager.clear(origin);
+        let mut stats = lock(&self.stats);
+        stats.state_clears += 1;
+        stats.resets.push(StateReset { at: super::now(), cause, safe_l2, sent_channels_dropped });
+    }
+
     /// Clears the channel manager from the rollup node's local-safe L1 origin (genesis L1 if 0),
     /// retrying every 5 s; cancelled => cleared from nothing.
-    async fn clear_state(&self, shutdown: &Cancel) {
+    async fn clear_state(&self, shutdown: &Cancel, cause: ResetCause) {
         loop {
             match with_timeout(self.timeout(), "optimism_syncStatus", self.ports.rollup.sync_status()).await {
                 Ok(status) => {
                     let origin = status.local_safe_l2.l1_origin;
                     let origin = if origin.number == 0 { self.config.rollup.genesis_l1 } else { origin };
-                    tracing::info!(target: TARGET, origin = origin.number, "clearing state");
-                    lock(&self.manager).clear(origin);
-                    lock(&self.stats).state_clears += 1;
+                    tracing::info!(target: TARGET, origin = origin.number, ?cause, "clearing state");
+                    let safe_l2 = status.local_safe_l2.block_info.number;
+                    self.reset(&mut lock(&self.manager), origin, cause, safe_l2);
                     return;
                 }
                 Err(error) => {
@@ -542,28 +586,32 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
         let data = {
             let mut manager = lock(&self.manager);
             let mut rng = lock(&self.rng);
+            let mut priced = None;
             let data = manager
                 .tx_data(tip.number, pi, &mut *rng, |current| match self.config.da_type {
                     DaType::Auto if throttling => self.blob_cfg,
                     DaType::Auto => match caps {
-                        Some(caps)
-                            if auto_uses_blobs(
-                                &self.blob_cfg,
-                                &self.calldata_cfg,
-                                &caps,
-                                self.txmgr.cell_proofs_at(caps.l1_timestamp),
-                                false,
-                            ) =>
-                        {
-                            self.blob_cfg
+                        Some(caps) => {
+                            let osaka = self.txmgr.cell_proofs_at(caps.l1_timestamp);
+                            let blobs =
+                                auto_uses_blobs(&self.blob_cfg, &self.calldata_cfg, &caps, osaka, false);
+                            priced = Some(blobs);
+                            if blobs {
+                                self.blob_cfg
+                            } else {
+                                self.calldata_cfg
+                            }
                         }
-                        Some(_) => self.calldata_cfg,
                         None => *current,
                     },
                     _ => *current,
                 })
                 .map_err(|e| e.to_string())?;
-            lock(&self.stats).fill = manager.fill_stats();
+            let mut stats = lock(&self.stats);
+            stats.fill = manager.fill_stats();
+            if let Some(use_blobs) = priced {
+                stats.da_choices.push(DaChoice { at: super::now(), use_blobs });
+            }
             data
         };
         let Some(data) = data else { return Ok(false) };
@@ -646,6 +694,12 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
         receipts: &mpsc::Sender<TxResult<TxRef>>,
     ) {
         candidate.gas_limit = floor_data_gas(&candidate.tx_data);
+        // Before upstream 14517 the limit was the intrinsic gas, below the floor for batcher data.
+        #[cfg(feature = "planted-bugs")]
+        if crate::planted::active("gas-limit-below-floor") {
+            let zeros = candidate.tx_data.iter().filter(|b| **b == 0).count() as u64;
+            candidate.gas_limit = 21_000 + 4 * zeros + 16 * (candidate.tx_data.len() as u64 - zeros);
+        }
         lock(&self.stats).txs_sent += 1;
         queue.send(tx_ref, candidate, receipts.clone()).await;
     }
@@ -722,6 +776,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
                     {
                         let mut stats = lock(&self.stats);
                         stats.txs_confirmed += 1;
+                        stats.confirmations.push((super::now(), receipt.block_number));
                         if tx_ref.is_blob {
                             stats.blob_txs_confirmed += 1;
                         } else {

@@ -77,8 +77,11 @@ pub fn compute_sync_actions<B: QueuedBlock, C: ChannelStatus>(
 ) -> (Option<SyncActions>, SyncReason) {
     let safe = status.local_safe_l2;
     let unsafe_head = status.unsafe_l2;
-    if safe == Default::default() || unsafe_head == Default::default() || status.head_l1 == Default::default()
-    {
+    let empty_l2 = safe == Default::default() || unsafe_head == Default::default();
+    // Before upstream 16298 only an empty L1 head was recognised.
+    #[cfg(feature = "planted-bugs")]
+    let empty_l2 = empty_l2 && !crate::planted::active("sync-status-zero-heads");
+    if empty_l2 || status.head_l1 == Default::default() {
         return (None, SyncReason::EmptySyncStatus);
     }
     if status.current_l1.number < prev_current_l1 {

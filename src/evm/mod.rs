@@ -323,6 +323,12 @@ pub fn tx_state(state: &EvmState) -> (TxState, BTreeMap<B256, Bytes>) {
     let mut codes = BTreeMap::new();
     for (address, account) in state.iter().filter(|(_, account)| account.is_touched()) {
         let destroyed = account.is_selfdestructed() || account.is_empty();
+        // reth before 26367 kept a new account left empty in the hashed state.
+        #[cfg(feature = "planted-bugs")]
+        let destroyed = destroyed
+            && !(crate::planted::active("empty-accounts-kept")
+                && !account.is_selfdestructed()
+                && account.is_loaded_as_not_existing());
         let storage = if destroyed {
             BTreeMap::new()
         } else {

@@ -486,6 +486,11 @@ impl MultiProofTask {
 
     /// Every sequence number handed out has come back and been delivered, and no update will come.
     fn is_done(&self) -> bool {
+        // reth before 21877 ended the task once state updates stopped, proofs still out.
+        #[cfg(feature = "planted-bugs")]
+        if crate::planted::active("multiproof-exits-undrained") {
+            return self.finished;
+        }
         self.finished && self.processed == self.requested && !self.sequencer.has_pending()
     }
 }

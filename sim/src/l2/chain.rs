@@ -8,6 +8,7 @@ use op_alloy_consensus::OpTxEnvelope;
 use std::{
     collections::{BTreeMap, VecDeque},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
 };
 
 /// A user transaction waiting in the sequencer's pool.
@@ -49,6 +50,8 @@ pub struct L2Chain {
     finalized: u64,
     /// For each safe block, the L1 block its batch was read from (genesis: L1 genesis).
     derived_from: Vec<BlockNumHash>,
+    /// Every change of the safe head: (simulated time, new safe block number).
+    safe_history: Vec<(Duration, u64)>,
     nonces: BTreeMap<Address, u64>,
     pool: VecDeque<PendingTx>,
     /// Transactions taken from the pool for the block being built: they go back to the pool if it
@@ -80,6 +83,7 @@ impl L2Chain {
         Self {
             blocks: vec![Arc::new(genesis)],
             safe: 0,
+            safe_history: Vec::new(),
             finalized: 0,
             derived_from: vec![l1_genesis],
             nonces: BTreeMap::new(),
@@ -213,8 +217,20 @@ impl L2Chain {
         if number < self.safe {
             self.stats.safe_rewinds += 1;
         }
+        if number != self.safe {
+            self.safe_history.push((crate::world::sim_now(), number));
+        }
         self.safe = number;
         self.finalized = self.finalized.min(number);
+    }
+
+    /// Whether block `number` was the safe head at some moment in `from..=to` (simulated time).
+    pub fn was_safe_head(&self, number: u64, from: Duration, to: Duration) -> bool {
+        // The safe head at `from` is the last change before it (genesis before any).
+        let first = self.safe_history.partition_point(|(at, _)| *at <= from);
+        let at_from = first.checked_sub(1).map_or(0, |i| self.safe_history[i].1);
+        at_from == number
+            || self.safe_history[first..].iter().take_while(|(at, _)| *at <= to).any(|(_, n)| *n == number)
     }
 
     /// Finalizes the newest safe block derived from L1 at or below `l1_finalized`.

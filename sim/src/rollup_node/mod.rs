@@ -7,7 +7,9 @@
 //!   deposit-only block and the channel is flushed.
 //! - L1 reorg (the pipeline asks for a reset): the safe head rewinds to the newest block whose L1
 //!   origin and source L1 block are still canonical, and derivation restarts from its origin.
-//! - `optimism_syncStatus` answers as op-node does.
+//! - `optimism_syncStatus` answers as op-node does, with empty L2 heads from a boot or a reset
+//!   until derivation has caught up with the L1 head (the not-ready status a batcher must
+//!   recognise).
 
 pub mod oracle;
 pub mod providers;
@@ -56,6 +58,10 @@ struct L1View {
     head: BlockInfo,
     safe: BlockInfo,
     finalized: BlockInfo,
+    /// Whether derivation has caught up with the L1 head since the node booted or last reset.
+    /// Until then the status reports empty L2 heads, op-node's not-ready status while its engine
+    /// is not synced (which optimism#16298 taught the batcher to recognise).
+    synced: bool,
 }
 
 /// What the rollup node shares with the world across restarts.
@@ -175,6 +181,7 @@ impl RollupNode {
             }
             let cursor = lock(&self.chain).safe().info;
             let step = pipeline.step(cursor).await;
+            let set_synced = |synced| view.lock().unwrap_or_else(PoisonError::into_inner).synced = synced;
             if let Some(origin) = pipeline.origin() {
                 view.lock().unwrap_or_else(PoisonError::into_inner).current = origin;
             }
@@ -193,10 +200,12 @@ impl RollupNode {
                     PipelineErrorKind::Temporary(PipelineError::NotEnoughData) => {}
                     PipelineErrorKind::Temporary(_) => {
                         self.refresh_l1_view(&l1, &view).await;
+                        set_synced(true);
                         self.wait_for_next_l1_block().await;
                     }
                     PipelineErrorKind::Reset(reason) => {
                         tracing::info!(target: "rollsim_sim::rollup_node", %reason, "derivation reset");
+                        set_synced(false);
                         while let Err(error) = self.reset(&mut pipeline, &l1).await {
                             tracing::info!(target: "rollsim_sim::rollup_node", %error, "pipeline reset failed: retrying");
                             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -204,6 +213,7 @@ impl RollupNode {
                     }
                     PipelineErrorKind::Critical(error) => {
                         tracing::warn!(target: "rollsim_sim::rollup_node", %error, "critical derivation error: resetting");
+                        set_synced(false);
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         let _ = self.reset(&mut pipeline, &l1).await;
                     }
@@ -392,17 +402,18 @@ fn rpc_server(chain: SharedL2, view: Arc<Mutex<L1View>>) -> RpcServer {
     server.register::<SyncStatusMethod>(move |()| {
         let view = *view.lock().unwrap_or_else(PoisonError::into_inner);
         let chain = lock(&chain);
+        let l2 = |info: L2BlockInfo| if view.synced { info } else { L2BlockInfo::default() };
         Ok(SyncStatus {
             current_l1: view.current,
             current_l1_finalized: view.finalized,
             head_l1: view.head,
             safe_l1: view.safe,
             finalized_l1: view.finalized,
-            unsafe_l2: chain.head().info,
-            safe_l2: chain.safe().info,
-            finalized_l2: chain.finalized().info,
-            cross_unsafe_l2: chain.head().info,
-            local_safe_l2: chain.safe().info,
+            unsafe_l2: l2(chain.head().info),
+            safe_l2: l2(chain.safe().info),
+            finalized_l2: l2(chain.finalized().info),
+            cross_unsafe_l2: l2(chain.head().info),
+            local_safe_l2: l2(chain.safe().info),
         })
     });
     server

@@ -185,7 +185,17 @@ impl Verifier {
             }
             let state_root = self.state.advance(&outcome.state, &outcome.output.codes, outcome.trie);
             self.hashes.push(block.hash);
-            debug_assert_eq!(root.state_root, state_root, "the task's root or the fallback's is the state's");
+            if root.state_root != state_root {
+                // The payload task's root is not the root of the state it handed over: a payload
+                // processor bug, whatever the header says.
+                let detail = format!(
+                    "block {} ({}): the payload task's root {} is not its own state's root {state_root}",
+                    block.number(),
+                    block.hash,
+                    root.state_root
+                );
+                self.monitor.violate("l2_state_root", detail);
+            }
             if let Some(fallback) = &root.fallback {
                 self.count(|stats| stats.fallbacks += 1);
                 if !injected && state_root == expected {

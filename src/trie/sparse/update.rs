@@ -128,6 +128,10 @@ impl RevealedTrie {
             self.removed.insert(*leaf);
         }
         self.values.remove(full_path);
+        #[cfg(feature = "planted-bugs")]
+        if crate::planted::active("sparse-removal-keeps-hashes") {
+            return Ok(());
+        }
         self.prefix_set.insert(*full_path);
         Ok(())
     }

@@ -436,8 +436,6 @@ pub fn check_confirmation_depth(
 pub struct PostedContext {
     /// The L2 safe head at the end.
     pub safe_head: u64,
-    pub l2_genesis_timestamp: u64,
-    pub block_time_s: u64,
     /// The newest canonical L1 block at the end.
     pub l1_head: u64,
     /// L1 blocks a posted channel may take to complete and be derived: the channel timeout.
@@ -460,9 +458,7 @@ impl PostedContext {
     /// The channel's L2 blocks if it is complete and they are all safe: derivation used it (or
     /// the same blocks from another channel).
     fn derived(&self, channel: &PostedChannel) -> Option<std::ops::RangeInclusive<u64>> {
-        channel
-            .l2_blocks(self.l2_genesis_timestamp, self.block_time_s)
-            .filter(|blocks| *blocks.end() <= self.safe_head)
+        channel.l2_blocks.clone().filter(|blocks| *blocks.end() <= self.safe_head)
     }
 }
 
@@ -558,7 +554,7 @@ pub fn check_da_efficiency(
             );
         }
         let settled = channel.last_landing().l1_block + ctx.settle_blocks <= ctx.l1_head;
-        match channel.l2_blocks(ctx.l2_genesis_timestamp, ctx.block_time_s) {
+        match channel.l2_blocks.clone() {
             Some(blocks) if blocks.clone().all(|n| carried.contains(&n)) => {
                 waste += first;
                 note(
@@ -975,38 +971,37 @@ mod tests {
             };
             channel.frames.insert(number as u16, (frame, landing));
         }
+        channel.l2_blocks = channel.read_l2_blocks(GENESIS, 2);
+        channel
+    }
+
+    /// `channel` without frame `number`, decoded again.
+    fn without_frame(mut channel: PostedChannel, number: u16) -> PostedChannel {
+        channel.frames.remove(&number);
+        channel.l2_blocks = channel.read_l2_blocks(GENESIS, 2);
         channel
     }
 
     fn ctx() -> PostedContext {
-        PostedContext {
-            safe_head: 100,
-            l2_genesis_timestamp: GENESIS,
-            block_time_s: 2,
-            l1_head: 200,
-            settle_blocks: 50,
-            ..Default::default()
-        }
+        PostedContext { safe_head: 100, l1_head: 200, settle_blocks: 50, ..Default::default() }
     }
 
     #[test]
     fn a_posted_channel_reads_back_to_its_l2_blocks() {
         let channel = channel(1, 10..=19, 3, 5);
         assert!(channel.is_complete());
-        assert_eq!(channel.l2_blocks(GENESIS, 2), Some(10..=19));
-        let mut missing = channel.clone();
-        missing.frames.remove(&1);
+        assert_eq!(channel.l2_blocks, Some(10..=19));
+        let missing = without_frame(channel, 1);
         assert!(!missing.is_complete());
-        assert_eq!(missing.l2_blocks(GENESIS, 2), None);
+        assert_eq!(missing.l2_blocks, None);
     }
 
     /// Derived, dropped, lost with a restart or settling is accounted for; an old incomplete
     /// channel nobody dropped is not.
     #[test]
     fn an_abandoned_channel_breaks_channels_accounted() {
-        let mut incomplete = channel(2, 20..=29, 3, 40);
-        incomplete.frames.remove(&2);
-        let posted = BTreeMap::from([([1; 16], channel(1, 10..=19, 2, 30)), ([2; 16], incomplete.clone())]);
+        let incomplete = without_frame(channel(2, 20..=29, 3, 40), 2);
+        let posted = BTreeMap::from([([1; 16], channel(1, 10..=19, 2, 30)), ([2; 16], incomplete)]);
         let result = check_channels_accounted(&posted, &ctx());
         assert!(!result.ok);
         assert!(result.detail.contains(&alloy_primitives::hex::encode([2u8; 16])), "{}", result.detail);

@@ -31,6 +31,9 @@ pub struct PostedChannel {
     pub frames: BTreeMap<u16, (Frame, Landing)>,
     /// Frames landed again (a number already on chain), with their encoded bytes.
     pub repeats: Vec<(u64, Landing)>,
+    /// The L2 blocks its batches carry, once it is complete and decodes: decoded once, by
+    /// [`read`].
+    pub l2_blocks: Option<RangeInclusive<u64>>,
 }
 
 impl PostedChannel {
@@ -65,8 +68,13 @@ impl PostedChannel {
             .expect("a posted channel has a frame")
     }
 
-    /// The L2 blocks its batches carry (by timestamp), if it is complete and decodes.
-    pub fn l2_blocks(&self, l2_genesis_timestamp: u64, block_time_s: u64) -> Option<RangeInclusive<u64>> {
+    /// Decompresses and decodes the channel: the L2 blocks its batches carry (by timestamp), if it
+    /// is complete and decodes.
+    pub fn read_l2_blocks(
+        &self,
+        l2_genesis_timestamp: u64,
+        block_time_s: u64,
+    ) -> Option<RangeInclusive<u64>> {
         if !self.is_complete() {
             return None;
         }
@@ -89,14 +97,16 @@ impl PostedChannel {
 }
 
 /// Every channel of `batcher`'s canonical transactions to `inbox`, by id, but transactions in
-/// `skip` (another sender's garbage from the batcher's address). Frames behind an AltDA
-/// commitment are read from `da`; a commitment whose data the server lost carries none.
+/// `skip` (another sender's garbage from the batcher's address), each complete one decoded to its
+/// L2 blocks (`(l2_genesis_timestamp, block_time_s)` turn batch timestamps into numbers). Frames
+/// behind an AltDA commitment are read from `da`; a commitment whose data the server lost
+/// carries none.
 pub fn read(
     chain: &L1Chain,
-    batcher: Address,
-    inbox: Address,
+    (batcher, inbox): (Address, Address),
     da: Option<&DaStore>,
     skip: &BTreeSet<B256>,
+    (l2_genesis_timestamp, block_time_s): (u64, u64),
 ) -> BTreeMap<ChannelId, PostedChannel> {
     let mut channels: BTreeMap<ChannelId, PostedChannel> = BTreeMap::new();
     for block in chain.canonical() {
@@ -131,6 +141,9 @@ pub fn read(
                 }
             }
         }
+    }
+    for channel in channels.values_mut() {
+        channel.l2_blocks = channel.read_l2_blocks(l2_genesis_timestamp, block_time_s);
     }
     channels
 }

@@ -711,8 +711,6 @@ impl World {
             let l2_chain = l2::chain::lock(&l2.chain);
             ctx.safe_head = l2_chain.safe().number();
         }
-        ctx.l2_genesis_timestamp = l2.rollup.genesis.l2_time;
-        ctx.block_time_s = l2.rollup.block_time;
         ctx.l1_head = chain.head().number();
         ctx.settle_blocks = l2.rollup.granite_channel_timeout;
         let skip: BTreeSet<B256> = self
@@ -722,7 +720,9 @@ impl World {
             .unwrap_or_default();
         let da = self.da.as_ref().map(|da| da.lock().expect("da lock"));
         let inbox = l2.rollup.batch_inbox_address;
-        let posted = crate::posted::read(&chain, batcher_signer().address(), inbox, da.as_deref(), &skip);
+        let timing = (l2.rollup.genesis.l2_time, l2.rollup.block_time);
+        let posted =
+            crate::posted::read(&chain, (batcher_signer().address(), inbox), da.as_deref(), &skip, timing);
         let confirmed: Vec<(u64, u64)> = incarnations
             .iter()
             .flat_map(|s| {

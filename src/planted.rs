@@ -7,7 +7,7 @@
 use std::cell::Cell;
 
 /// Every toggle: (name, the upstream issue it re-creates).
-pub const BUGS: [(&str, &str); 14] = [
+pub const BUGS: [(&str, &str); 16] = [
     ("timeout-no-confirmations", "12363: Channel::is_timed_out reads the minimum inclusion block as zero"),
     ("stuck-pending-da-bytes", "14518: pending DA bytes of cleared state are still counted after a clear"),
     ("force-publish-no-channel", "18701: a flush with no current channel dereferences nil in getReadyChannel"),
@@ -50,6 +50,14 @@ pub const BUGS: [(&str, &str); 14] = [
     (
         "confirm-at-inclusion",
         "no upstream issue: a txmgr that takes a receipt as confirmed at inclusion, whatever num_confirmations",
+    ),
+    (
+        "span-legacy-always-protected",
+        "8458: a span batch takes every legacy transaction as EIP-155 protected: a pre-EIP-155 one derives as another transaction",
+    ),
+    (
+        "blob-bump-ten-percent",
+        "7513: a blob transaction's fees are bumped by 10%, as any other's; geth's blob pool wants 100%",
     ),
     (
         "multiproof-exits-undrained",

@@ -9,7 +9,11 @@ use alloy_consensus::{
     crypto::secp256k1::sign_message, transaction::PooledTransaction, SignableTransaction, Signed,
     TxEip4844WithSidecar, TxEnvelope,
 };
-use alloy_eips::{eip2718::Encodable2718, eip7594::BlobTransactionSidecarVariant};
+use alloy_eips::{
+    eip2718::Encodable2718,
+    eip7594::BlobTransactionSidecarVariant,
+    eip7702::{Authorization, SignedAuthorization},
+};
 use alloy_primitives::{keccak256, Address, Signature, B256};
 use secp256k1::{PublicKey, SecretKey, SECP256K1};
 
@@ -42,6 +46,13 @@ impl LocalSigner {
         let signature = sign_message(self.secret, tx.signature_hash())
             .expect("a key that constructed a LocalSigner signs any 32-byte digest");
         tx.into_signed(signature)
+    }
+
+    /// Signs an EIP-7702 authorization: this key's account delegates to `authorization.address`.
+    pub fn sign_authorization(&self, authorization: Authorization) -> SignedAuthorization {
+        let signature = sign_message(self.secret, authorization.signature_hash())
+            .expect("a key that constructed a LocalSigner signs any 32-byte digest");
+        authorization.into_signed(signature)
     }
 }
 
@@ -78,5 +89,17 @@ mod tests {
             signer.sign(TxEip1559 { chain_id: 1, nonce: 3, gas_limit: 21_000, ..Default::default() });
         assert_eq!(signed.recover_signer().unwrap(), signer.address());
         assert!(LocalSigner::new(B256::ZERO).is_err(), "zero is not a valid secret key");
+    }
+
+    #[test]
+    fn authorization_recovers_to_the_authority() {
+        let signer = LocalSigner::new(B256::repeat_byte(0x22)).unwrap();
+        let authorization = Authorization {
+            chain_id: alloy_primitives::U256::from(901),
+            address: Address::repeat_byte(5),
+            nonce: 0,
+        };
+        let signed = signer.sign_authorization(authorization);
+        assert_eq!(signed.recover_authority().unwrap(), signer.address());
     }
 }

@@ -12,11 +12,15 @@ use crate::{
     l2::chain::{self as l2_chain, L2Chain, SharedL2},
     rollup_node::verifier::VerifierStats,
     trace::Trace,
+    workload::{TxType, TxTypeMix},
     world::{sim_now, sim_time_of},
 };
 use alloy_eips::eip1559::{calc_next_block_base_fee, BaseFeeParams};
 use alloy_primitives::{Address, B256};
-use rollsim::batcher::ResetCause;
+use rollsim::batcher::{
+    txmgr::{FeeBump, TxFees},
+    ResetCause,
+};
 use rollsim::protocol::frame::ChannelId;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -343,6 +347,49 @@ fn derived_equals_produced(chain: &L2Chain) -> Result<String, String> {
     Ok(format!("{safe} safe blocks equal the sequencer's"))
 }
 
+/// User transactions of each type in the safe chain, in [`TxType::ALL`]'s order.
+pub fn safe_tx_types(chain: &L2Chain) -> [u64; 5] {
+    let mut counts = [0; 5];
+    for number in 1..=chain.safe().number() {
+        let block = chain.block(number).expect("safe blocks exist");
+        for tx_type in block.user_txs().filter_map(|(tx, _)| TxType::of(tx)) {
+            counts[TxType::ALL.iter().position(|t| *t == tx_type).expect("every type is listed")] += 1;
+        }
+    }
+    counts
+}
+
+/// The expected count from which a type's absence is a failure: a type drawn with this mean is
+/// missing by chance with probability e^-20 (2e-9).
+const TX_TYPE_EXPECTED_MIN: f64 = 20.0;
+
+/// Every transaction type the workload sends reached the safe chain, once the safe chain holds
+/// enough user transactions that the type's absence cannot be chance: derivation sees every type
+/// a span batch carries.
+pub fn check_tx_types_derived(counts: [u64; 5], mix: &TxTypeMix) -> InvariantResult {
+    let total: u64 = counts.iter().sum();
+    let weights = mix.weights();
+    let weight_sum: f64 = weights.iter().sum();
+    let summary = || {
+        let parts: Vec<String> =
+            TxType::ALL.iter().zip(counts).map(|(t, n)| format!("{} {n}", t.name())).collect();
+        parts.join(", ")
+    };
+    let missing = TxType::ALL.iter().zip(counts).zip(weights).find_map(|((tx_type, count), weight)| {
+        let expected = total as f64 * weight / weight_sum;
+        (count == 0 && expected >= TX_TYPE_EXPECTED_MIN).then_some((tx_type, expected))
+    });
+    let result = match missing {
+        Some((tx_type, expected)) => Err(format!(
+            "no {} transaction among {total} safe user transactions (expected {expected:.0}): {}",
+            tx_type.name(),
+            summary()
+        )),
+        None => Ok(format!("safe user transactions by type: {}", summary())),
+    };
+    InvariantResult::from("l2_tx_types_derived", result)
+}
+
 /// Time after the load ends by which the batcher must have posted everything.
 pub const DRAIN_TIME: Duration = Duration::from_secs(600);
 /// What "drained" allows: the compressed output of a few channels of deposit-only blocks still
@@ -429,6 +476,21 @@ pub fn check_confirmation_depth(
         )),
     };
     InvariantResult::from(CONFIRMATION_DEPTH, result)
+}
+
+/// Every fee bump the batcher made prices its replacement as the L1 pool's rule requires: 10%
+/// on fee cap and tip, 100% on all three fees of a blob transaction (geth's pools). An
+/// underpriced bump is refused and the transaction waits a resubmission timeout at the old fees.
+pub fn check_replacements_priced(bumps: &[FeeBump], rule: &l1::pool::TxPoolConfig) -> InvariantResult {
+    let fees = |f: &TxFees| l1::pool::Fees { fee_cap: f.fee_cap, tip: f.tip, blob_fee_cap: f.blob_fee_cap };
+    let result = match bumps.iter().find(|b| !rule.replaces(&fees(&b.old), &fees(&b.new))) {
+        None => Ok(format!("{} fee bumps, each priced to replace", bumps.len())),
+        Some(b) => Err(format!(
+            "the bump of nonce {} from {:?} to {:?} does not meet the pool's replacement rule ({}%, blobs {}%)",
+            b.nonce, b.old, b.new, rule.price_bump_percent, rule.blob_price_bump_percent
+        )),
+    };
+    InvariantResult::from(REPLACEMENT_PRICED, result)
 }
 
 /// What the checks on the batcher's posted channels need besides the ledger.
@@ -616,9 +678,11 @@ pub const DA_EFFICIENCY: &str = "batcher_da_efficiency";
 pub const DA_CHOICE: &str = "batcher_da_choice";
 /// Transactions are taken as confirmed at the configured depth.
 pub const CONFIRMATION_DEPTH: &str = "batcher_confirmation_depth";
+/// Fee bumps meet the pool's replacement rule.
+pub const REPLACEMENT_PRICED: &str = "batcher_replacement_priced";
 
 /// Every invariant's name.
-pub const NAMES: [&str; 22] = [
+pub const NAMES: [&str; 24] = [
     "l1_chain_linked",
     "l1_fee_market",
     "l1_nonce_order",
@@ -631,6 +695,7 @@ pub const NAMES: [&str; 22] = [
     "batcher_da_bytes_drained",
     "l2_chain_linked",
     "l2_derived_equals_produced",
+    "l2_tx_types_derived",
     "l2_safe_follows_unsafe",
     "l2_state_root",
     "l2_state_roots_verified",
@@ -640,6 +705,7 @@ pub const NAMES: [&str; 22] = [
     CHANNELS_ACCOUNTED,
     DA_EFFICIENCY,
     CONFIRMATION_DEPTH,
+    REPLACEMENT_PRICED,
     NO_PANIC,
 ];
 
@@ -768,17 +834,20 @@ fn check_da_choices(w: &Watched, seen: &mut Vec<usize>) {
         let stats = stats.lock().expect("stats lock");
         let Some(choice) = stats.da_choices[*seen..].last().copied() else { continue };
         *seen = stats.da_choices.len();
-        let (calldata, blobs) = auto.costs_per_byte(&l1::lock(&w.l1));
-        let (chosen, other) = if choice.use_blobs { (blobs, calldata) } else { (calldata, blobs) };
-        if chosen * 1_000 > other * DA_CHOICE_SLACK_PERMILLE {
-            let (name, other_name) =
-                if choice.use_blobs { ("blobs", "calldata") } else { ("calldata", "blobs") };
-            w.monitor.violate(
-                DA_CHOICE,
-                format!("auto DA chose {name} at {chosen} wei per byte when {other_name} cost {other} wei per byte"),
-            );
+        if let Err(detail) = judge_da_choice(choice.use_blobs, auto.costs_per_byte(&l1::lock(&w.l1))) {
+            w.monitor.violate(DA_CHOICE, detail);
         }
     }
+}
+
+/// One `auto` choice against the (calldata, blobs) costs per byte at the L1's prices.
+fn judge_da_choice(use_blobs: bool, (calldata, blobs): (u128, u128)) -> Result<(), String> {
+    let (chosen, other) = if use_blobs { (blobs, calldata) } else { (calldata, blobs) };
+    if chosen * 1_000 <= other * DA_CHOICE_SLACK_PERMILLE {
+        return Ok(());
+    }
+    let (name, other_name) = if use_blobs { ("blobs", "calldata") } else { ("calldata", "blobs") };
+    Err(format!("auto DA chose {name} at {chosen} wei per byte when {other_name} cost {other} wei per byte"))
 }
 
 /// The L2 chain's DA backlog: the FastLZ estimate of its unsafe blocks (what op-batcher's
@@ -941,6 +1010,40 @@ mod tests {
     };
 
     const GENESIS: u64 = 1_000;
+
+    /// The shape of optimism#13870 (calldata priced at 16 gas a byte, not the floor's 40):
+    /// calldata chosen while blobs cost 2.5 times less per byte fails; a choice within a block
+    /// of fee movement of the cheaper type holds.
+    #[test]
+    fn an_auto_choice_of_the_dearer_da_type_fails() {
+        let (calldata, blobs) = (40_000, 16_000);
+        let detail = judge_da_choice(false, (calldata, blobs)).unwrap_err();
+        assert_eq!(detail, "auto DA chose calldata at 40000 wei per byte when blobs cost 16000 wei per byte");
+        assert!(judge_da_choice(true, (calldata, blobs)).is_ok());
+        assert!(judge_da_choice(false, (40_000, 30_000)).is_ok(), "within the slack");
+        assert!(judge_da_choice(true, (16_000, 40_000)).is_err());
+    }
+
+    #[test]
+    fn a_transaction_type_missing_from_the_safe_chain_fails_once_it_cannot_be_chance() {
+        let mix = TxTypeMix::default();
+        // Safe user transactions by type: legacy, unprotected legacy, 2930, 1559, 7702.
+        let holds = check_tx_types_derived([1_200, 190, 400, 8_000, 210], &mix);
+        assert!(holds.ok, "{}", holds.detail);
+        // 2% of 9,810 is 196 expected unprotected legacy transactions: none is a lost type.
+        let broken = check_tx_types_derived([1_200, 0, 400, 8_000, 210], &mix);
+        assert!(!broken.ok);
+        assert!(
+            broken.detail.starts_with("no legacy_unprotected transaction among 9810"),
+            "{}",
+            broken.detail
+        );
+        // 2% of 500 is 10: too few to judge.
+        assert!(check_tx_types_derived([60, 0, 20, 400, 20], &mix).ok);
+        // A type the workload does not send is never missing.
+        let no_7702 = TxTypeMix { eip7702: 0.0, ..mix };
+        assert!(check_tx_types_derived([1_200, 190, 400, 8_000, 0], &no_7702).ok);
+    }
 
     /// A channel of singular batches for L2 blocks `blocks` (2 s apart from `GENESIS`) in `frames`
     /// frames, landed in L1 block `l1_block` (timestamp `12 * l1_block`).

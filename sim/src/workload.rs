@@ -3,12 +3,20 @@
 //! Each L2 block slot, a Poisson number of transactions arrives from a population of senders:
 //! value transfers and calldata-heavy calls (calldata with a share of zero bytes, so it compresses
 //! like real calldata), plus scheduled bursts of large transactions that outrun the DA layer and
-//! build a backlog. Transactions carry simulated signatures (`rollsim::simsig`).
+//! build a backlog. Every transaction type a span batch carries is sent (`[l2.workload.tx_types]`):
+//! legacy with and without EIP-155 replay protection, EIP-2930, EIP-1559 and EIP-7702, so a
+//! wire-format bug in any of them reaches derivation. Transactions carry simulated signatures
+//! (`rollsim::simsig`); EIP-7702 authorizations are signed with secp256k1, since the EVM recovers
+//! each authority itself.
 
 use crate::l2::{block::call_gas, chain::PendingTx, contracts};
-use alloy_consensus::TxEip1559;
-use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
+use alloy_consensus::{SignableTransaction, Signed, TxEip1559, TxEip2930, TxEip7702, TxLegacy};
+use alloy_eips::{
+    eip2718::Encodable2718,
+    eip2930::{AccessList, AccessListItem},
+    eip7702::Authorization,
+};
+use alloy_primitives::{keccak256, Address, Bytes, Signature, TxKind, B256, U256};
 use op_alloy_consensus::OpTxEnvelope;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -85,6 +93,96 @@ impl ContractMix {
     }
 }
 
+/// Relative weights of the transaction types (`[l2.workload.tx_types]`). The default resembles an
+/// OP chain today: mostly EIP-1559, a share of legacy (a few without EIP-155, as old deployment
+/// scripts send), a few with access lists or EIP-7702 delegations.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TxTypeMix {
+    pub legacy: f64,
+    /// Legacy without EIP-155: signed over no chain id, `v` is 27 or 28.
+    pub legacy_unprotected: f64,
+    /// With an access list naming the call's target.
+    pub eip2930: f64,
+    pub eip1559: f64,
+    /// With one authorization: a fresh account delegates to the store contract.
+    pub eip7702: f64,
+}
+
+impl Default for TxTypeMix {
+    fn default() -> Self {
+        Self { legacy: 12.0, legacy_unprotected: 2.0, eip2930: 4.0, eip1559: 80.0, eip7702: 2.0 }
+    }
+}
+
+impl TxTypeMix {
+    /// The weights, in [`TxType::ALL`]'s order.
+    pub fn weights(&self) -> [f64; 5] {
+        [self.legacy, self.legacy_unprotected, self.eip2930, self.eip1559, self.eip7702]
+    }
+}
+
+/// A transaction type the workload sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TxType {
+    Legacy,
+    LegacyUnprotected,
+    Eip2930,
+    Eip1559,
+    Eip7702,
+}
+
+impl TxType {
+    pub const ALL: [TxType; 5] =
+        [TxType::Legacy, TxType::LegacyUnprotected, TxType::Eip2930, TxType::Eip1559, TxType::Eip7702];
+
+    /// The type of a user transaction; `None` for a deposit.
+    pub fn of(tx: &OpTxEnvelope) -> Option<TxType> {
+        Some(match tx {
+            OpTxEnvelope::Legacy(signed) if signed.tx().chain_id.is_some() => TxType::Legacy,
+            OpTxEnvelope::Legacy(_) => TxType::LegacyUnprotected,
+            OpTxEnvelope::Eip2930(_) => TxType::Eip2930,
+            OpTxEnvelope::Eip1559(_) => TxType::Eip1559,
+            OpTxEnvelope::Eip7702(_) => TxType::Eip7702,
+            OpTxEnvelope::Deposit(_) => return None,
+        })
+    }
+
+    /// The stat counting the type's user transactions in the safe chain.
+    pub fn safe_stat(self) -> &'static str {
+        match self {
+            TxType::Legacy => "l2_safe_txs_legacy",
+            TxType::LegacyUnprotected => "l2_safe_txs_legacy_unprotected",
+            TxType::Eip2930 => "l2_safe_txs_eip2930",
+            TxType::Eip1559 => "l2_safe_txs_eip1559",
+            TxType::Eip7702 => "l2_safe_txs_eip7702",
+        }
+    }
+
+    /// The name of the type's weight in `[l2.workload.tx_types]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TxType::Legacy => "legacy",
+            TxType::LegacyUnprotected => "legacy_unprotected",
+            TxType::Eip2930 => "eip2930",
+            TxType::Eip1559 => "eip1559",
+            TxType::Eip7702 => "eip7702",
+        }
+    }
+}
+
+/// Draws an index from relative `weights` (not all zero).
+fn pick(rng: &mut ChaCha8Rng, weights: &[f64]) -> usize {
+    let mut left = rng.gen::<f64>() * weights.iter().sum::<f64>();
+    weights
+        .iter()
+        .position(|w| {
+            left -= w;
+            left < 0.0
+        })
+        .unwrap_or(weights.len() - 1)
+}
+
 /// One arrival: what kind of transaction it is.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -109,6 +207,7 @@ pub struct WorkloadConfig {
     /// `contracts`; the rest (after transfers) carry calldata to accounts without code.
     pub contract_share: f64,
     pub contracts: ContractMix,
+    pub tx_types: TxTypeMix,
     pub calldata_bytes: [u64; 2],
     /// Share of zero bytes in generated calldata (compressibility).
     pub calldata_zero_share: f64,
@@ -129,6 +228,7 @@ impl Default for WorkloadConfig {
             transfer_share: 0.4,
             contract_share: 0.45,
             contracts: ContractMix::default(),
+            tx_types: TxTypeMix::default(),
             calldata_bytes: [200, 2_000],
             calldata_zero_share: 0.35,
             senders: 2_000,
@@ -173,6 +273,10 @@ impl WorkloadConfig {
                 "contracts",
                 "weights must be in 0..=1000000, and not all zero when contract_share > 0".to_owned(),
             );
+        }
+        let types = self.tx_types.weights();
+        if types.iter().any(|w| !(0.0..=1e6).contains(w)) || types.iter().sum::<f64>() <= 0.0 {
+            return err("tx_types", "weights must be in 0..=1000000, and not all zero".to_owned());
         }
         let check_range = |field: &str, [lo, hi]: [u64; 2]| {
             if lo > hi || hi > 120_000 {
@@ -219,6 +323,8 @@ pub struct Workload {
     keys: BTreeMap<u64, LocalSigner>,
     /// Simulated time up to which arrivals were generated.
     until: Duration,
+    /// EIP-7702 authorities used so far: each delegation is signed by a fresh key.
+    authorities: u64,
     pub generated: u64,
     pub turned_away: u64,
 }
@@ -241,9 +347,14 @@ fn simulated_sender(index: u64) -> Address {
     Address::from(bytes)
 }
 
-/// The secp256k1 key of sender `index`: a hash of the index, so every run has the same senders.
+/// The secp256k1 key of sender `index`.
 fn sender_key(index: u64) -> LocalSigner {
-    let secret = keccak256([b"rollsim-l2-sender-".as_slice(), &index.to_be_bytes()].concat());
+    derived_key(b"rollsim-l2-sender-", index)
+}
+
+/// A key that is a hash of a label and an index, so every run has the same keys.
+fn derived_key(label: &[u8], index: u64) -> LocalSigner {
+    let secret = keccak256([label, &index.to_be_bytes()].concat());
     LocalSigner::new(secret).expect("a keccak256 hash is below the curve order but with probability 2^-128")
 }
 
@@ -257,6 +368,7 @@ impl Workload {
             next_nonce: BTreeMap::new(),
             keys: BTreeMap::new(),
             until: Duration::ZERO,
+            authorities: 0,
             generated: 0,
             turned_away: 0,
         }
@@ -286,13 +398,7 @@ impl Workload {
             let kind = if draw < self.config.transfer_share {
                 Kind::Transfer
             } else if draw < self.config.transfer_share + self.config.contract_share {
-                let weights = self.config.contracts.weights();
-                let mut pick = self.rng.gen::<f64>() * weights.iter().sum::<f64>();
-                let index = weights.iter().position(|w| {
-                    pick -= w;
-                    pick < 0.0
-                });
-                Kind::Contract(index.unwrap_or(weights.len() - 1))
+                Kind::Contract(pick(&mut self.rng, &self.config.contracts.weights()))
             } else {
                 let bytes = self.rng.gen_range(self.config.calldata_bytes[0]..=self.config.calldata_bytes[1]);
                 Kind::Calldata(bytes as usize)
@@ -404,14 +510,20 @@ impl Workload {
         let nonce = self.next_nonce.entry(sender).or_default();
         let tx_nonce = *nonce;
         *nonce += 1;
+        let tx_type = TxType::ALL[pick(&mut self.rng, &self.config.tx_types.weights())];
+        let (access_list_accounts, authorizations) = match tx_type {
+            TxType::Eip2930 => (1, 0),
+            TxType::Eip7702 => (0, 1),
+            _ => (0, 0),
+        };
         let (to, value, input, gas) = match kind {
             Kind::Transfer => {
                 let value = U256::from(self.rng.gen_range(1u64..1_000_000_000_000));
-                (self.someone(), value, Bytes::new(), call_gas(&[]))
+                (self.someone(), value, Bytes::new(), call_gas(&[], access_list_accounts, authorizations))
             }
             Kind::Calldata(bytes) => {
                 let input = self.calldata(bytes);
-                let gas = call_gas(&input);
+                let gas = call_gas(&input, access_list_accounts, authorizations);
                 // One in ten carries no value to an address never seen before: the account is
                 // touched and left empty, so EIP-161 keeps it out of the state.
                 let (to, value) = if self.rng.gen_bool(0.1) {
@@ -421,23 +533,77 @@ impl Workload {
                 };
                 (to, value, Bytes::from(input), gas)
             }
-            Kind::Contract(index) => self.contract_call(index),
+            Kind::Contract(index) => {
+                let (to, value, input, gas) = self.contract_call(index);
+                let extra = call_gas(&[], access_list_accounts, authorizations) - call_gas(&[], 0, 0);
+                (to, value, input, gas + extra)
+            }
         };
-        let tx = TxEip1559 {
-            chain_id: self.chain_id,
-            nonce: tx_nonce,
-            gas_limit: gas,
-            max_fee_per_gas: 1_000_000_000,
-            max_priority_fee_per_gas: self.rng.gen_range(1_000..1_000_000),
-            to: TxKind::Call(to),
-            value,
-            access_list: Default::default(),
-            input,
+        let (chain_id, gas_limit) = (self.chain_id, gas);
+        let (max_fee_per_gas, max_priority_fee_per_gas): (u128, u128) =
+            (1_000_000_000, self.rng.gen_range(1_000..1_000_000));
+        let envelope = match tx_type {
+            TxType::Legacy | TxType::LegacyUnprotected => {
+                let chain_id = (tx_type == TxType::Legacy).then_some(chain_id);
+                let tx = TxLegacy {
+                    chain_id,
+                    nonce: tx_nonce,
+                    gas_price: max_fee_per_gas,
+                    gas_limit,
+                    to: TxKind::Call(to),
+                    value,
+                    input,
+                };
+                OpTxEnvelope::Legacy(self.sign(sender_index, tx))
+            }
+            TxType::Eip2930 => {
+                let access_list = AccessList(vec![AccessListItem { address: to, storage_keys: Vec::new() }]);
+                let tx = TxEip2930 {
+                    chain_id,
+                    nonce: tx_nonce,
+                    gas_price: max_fee_per_gas,
+                    gas_limit,
+                    to: TxKind::Call(to),
+                    value,
+                    access_list,
+                    input,
+                };
+                OpTxEnvelope::Eip2930(self.sign(sender_index, tx))
+            }
+            TxType::Eip1559 => {
+                let tx = TxEip1559 {
+                    chain_id,
+                    nonce: tx_nonce,
+                    gas_limit,
+                    max_fee_per_gas,
+                    max_priority_fee_per_gas,
+                    to: TxKind::Call(to),
+                    value,
+                    access_list: Default::default(),
+                    input,
+                };
+                OpTxEnvelope::Eip1559(self.sign(sender_index, tx))
+            }
+            TxType::Eip7702 => {
+                let authority = authority_key(self.authorities);
+                self.authorities += 1;
+                let delegation =
+                    Authorization { chain_id: U256::from(chain_id), address: contracts::STORE, nonce: 0 };
+                let tx = TxEip7702 {
+                    chain_id,
+                    nonce: tx_nonce,
+                    gas_limit,
+                    max_fee_per_gas,
+                    max_priority_fee_per_gas,
+                    to,
+                    value,
+                    access_list: Default::default(),
+                    authorization_list: vec![authority.sign_authorization(delegation)],
+                    input,
+                };
+                OpTxEnvelope::Eip7702(self.sign(sender_index, tx))
+            }
         };
-        let envelope = OpTxEnvelope::Eip1559(match self.sender(sender_index).1 {
-            Some(key) => key.sign(tx),
-            None => rollsim::simsig::sign(tx, sender),
-        });
         let raw: Bytes = envelope.encoded_2718().into();
         self.generated += 1;
         PendingTx {
@@ -448,6 +614,55 @@ impl Workload {
             sender,
             nonce: tx_nonce,
             gas,
+        }
+    }
+
+    /// Signs `tx` as sender `index`, with the workload's signature scheme.
+    fn sign<T: SignableTransaction<Signature>>(&mut self, index: u64, tx: T) -> Signed<T> {
+        match self.sender(index) {
+            (_, Some(key)) => key.sign(tx),
+            (sender, None) => rollsim::simsig::sign(tx, sender),
+        }
+    }
+}
+
+/// The key of EIP-7702 authority `index`.
+fn authority_key(index: u64) -> LocalSigner {
+    derived_key(b"rollsim-l2-authority-", index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// Every type is sent, each recovers to its sender (and a delegation to its authority), and
+    /// a legacy transaction without EIP-155 carries no chain id.
+    #[test]
+    fn every_transaction_type_is_sent_and_signed() {
+        for signatures in [Signatures::Simulated, Signatures::Secp256k1] {
+            let config = WorkloadConfig { txs_per_block: 50.0, signatures, ..WorkloadConfig::default() };
+            let mut workload =
+                Workload::new(config, 901, Duration::from_secs(2), ChaCha8Rng::seed_from_u64(1));
+            let txs = workload.arrivals(Duration::from_secs(40), 0);
+            let mut seen = BTreeMap::new();
+            for tx in &txs {
+                let tx_type = TxType::of(&tx.envelope).expect("users send no deposits");
+                *seen.entry(tx_type).or_insert(0) += 1;
+                assert_eq!(rollsim::simsig::recover_signer(&tx.envelope), Ok(tx.sender), "{tx_type:?}");
+                match &tx.envelope {
+                    OpTxEnvelope::Legacy(signed) if tx_type == TxType::LegacyUnprotected => {
+                        assert_eq!(signed.tx().chain_id, None);
+                    }
+                    OpTxEnvelope::Eip7702(signed) => {
+                        let authorization = &signed.tx().authorization_list[0];
+                        assert!(authorization.recover_authority().is_ok());
+                        assert_eq!(authorization.address, contracts::STORE);
+                    }
+                    _ => {}
+                }
+            }
+            assert_eq!(seen.len(), TxType::ALL.len(), "{signatures:?}: {seen:?}");
         }
     }
 }

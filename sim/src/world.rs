@@ -287,6 +287,8 @@ pub struct L2World {
     pub rollup: Arc<RollupConfig>,
     /// The rollup node's re-execution of safe blocks.
     pub verifier: Arc<Mutex<VerifierStats>>,
+    /// The workload's transaction types.
+    pub tx_types: crate::workload::TxTypeMix,
 }
 
 /// The timeout of the world's own RPC clients (op-node's and op-geth's default is 10 s).
@@ -537,7 +539,7 @@ impl World {
         let da = self.da.as_ref().map(|_| DaClient::new(self.rpc_client("rollup", "da", RPC_TIMEOUT)));
         let addr = self.rpc_addr_of_next_node();
         self.add_node("rollup", move || rollup_node.clone().run(addr, l1.clone(), da.clone()));
-        L2World { chain, rollup, verifier }
+        L2World { chain, rollup, verifier, tx_types: config.workload.tx_types }
     }
 
     /// The real batcher and the test submitter, as the scenario asks.
@@ -733,12 +735,12 @@ impl World {
                     .collect::<Vec<_>>()
             })
             .collect();
-        let mut checks = vec![invariants::check_confirmation_depth(
-            &chain,
-            &confirmed,
-            self.num_confirmations,
-            &ctx.disturbed,
-        )];
+        let bumps: Vec<_> =
+            incarnations.iter().flat_map(|s| s.lock().expect("stats lock").fee_bumps.clone()).collect();
+        let mut checks = vec![
+            invariants::check_confirmation_depth(&chain, &confirmed, self.num_confirmations, &ctx.disturbed),
+            invariants::check_replacements_priced(&bumps, chain.pool().config()),
+        ];
         // Judged only when the batcher dropped a channel as timed out.
         if !timed_out.is_empty() {
             checks.push(invariants::check_timeouts_real(&posted, ctx.settle_blocks, &timed_out));
@@ -802,6 +804,9 @@ impl World {
                 ("l2_safe_rewinds", s.safe_rewinds),
             ]);
             checks.extend(invariants::check_l2(&chain, l2.rollup.block_time));
+            let tx_types = invariants::safe_tx_types(&chain);
+            stats.extend(crate::workload::TxType::ALL.iter().map(|t| t.safe_stat()).zip(tx_types));
+            checks.push(invariants::check_tx_types_derived(tx_types, &l2.tx_types));
             let verifier = *l2.verifier.lock().expect("stats lock");
             checks.extend(self.monitor.results(&invariants::L2_ONLINE));
             checks.push(invariants::check_state_roots_verified(&chain, &verifier));

@@ -70,11 +70,11 @@ fn payload_targets_per_account() {
 }
 
 /// reth: a failed proof job ends the multiproof task with a bare return, and the sparse trie roots
-/// the updates it has: the sequencer's header commits to a wrong root, which the rollup node's
-/// re-execution reports.
+/// the updates it has. In this reproducer the sequencer's engine, storing that trie, finds a node
+/// it lacks and panics before the rollup node's re-execution reports the wrong root.
 #[test]
 fn payload_bare_return_on_proof_error() {
-    found_and_fixed("payload-bare-return-on-proof-error", "l2_state_root");
+    found_and_fixed("payload-bare-return-on-proof-error", "no_panic");
 }
 
 /// optimism#16298: an empty local-safe head (the rollup node's not-ready status after a reset)
@@ -123,4 +123,44 @@ fn empty_accounts_kept() {
 #[test]
 fn confirm_at_inclusion() {
     found_and_fixed("confirm-at-inclusion", "batcher_confirmation_depth");
+}
+
+/// optimism#8458: a span batch takes a pre-EIP-155 legacy transaction as protected, so it derives
+/// as another transaction: the derived chain departs from the sequencer's, and the batcher clears
+/// its state on a safe-chain reorg no fault explains.
+#[test]
+fn span_legacy_always_protected() {
+    found_and_fixed("span-legacy-always-protected", "batcher_resets_explained");
+    let (_, outcome) = fuzz::run_text(&reproducer("span-legacy-always-protected"), "span").unwrap();
+    let derived = outcome.invariants.iter().find(|i| i.name == "l2_derived_equals_produced").unwrap();
+    assert!(!derived.ok, "{}", derived.detail);
+}
+
+/// optimism#7513: blob transactions bumped by 10%, as others are; geth's blob pool wants 100%.
+#[test]
+fn blob_bump_ten_percent() {
+    found_and_fixed("blob-bump-ten-percent", "batcher_replacement_priced");
+}
+
+/// The raising direction of `throttle_within_one_poll`: with throttling on (10 kB), the stuck
+/// bytes of optimism#14518 keep the sequencer throttled though the chain's own backlog is a
+/// third of the threshold; with the bug off the limits are raised again.
+#[test]
+fn stuck_pending_da_bytes_keep_the_chain_throttled() {
+    let mut table: toml::Table = reproducer("stuck-pending-da-bytes").parse().unwrap();
+    let batcher = table.get_mut("batcher").and_then(|b| b.as_table_mut()).unwrap();
+    batcher.insert("throttle_lower_threshold_bytes".into(), 10_000.into());
+    batcher.insert("throttle_upper_threshold_bytes".into(), 20_000.into());
+    let (_, outcome) = fuzz::run_text(&toml::to_string(&table).unwrap(), "throttled").unwrap();
+    let throttle = outcome.invariants.iter().find(|i| i.name == "throttle_within_one_poll").unwrap();
+    assert!(
+        !throttle.ok && throttle.detail.contains("by the L2 chain (threshold 10000)"),
+        "{}",
+        throttle.detail
+    );
+
+    table.remove("planted_bug");
+    let (_, outcome) = fuzz::run_text(&toml::to_string(&table).unwrap(), "throttled, fixed").unwrap();
+    let failed: Vec<_> = outcome.invariants.iter().filter(|i| !i.ok).collect();
+    assert!(failed.is_empty(), "{failed:?}");
 }

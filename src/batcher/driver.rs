@@ -23,7 +23,7 @@ use super::{
     config::{BatcherConfig, DaType},
     sync_actions::{compute_sync_actions, SyncReason},
     throttle::{ThrottleController, ThrottleParams},
-    txmgr::{TxCandidate, TxManager, TxQueue, TxResult},
+    txmgr::{FeeBump, TxCandidate, TxManager, TxQueue, TxResult},
 };
 use crate::{
     ports::{with_timeout, AltDa, PortError, RollupNode, SyncStatus, L1, L2},
@@ -98,6 +98,9 @@ pub struct BatcherStats {
     pub da_choices: Vec<DaChoice>,
     /// When each transaction was taken as confirmed, and the L1 block that included it.
     pub confirmations: Vec<(Instant, u64)>,
+    /// Every fee bump of a send that has ended: what an oracle checks against the pool's
+    /// replacement rule.
+    pub fee_bumps: Vec<FeeBump>,
 }
 
 /// One `auto` DA decision for a new channel.
@@ -764,6 +767,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
                     _ => {}
                 }
             }
+            lock(&self.stats).fee_bumps.extend(self.txmgr.take_fee_bumps());
             let Some(id) = tx_ref.id else { continue };
             match result {
                 Err(error) => {

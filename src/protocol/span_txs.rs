@@ -144,14 +144,11 @@ impl SpanTxs {
             TxEnvelope::Legacy(s) => {
                 let t = s.tx();
                 rlp_list(&[&t.value, &t.gas_price, &t.input], &mut data);
-                (
-                    s.signature(),
-                    t.to.to().copied(),
-                    t.nonce,
-                    t.gas_limit,
-                    t.chain_id,
-                    Some(t.chain_id.is_some()),
-                )
+                let protected = t.chain_id.is_some();
+                // op-node before 8458 took every legacy transaction as EIP-155 protected.
+                #[cfg(feature = "planted-bugs")]
+                let protected = protected || crate::planted::active("span-legacy-always-protected");
+                (s.signature(), t.to.to().copied(), t.nonce, t.gas_limit, t.chain_id, Some(protected))
             }
             TxEnvelope::Eip2930(s) => {
                 let t = s.tx();

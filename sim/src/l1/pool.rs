@@ -41,6 +41,29 @@ impl Default for TxPoolConfig {
     }
 }
 
+/// A transaction's fees, as the replacement rule compares them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fees {
+    pub fee_cap: u128,
+    pub tip: u128,
+    /// Blob transactions only.
+    pub blob_fee_cap: Option<u128>,
+}
+
+impl TxPoolConfig {
+    /// geth's replacement rule: `new` replaces `old` when its fee cap and tip are each at least
+    /// the price bump above `old`'s; a blob transaction needs the blob price bump, on its blob fee
+    /// cap too.
+    pub fn replaces(&self, old: &Fees, new: &Fees) -> bool {
+        let blob = old.blob_fee_cap.is_some();
+        let bump = u128::from(if blob { self.blob_price_bump_percent } else { self.price_bump_percent });
+        let bumped = |old: u128, new: u128| new * 100 >= old * (100 + bump);
+        bumped(old.fee_cap, new.fee_cap)
+            && bumped(old.tip, new.tip)
+            && old.blob_fee_cap.is_none_or(|old_blob| bumped(old_blob, new.blob_fee_cap.unwrap_or(0)))
+    }
+}
+
 /// One sender's pooled transactions.
 #[derive(Debug)]
 struct SenderQueue {
@@ -204,13 +227,7 @@ impl Mempool {
     }
 
     fn check_replacement(&self, old: &PoolTx, new: &PoolTx) -> Result<(), TxPoolError> {
-        let bump =
-            if old.is_blob() { self.config.blob_price_bump_percent } else { self.config.price_bump_percent };
-        let bumped = |old: u128, new: u128| new * 100 >= old * (100 + u128::from(bump));
-        let ok = bumped(old.max_fee_per_gas, new.max_fee_per_gas)
-            && bumped(old.max_priority_fee_per_gas, new.max_priority_fee_per_gas)
-            && (!old.is_blob() || bumped(old.max_fee_per_blob_gas, new.max_fee_per_blob_gas));
-        if ok {
+        if self.config.replaces(&old.fees(), &new.fees()) {
             Ok(())
         } else {
             Err(TxPoolError::ReplaceUnderpriced)

@@ -51,6 +51,15 @@ impl PoolTx {
         self.blob_count > 0
     }
 
+    /// The fees the pool's replacement rule compares.
+    pub fn fees(&self) -> super::pool::Fees {
+        super::pool::Fees {
+            fee_cap: self.max_fee_per_gas,
+            tip: self.max_priority_fee_per_gas,
+            blob_fee_cap: self.is_blob().then_some(self.max_fee_per_blob_gas),
+        }
+    }
+
     pub fn blob_gas(&self) -> u64 {
         self.blob_count * DATA_GAS_PER_BLOB
     }

@@ -114,16 +114,17 @@ pub enum BuildError {
     Timestamp { timestamp: u64, parent: u64 },
 }
 
-/// The gas limit a call with `input` needs when it runs no code: intrinsic gas, or the EIP-7623
-/// calldata floor (Isthmus executes Prague's rules) when that is higher.
-pub fn call_gas(input: &[u8]) -> u64 {
+/// The gas limit a call with `input` needs when it runs no code: intrinsic gas (with an access
+/// list of `access_list_accounts` addresses and no slots, and `authorizations` EIP-7702
+/// authorizations), or the EIP-7623 calldata floor (Isthmus executes Prague's rules) when higher.
+pub fn call_gas(input: &[u8], access_list_accounts: u64, authorizations: u64) -> u64 {
     let gas = revm::interpreter::gas::calculate_initial_tx_gas(
         revm::primitives::hardfork::SpecId::PRAGUE,
         input,
         false,
+        access_list_accounts,
         0,
-        0,
-        0,
+        authorizations,
     );
     gas.initial_gas.max(gas.floor_gas)
 }

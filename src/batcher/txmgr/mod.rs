@@ -68,6 +68,23 @@ impl TxMgrError {
     }
 }
 
+/// The fees a transaction offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxFees {
+    pub tip: u128,
+    pub fee_cap: u128,
+    /// A blob transaction's.
+    pub blob_fee_cap: Option<u128>,
+}
+
+/// One fee bump: a published transaction replaced by the same one at higher fees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeBump {
+    pub nonce: u64,
+    pub old: TxFees,
+    pub new: TxFees,
+}
+
 /// A signed transaction and the fields needed to replace it.
 #[derive(Debug, Clone)]
 pub(crate) struct SignedTx {
@@ -78,6 +95,12 @@ pub(crate) struct SignedTx {
     pub fee_cap: u128,
     pub blob_fee_cap: Option<u128>,
     body: TxBody,
+}
+
+impl SignedTx {
+    fn fees(&self) -> TxFees {
+        TxFees { tip: self.tip, fee_cap: self.fee_cap, blob_fee_cap: self.blob_fee_cap }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +115,8 @@ struct Shared<P> {
     chain_id: u64,
     config: TxMgrConfig,
     nonce: Mutex<Option<u64>>,
+    /// Fee bumps not yet taken by [`TxManager::take_fee_bumps`].
+    fee_bumps: Mutex<Vec<FeeBump>>,
 }
 
 /// Sends transactions for one key. Clones share the nonce.
@@ -107,7 +132,15 @@ impl<P> Clone for TxManager<P> {
 
 impl<P: L1> TxManager<P> {
     pub fn new(l1: P, signer: LocalSigner, chain_id: u64, config: TxMgrConfig) -> Self {
-        Self { shared: Arc::new(Shared { l1, signer, chain_id, config, nonce: Mutex::new(None) }) }
+        let shared =
+            Shared { l1, signer, chain_id, config, nonce: Mutex::new(None), fee_bumps: Mutex::default() };
+        Self { shared: Arc::new(shared) }
+    }
+
+    /// The fee bumps made since the last call: what an oracle checks against the pool's
+    /// replacement rule.
+    pub fn take_fee_bumps(&self) -> Vec<FeeBump> {
+        std::mem::take(&mut *self.shared.fee_bumps.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     pub fn from(&self) -> Address {
@@ -259,6 +292,9 @@ impl<P: L1> TxManager<P> {
         let caps = self.suggest_gas_price_caps().await?;
         let is_blob = tx.blob_fee_cap.is_some();
         let tip = if is_blob { caps.blob_tip } else { caps.tip };
+        // Before upstream 7513 a blob transaction was bumped by the 10% of any other.
+        #[cfg(feature = "planted-bugs")]
+        let is_blob = is_blob && !crate::planted::active("blob-bump-ten-percent");
         let (bumped_tip, bumped_fee) = update_fees(tx.tip, tx.fee_cap, tip, caps.base_fee, is_blob);
         let c = &self.shared.config;
         fees::check_limits(c, tip, caps.base_fee, bumped_tip, bumped_fee).map_err(TxMgrError::FeeLimit)?;
@@ -270,7 +306,7 @@ impl<P: L1> TxManager<P> {
             }),
             TxBody::Blob(old, sidecar) => {
                 let bumped_blob_fee =
-                    calc_threshold_value(old.max_fee_per_blob_gas, true).max(caps.blob_base_fee);
+                    calc_threshold_value(old.max_fee_per_blob_gas, is_blob).max(caps.blob_base_fee);
                 let max_blob_fee = self
                     .calc_blob_fee_cap(caps.blob_base_fee)
                     .saturating_mul(u128::from(c.fee_limit_multiplier));
@@ -380,6 +416,8 @@ impl<P: L1> TxManager<P> {
                     Ok(bumped) => {
                         state.bump_count += 1;
                         state.bump_fees = false;
+                        let bump = FeeBump { nonce: bumped.nonce, old: tx.fees(), new: bumped.fees() };
+                        self.shared.fee_bumps.lock().unwrap_or_else(PoisonError::into_inner).push(bump);
                         tracing::info!(
                             target: "rollsim::batcher::txmgr", old = %tx.hash, new = %bumped.hash,
                             nonce = bumped.nonce, tip = bumped.tip, fee_cap = bumped.fee_cap,

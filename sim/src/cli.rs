@@ -1,6 +1,7 @@
 //! The `rollsim` command line (simulation build only).
 
 use clap::{Parser, Subcommand};
+use rollsim::sync::lock;
 use rollsim_sim::{
     fuzz,
     invariants::InvariantResult,
@@ -431,14 +432,14 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
                 let text = fuzz::swarm_case(case_seed, base.as_ref(), o.plant.as_deref(), fuzz::ALL_KINDS);
                 match fuzz::run_text(&text, &format!("fuzz case {case_seed}")) {
                     Err(message) => {
-                        error.lock().expect("error lock").get_or_insert(message);
+                        lock(&error).get_or_insert(message);
                         stop.store(true, Ordering::Relaxed);
                     }
                     Ok((scenario, outcome)) => {
                         cases.fetch_add(1, Ordering::Relaxed);
                         if let Some(invariant) = fuzz::first_failure(&outcome) {
                             let failure = (k, case_seed, invariant, text, scenario.faults.len());
-                            failures.lock().expect("failures lock").push(failure);
+                            lock(&failures).push(failure);
                             stop.store(true, Ordering::Relaxed);
                         }
                     }
@@ -446,11 +447,15 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
             });
         }
     });
-    if let Some(message) = error.into_inner().expect("error lock") {
+    if let Some(message) = error.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
         return Err(message);
     }
     let cases = cases.into_inner();
-    let failure = failures.into_inner().expect("failures lock").into_iter().min_by_key(|f| f.0);
+    let failure = failures
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .min_by_key(|f| f.0);
     if let (Some((_, case_seed, invariant, _, faults)), false) = (&failure, o.json) {
         eprintln!("case {case_seed}: {invariant} violated with {faults} faults; shrinking");
     }

@@ -11,11 +11,12 @@ use crate::{
     world::sim_now,
 };
 use alloy_primitives::{keccak256, Bytes, B256};
+use rollsim::sync::lock;
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
     ops::Range,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -60,7 +61,7 @@ pub fn rpc_server(store: SharedDa) -> RpcServer {
     let mut server = RpcServer::new();
     let shared = store.clone();
     server.register::<DaPut>(move |data| {
-        let mut store = shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut store = lock(&shared);
         let (hash, commitment) = commitment(&data);
         let now = sim_now();
         if store.lose_puts.iter().any(|window| window.contains(&now)) {
@@ -73,7 +74,7 @@ pub fn rpc_server(store: SharedDa) -> RpcServer {
         Ok(commitment)
     });
     server.register::<DaGet>(move |commitment| {
-        let store = store.lock().unwrap_or_else(PoisonError::into_inner);
+        let store = lock(&store);
         match commitment.as_ref() {
             [KECCAK_COMMITMENT, hash @ ..] if hash.len() == 32 => {
                 Ok(store.data.get(&B256::from_slice(hash)).cloned())

@@ -16,6 +16,7 @@ use crate::{
 };
 use alloy_primitives::{Address, Bytes};
 use madsim::{runtime::Handle, task::NodeId};
+use rollsim::sync::lock;
 use serde::{Deserialize, Serialize, Serializer};
 use std::{
     collections::BTreeMap,
@@ -578,7 +579,7 @@ const TARGET: &str = "rollsim_sim::faults";
 
 impl Injector {
     fn node(&self, name: &str) -> NodeId {
-        *self.nodes.lock().expect("nodes lock").get(name).unwrap_or_else(|| panic!("no node named {name}"))
+        *lock(&self.nodes).get(name).unwrap_or_else(|| panic!("no node named {name}"))
     }
 
     fn rule(
@@ -692,7 +693,7 @@ impl Injector {
             }
             Fault::DaLoss { .. } => {
                 let store = self.da.as_ref().expect("validated: a DA server runs");
-                store.lock().expect("da lock").lose_puts.push(fault.at()..fault.end());
+                lock(store).lose_puts.push(fault.at()..fault.end());
             }
             // The workload reads its bursts from the scenario (see `World::start`); the fault only
             // marks its window here.
@@ -745,7 +746,7 @@ impl Injector {
     }
 
     fn kill(&self, name: &str) {
-        let mut down = self.down.lock().expect("down lock");
+        let mut down = lock(&self.down);
         let holds = down.entry(name.to_owned()).or_default();
         *holds += 1;
         if *holds == 1 {
@@ -755,7 +756,7 @@ impl Injector {
     }
 
     fn restart(&self, name: &str) {
-        let mut down = self.down.lock().expect("down lock");
+        let mut down = lock(&self.down);
         let holds = down.get_mut(name).expect("a restart follows its kill");
         *holds -= 1;
         if *holds == 0 {

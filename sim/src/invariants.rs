@@ -22,6 +22,7 @@ use rollsim::batcher::{
     ResetCause,
 };
 use rollsim::protocol::frame::ChannelId;
+use rollsim::sync::lock;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::{sync::Arc, sync::Mutex, time::Duration};
@@ -727,7 +728,7 @@ impl Monitor {
             BATCHER_ONLINE.contains(&name) || L2_ONLINE.contains(&name) || name == BLOCK_ORACLE,
             "{name} is not online"
         );
-        let mut first = self.first.lock().expect("monitor lock");
+        let mut first = lock(&self.first);
         if first.contains_key(name) {
             return;
         }
@@ -738,7 +739,7 @@ impl Monitor {
 
     /// One result per online invariant of `names`.
     pub fn results(&self, names: &[&'static str]) -> Vec<InvariantResult> {
-        let first = self.first.lock().expect("monitor lock");
+        let first = lock(&self.first);
         names
             .iter()
             .map(|name| match first.get(name) {
@@ -828,10 +829,10 @@ impl AutoDa {
 /// second of the choice).
 fn check_da_choices(w: &Watched, seen: &mut Vec<usize>) {
     let Some(auto) = w.auto_da else { return };
-    let incarnations: Vec<_> = w.stats.lock().expect("stats lock").clone();
+    let incarnations: Vec<_> = lock(&w.stats).clone();
     seen.resize(incarnations.len(), 0);
     for (stats, seen) in incarnations.iter().zip(seen.iter_mut()) {
-        let stats = stats.lock().expect("stats lock");
+        let stats = lock(stats);
         let Some(choice) = stats.da_choices[*seen..].last().copied() else { continue };
         *seen = stats.da_choices.len();
         if let Err(detail) = judge_da_choice(choice.use_blobs, auto.costs_per_byte(&l1::lock(&w.l1))) {
@@ -881,10 +882,10 @@ impl Backlog {
 /// [`STATUS_AGE`]. A batcher that throws its state away in a quiet world, or on a status the node
 /// never had, recovers silently from its own mistake.
 fn check_resets(w: &Watched, seen: &mut Vec<usize>) {
-    let incarnations: Vec<_> = w.stats.lock().expect("stats lock").clone();
+    let incarnations: Vec<_> = lock(&w.stats).clone();
     seen.resize(incarnations.len(), 0);
     for (stats, seen) in incarnations.iter().zip(seen.iter_mut()) {
-        let stats = stats.lock().expect("stats lock");
+        let stats = lock(stats);
         for reset in &stats.resets[*seen..] {
             let at = sim_time_of(reset.at);
             let unexplained = match reset.cause {
@@ -954,14 +955,14 @@ pub async fn watch(w: Watched) {
                 );
             }
         }
-        let last = w.stats.lock().expect("stats lock").last().cloned();
+        let last = lock(&w.stats).last().cloned();
         let Some(stats) = last else { continue };
-        let stats = stats.lock().expect("stats lock").clone();
+        let stats = lock(&stats).clone();
         if w.throttle_threshold_bytes == 0 || stats.fatal.is_some() || !w.faults.quiet_for(grace) {
             wrong_since = None;
             continue;
         }
-        let limits = *w.da_limits.lock().expect("limits lock");
+        let limits = *lock(&w.da_limits);
         let crossed = stats.unsafe_da_bytes > w.throttle_threshold_bytes;
         let lowered_wrong = match stats.throttle {
             Some(p) => {

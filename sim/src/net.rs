@@ -10,12 +10,16 @@
 
 use crate::profile::{self, Bucket};
 use madsim::net::Endpoint;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rollsim::ports::METHOD_NOT_FOUND;
+use rollsim::sync::lock;
 use std::{
     any::Any,
     collections::BTreeMap,
     fmt,
     net::SocketAddr,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -71,8 +75,6 @@ impl RpcError {
     }
 }
 
-/// JSON-RPC's "method not found" code.
-pub const METHOD_NOT_FOUND: i64 = -32601;
 /// The code geth uses for most server-side failures (tx pool rejections, ...).
 pub const SERVER_ERROR: i64 = -32000;
 
@@ -183,7 +185,7 @@ pub struct RpcFaultRule {
     pub from: Duration,
     pub until: Duration,
     pub action: RpcFaultAction,
-    /// Share of matching calls hit, drawn from the run's seeded RNG (1: every call, no draw).
+    /// Share of matching calls hit, drawn from the table's seeded stream (1: every call, no draw).
     pub probability: f64,
 }
 
@@ -198,21 +200,27 @@ impl RpcFaultRule {
 }
 
 /// The world's table of RPC faults. The first matching rule applies.
-#[derive(Default)]
 pub struct RpcFaults {
     rules: Mutex<Vec<RpcFaultRule>>,
+    /// Draws for rules that hit a share of calls: a stream of their own, so whether a call is hit
+    /// moves no other draw of the run.
+    rng: Mutex<ChaCha8Rng>,
 }
 
 impl RpcFaults {
+    /// An empty table drawing from `rng`.
+    pub fn new(rng: ChaCha8Rng) -> Self {
+        Self { rules: Mutex::default(), rng: Mutex::new(rng) }
+    }
+
     pub fn add(&self, rule: RpcFaultRule) {
-        self.rules.lock().unwrap_or_else(PoisonError::into_inner).push(rule);
+        lock(&self.rules).push(rule);
     }
 
     fn action_for(&self, call: &CallInfo<'_>) -> Option<RpcFaultAction> {
-        let rules = self.rules.lock().unwrap_or_else(PoisonError::into_inner);
+        let rules = lock(&self.rules);
         let rule = rules.iter().find(|rule| rule.matches(call))?;
-        let hit =
-            rule.probability >= 1.0 || rand::Rng::gen_bool(&mut madsim::rand::thread_rng(), rule.probability);
+        let hit = rule.probability >= 1.0 || lock(&self.rng).gen_bool(rule.probability);
         hit.then(|| rule.action.clone())
     }
 }

@@ -39,7 +39,7 @@ const DEPOSITOR: alloy_primitives::Address =
     alloy_primitives::address!("deaddeaddeaddeaddeaddeaddeaddeaddead0001");
 use std::{
     net::SocketAddr,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -97,7 +97,7 @@ impl Sequencer {
     pub async fn run(self: Arc<Self>, addr: SocketAddr, l1: L1Client) {
         // A restart forgets the limits: the batcher must set them again.
         let limits = self.da_limits.clone();
-        *limits.lock().unwrap_or_else(PoisonError::into_inner) = (0, 0);
+        *rollsim::sync::lock(&limits) = (0, 0);
         // A block that was being built when the node went down: its transactions go back.
         lock(&self.chain).requeue_building();
         tokio::spawn(rpc_server(self.chain.clone(), limits.clone()).serve(addr));
@@ -198,7 +198,7 @@ impl Sequencer {
 
         // Limits are read at assembly, as op-geth's miner does: a block assembled after
         // `miner_setMaxDASize` returned respects them.
-        let (max_tx_da, max_block_da) = *limits.lock().unwrap_or_else(PoisonError::into_inner);
+        let (max_tx_da, max_block_da) = *rollsim::sync::lock(limits);
         let deposit_raw = deposit.encoded_2718();
         let deposit_gas = deposit.gas_limit;
         let (user, pre_state, ancestor_hashes) = {
@@ -206,11 +206,7 @@ impl Sequencer {
             if chain.head().hash != parent.hash {
                 return Err(SequencingError::HeadMoved);
             }
-            let arrivals = self
-                .workload
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .arrivals(sim_now(), chain.pool().len());
+            let arrivals = rollsim::sync::lock(&self.workload).arrivals(sim_now(), chain.pool().len());
             for tx in arrivals {
                 chain.pool_push(tx);
             }
@@ -350,7 +346,7 @@ fn rpc_server(chain: SharedL2, limits: Arc<Mutex<(u64, u64)>>) -> RpcServer {
         Ok(chain.canonical().iter().rev().find(|b| b.hash == hash).cloned())
     });
     server.register::<SetMaxDASize>(move |(max_tx, max_block)| {
-        let mut current = limits.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut current = rollsim::sync::lock(&limits);
         if *current != (max_tx, max_block) {
             tracing::info!(target: "rollsim_sim::sequencer", max_tx, max_block, "da limits set");
             *current = (max_tx, max_block);

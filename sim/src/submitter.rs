@@ -29,9 +29,10 @@ use rollsim::protocol::{
     frame::Frame,
     tx_data::DERIVATION_VERSION_0,
 };
+use rollsim::sync::lock;
 use serde::Deserialize;
 use std::{
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -325,7 +326,7 @@ impl Submitter {
 
     /// Runs forever on node `submitter`.
     pub async fn run(mut self) {
-        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut stats = lock(&self.stats).clone();
         // The L2 block through which data was posted, and each post not yet safe: (through, L1
         // head when posted).
         let mut posted = 0u64;
@@ -376,7 +377,7 @@ impl Submitter {
                     unsafe_posts.push_back((through, status.head_l1.number));
                 }
             }
-            *self.stats.lock().unwrap_or_else(PoisonError::into_inner) = stats.clone();
+            *lock(&self.stats) = stats.clone();
         }
     }
 }

@@ -7,9 +7,10 @@
 //! turning on verbose logging cannot change a run's identity.
 
 use alloy_primitives::{Keccak256, B256};
+use rollsim::sync::lock;
 use std::{
     fmt::{self, Write as _},
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
 };
 use tracing::{
     field::{Field, Visit},
@@ -79,7 +80,7 @@ impl Trace {
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, TraceState> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner)
     }
 }
 

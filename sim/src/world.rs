@@ -35,6 +35,7 @@ use kona_genesis::RollupConfig;
 use kona_protocol::{BlockInfo, L2BlockInfo};
 use madsim::{runtime::Handle, task::NodeId};
 use rand::{RngCore, SeedableRng};
+use rollsim::sync::lock;
 use rollsim::{
     batcher::{BatcherStats, ResetCause},
     evm::OpEvmExecutor,
@@ -326,7 +327,7 @@ impl World {
         let mut world = Self {
             handle: Handle::current(),
             nodes: Mutex::default(),
-            rpc_faults: Arc::default(),
+            rpc_faults: Arc::new(RpcFaults::new(seed::stream(seed, "rpc-faults"))),
             l1: Arc::new(Mutex::new(chain)),
             l2: None,
             da: None,
@@ -381,13 +382,7 @@ impl World {
         let injector = faults::Injector {
             handle: world.handle.clone(),
             nodes: Arc::new(Mutex::new(
-                world
-                    .nodes
-                    .lock()
-                    .expect("world lock")
-                    .iter()
-                    .map(|(name, e)| (name.clone(), e.id))
-                    .collect(),
+                lock(&world.nodes).iter().map(|(name, e)| (name.clone(), e.id)).collect(),
             )),
             l1: world.l1.clone(),
             rpc_faults: world.rpc_faults.clone(),
@@ -615,11 +610,11 @@ impl World {
                 let (config, ports, stats, flush) =
                     (config.clone(), ports.clone(), stats.clone(), flush.clone());
                 async move {
-                    let incarnation = stats.lock().expect("stats lock").len() as u64;
+                    let incarnation = lock(&stats).len() as u64;
                     let mut batcher =
                         SimBatcher::new(config, ports, batcher_signer(), rng_seed.wrapping_add(incarnation))
                             .expect("validated with the scenario");
-                    stats.lock().expect("stats lock").push(batcher.stats());
+                    lock(&stats).push(batcher.stats());
                     batcher.start().await.expect("a new batcher starts");
                     // The batcher's loops run as tasks of this node until it is killed; this task
                     // answers the admin flushes.
@@ -633,7 +628,7 @@ impl World {
     }
 
     fn rpc_addr_of_next_node(&self) -> SocketAddr {
-        let index = self.nodes.lock().expect("world lock").len() as u8 + 1;
+        let index = lock(&self.nodes).len() as u8 + 1;
         SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, index)), RPC_PORT)
     }
 
@@ -646,14 +641,13 @@ impl World {
     {
         let ip = self.rpc_addr_of_next_node().ip();
         let node = self.handle.create_node().name(name).ip(ip).init(init).build();
-        let previous =
-            self.nodes.lock().expect("world lock").insert(name.to_owned(), NodeEntry { id: node.id(), ip });
+        let previous = lock(&self.nodes).insert(name.to_owned(), NodeEntry { id: node.id(), ip });
         assert!(previous.is_none(), "node {name} added twice");
         node.id()
     }
 
     fn node(&self, name: &str) -> (NodeId, IpAddr) {
-        let nodes = self.nodes.lock().expect("world lock");
+        let nodes = lock(&self.nodes);
         let entry = nodes.get(name).unwrap_or_else(|| panic!("no node named {name}"));
         (entry.id, entry.ip)
     }
@@ -694,7 +688,7 @@ impl World {
         let chain = l1::lock(&self.l1);
         let l1_time = |at: Duration| chain.config().genesis_timestamp + at.as_secs();
         for stats in incarnations {
-            let stats = stats.lock().expect("stats lock");
+            let stats = lock(stats);
             timed_out.extend(stats.timed_out_channels.iter().copied());
             for reset in &stats.resets {
                 ctx.dropped.extend(reset.sent_channels_dropped.iter().copied());
@@ -718,9 +712,9 @@ impl World {
         let skip: BTreeSet<B256> = self
             .submitter_stats
             .as_ref()
-            .map(|s| s.lock().expect("stats lock").batcher_garbage_txs.iter().copied().collect())
+            .map(|s| lock(s).batcher_garbage_txs.iter().copied().collect())
             .unwrap_or_default();
-        let da = self.da.as_ref().map(|da| da.lock().expect("da lock"));
+        let da = self.da.as_ref().map(|da| lock(da));
         let inbox = l2.rollup.batch_inbox_address;
         let timing = (l2.rollup.genesis.l2_time, l2.rollup.block_time);
         let posted =
@@ -728,15 +722,14 @@ impl World {
         let confirmed: Vec<(u64, u64)> = incarnations
             .iter()
             .flat_map(|s| {
-                let s = s.lock().expect("stats lock");
+                let s = lock(s);
                 s.confirmations
                     .iter()
                     .map(|(at, block)| (l1_time(sim_time_of(*at)), *block))
                     .collect::<Vec<_>>()
             })
             .collect();
-        let bumps: Vec<_> =
-            incarnations.iter().flat_map(|s| s.lock().expect("stats lock").fee_bumps.clone()).collect();
+        let bumps: Vec<_> = incarnations.iter().flat_map(|s| lock(s).fee_bumps.clone()).collect();
         let mut checks = vec![
             invariants::check_confirmation_depth(&chain, &confirmed, self.num_confirmations, &ctx.disturbed),
             invariants::check_replacements_priced(&bumps, chain.pool().config()),
@@ -783,7 +776,7 @@ impl World {
         ]);
         let mut stats = stats;
         let mut checks = invariants::check_l1(&chain);
-        if !self.batcher_stats.lock().expect("stats lock").is_empty() {
+        if !lock(&self.batcher_stats).is_empty() {
             checks.extend(self.monitor.results(&invariants::BATCHER_ONLINE));
         }
         drop(chain);
@@ -807,7 +800,7 @@ impl World {
             let tx_types = invariants::safe_tx_types(&chain);
             stats.extend(crate::workload::TxType::ALL.iter().map(|t| t.safe_stat()).zip(tx_types));
             checks.push(invariants::check_tx_types_derived(tx_types, &l2.tx_types));
-            let verifier = *l2.verifier.lock().expect("stats lock");
+            let verifier = *lock(&l2.verifier);
             checks.extend(self.monitor.results(&invariants::L2_ONLINE));
             checks.push(invariants::check_state_roots_verified(&chain, &verifier));
             if self.block_oracle {
@@ -829,7 +822,7 @@ impl World {
             }
         }
         if let Some(submitter) = &self.submitter_stats {
-            let s = submitter.lock().expect("stats lock").clone();
+            let s = lock(submitter).clone();
             stats.extend([
                 ("submitter_txs", s.txs),
                 ("submitter_channels", s.channels),
@@ -837,11 +830,11 @@ impl World {
                 ("submitter_garbage_txs", s.garbage),
             ]);
         }
-        let incarnations = self.batcher_stats.lock().expect("stats lock");
+        let incarnations = lock(&self.batcher_stats);
         if !incarnations.is_empty() {
             let mut total = rollsim::batcher::BatcherStats::default();
             for s in incarnations.iter() {
-                let s = s.lock().expect("stats lock");
+                let s = lock(s);
                 total.blocks_loaded += s.blocks_loaded;
                 total.reorgs_detected += s.reorgs_detected;
                 total.state_clears += s.state_clears;
@@ -853,7 +846,7 @@ impl World {
                 total.blob_txs_confirmed += s.blob_txs_confirmed;
                 total.calldata_txs_confirmed += s.calldata_txs_confirmed;
             }
-            let last = incarnations.last().expect("not empty").lock().expect("stats lock").clone();
+            let last = lock(incarnations.last().expect("not empty")).clone();
             stats.extend([
                 ("batcher_incarnations", incarnations.len() as u64),
                 ("batcher_blocks_loaded", total.blocks_loaded),

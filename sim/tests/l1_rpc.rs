@@ -3,14 +3,14 @@
 
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{address, Address, Bytes, B256, U256};
-use rollsim::signer::LocalSigner;
+use rollsim::{ports::METHOD_NOT_FOUND, signer::LocalSigner};
 use rollsim_sim::{
     l1::{
         self,
         wallet::{Fees, Wallet},
         L1Client,
     },
-    net::{RpcError, RpcFaultAction, RpcFaultRule, METHOD_NOT_FOUND},
+    net::{RpcError, RpcFaultAction, RpcFaultRule},
     scenario::Scenario,
     world::{sim_now, World},
 };

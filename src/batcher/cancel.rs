@@ -1,7 +1,8 @@
 //! A cancellation token with children: Go's `context.WithCancel` as the batcher uses it
 //! (shutdown and kill contexts, errgroup contexts that a parent cancels too).
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use crate::sync::lock;
+use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::watch;
 
 /// Cancelling a token cancels every child made from it; a child's cancellation leaves its
@@ -22,7 +23,7 @@ impl Inner {
         if self.cancelled.send_replace(true) {
             return;
         }
-        let children = std::mem::take(&mut *self.children.lock().unwrap_or_else(PoisonError::into_inner));
+        let children = std::mem::take(&mut *lock(&self.children));
         for child in children.iter().filter_map(Weak::upgrade) {
             child.cancel();
         }
@@ -43,7 +44,7 @@ impl Cancel {
     /// A token cancelled with this one (or on its own).
     pub fn child(&self) -> Self {
         let child = Self::new();
-        let mut children = self.inner.children.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut children = lock(&self.inner.children);
         if self.is_cancelled() {
             child.cancel();
         } else {

@@ -27,8 +27,9 @@ use super::{
 };
 use crate::{
     ports::{with_timeout, AltDa, PortError, RollupNode, SyncStatus, L1, L2},
-    protocol::{frame::ChannelId, tx_data::ALT_DA_VERSION},
+    protocol::{blob::BlobError, frame::ChannelId, tx_data::ALT_DA_VERSION},
     signer::LocalSigner,
+    sync::lock,
 };
 use alloy_eips::BlockNumHash;
 use alloy_primitives::Bytes;
@@ -36,7 +37,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::{
     ops::RangeInclusive,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 use tokio::{
@@ -66,6 +67,17 @@ pub enum BatcherError {
     AlreadyRunning,
     #[error("batcher is not running")]
     NotRunning,
+}
+
+/// Why a round of publishing stopped early (logged; the next signal starts another round).
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    #[error("getting latest L1 block: {0}")]
+    L1Head(PortError),
+    #[error(transparent)]
+    ChannelManager(#[from] ChannelManagerError),
+    #[error("could not create blob tx candidate: {0}")]
+    Blobs(BlobError),
 }
 
 /// Counters and gauges the world reads (op-batcher's metrics, the ones tests assert on).
@@ -178,10 +190,6 @@ struct Running {
 pub struct Batcher<A, B, C, D> {
     inner: Arc<Inner<A, B, C, D>>,
     running: Option<Running>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 const TARGET: &str = "rollsim::batcher";
@@ -571,10 +579,10 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
         receipts: &mpsc::Sender<TxResult<TxRef>>,
         da: &Arc<Semaphore>,
         pi: PubInfo,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, PublishError> {
         let tip = with_timeout(self.timeout(), "eth_getBlockByNumber", self.ports.l1.head_header())
             .await
-            .map_err(|e| format!("getting latest L1 block: {e}"))?;
+            .map_err(PublishError::L1Head)?;
         let throttling = lock(&self.throttle).current().is_throttling();
         let caps = match self.config.da_type {
             DaType::Auto if !throttling => match self.txmgr.suggest_gas_price_caps().await {
@@ -590,26 +598,23 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             let mut manager = lock(&self.manager);
             let mut rng = lock(&self.rng);
             let mut priced = None;
-            let data = manager
-                .tx_data(tip.number, pi, &mut *rng, |current| match self.config.da_type {
-                    DaType::Auto if throttling => self.blob_cfg,
-                    DaType::Auto => match caps {
-                        Some(caps) => {
-                            let osaka = self.txmgr.cell_proofs_at(caps.l1_timestamp);
-                            let blobs =
-                                auto_uses_blobs(&self.blob_cfg, &self.calldata_cfg, &caps, osaka, false);
-                            priced = Some(blobs);
-                            if blobs {
-                                self.blob_cfg
-                            } else {
-                                self.calldata_cfg
-                            }
+            let data = manager.tx_data(tip.number, pi, &mut *rng, |current| match self.config.da_type {
+                DaType::Auto if throttling => self.blob_cfg,
+                DaType::Auto => match caps {
+                    Some(caps) => {
+                        let osaka = self.txmgr.cell_proofs_at(caps.l1_timestamp);
+                        let blobs = auto_uses_blobs(&self.blob_cfg, &self.calldata_cfg, &caps, osaka, false);
+                        priced = Some(blobs);
+                        if blobs {
+                            self.blob_cfg
+                        } else {
+                            self.calldata_cfg
                         }
-                        None => *current,
-                    },
-                    _ => *current,
-                })
-                .map_err(|e| e.to_string())?;
+                    }
+                    None => *current,
+                },
+                _ => *current,
+            })?;
             let mut stats = lock(&self.stats);
             stats.fill = manager.fill_stats();
             if let Some(use_blobs) = priced {
@@ -627,7 +632,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
         queue: &Arc<TxQueue<A>>,
         receipts: &mpsc::Sender<TxResult<TxRef>>,
         da: &Arc<Semaphore>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, PublishError> {
         let inbox = self.config.rollup.batch_inbox;
         if self.config.da_type == DaType::AltDa {
             assert!(
@@ -673,7 +678,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             return Ok(true);
         }
         let candidate = if data.as_blob {
-            let blobs = data.blobs().map_err(|e| format!("could not create blob tx candidate: {e}"))?;
+            let blobs = data.blobs().map_err(PublishError::Blobs)?;
             TxCandidate { tx_data: Bytes::new(), blobs, to: inbox, gas_limit: 0 }
         } else {
             assert_eq!(data.frames.len(), 1, "a calldata tx carries one frame");

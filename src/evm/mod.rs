@@ -10,10 +10,11 @@
 
 mod db;
 
+use crate::sync::lock;
 use std::{
     collections::BTreeMap,
     ops::Range,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
 };
 
 use alloy_consensus::transaction::Recovered;
@@ -253,7 +254,7 @@ impl BlockRun<'_, '_> {
     fn finish(self) -> Result<(EvmOutput, HashedPostState), PayloadError> {
         let (_, result) = self.executor.finish().map_err(failed)?;
         let collected = std::mem::replace(
-            &mut *self.collected.lock().unwrap_or_else(PoisonError::into_inner),
+            &mut *lock(&self.collected),
             Collected { sink: Sink::Merge(HashedPostState::default()), codes: BTreeMap::new() },
         );
         let merged = match collected.sink {
@@ -291,7 +292,7 @@ struct EvmHook(Arc<Mutex<Collected>>);
 impl OnStateHook for EvmHook {
     fn on_state(&mut self, source: StateChangeSource, state: &EvmState) {
         let (changes, codes) = tx_state(state);
-        let mut collected = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut collected = lock(&self.0);
         collected.codes.extend(codes);
         match (&mut collected.sink, source) {
             (Sink::Pipeline(hook), StateChangeSource::Transaction(_)) => hook.on_state(&changes),

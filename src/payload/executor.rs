@@ -149,7 +149,7 @@ impl WorkloadExecutor {
         use rand::Rng;
         let max_us = self.backend.costs.max_us(job);
         let cost_us = {
-            let mut rng = self.backend.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut rng = crate::sync::lock(&self.backend.rng);
             rng.gen_range(0..=max_us)
         };
         match cost_us {

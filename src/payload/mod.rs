@@ -24,11 +24,12 @@ mod pre_state;
 mod prewarm;
 mod sparse_trie;
 
+use crate::sync::lock;
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
-        Arc, Mutex, PoisonError,
+        Arc, Mutex,
     },
     time::Duration,
 };
@@ -304,7 +305,7 @@ impl PayloadHandle {
 
     /// The block's merged changes, as the state hook saw them (complete once it is dropped).
     pub fn take_executed_state(&self) -> HashedPostState {
-        std::mem::take(&mut *self.executed_state.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut *lock(&self.executed_state))
     }
 
     /// Stops every task of the block.
@@ -426,7 +427,6 @@ impl Drop for StateHook {
     fn drop(&mut self) {
         self.terminate_prewarm.store(true, Ordering::Relaxed);
         let _ = self.to_multi_proof.send(MultiProofMessage::FinishedStateUpdates);
-        *self.executed_state.lock().unwrap_or_else(PoisonError::into_inner) =
-            std::mem::take(&mut self.merged);
+        *lock(&self.executed_state) = std::mem::take(&mut self.merged);
     }
 }

@@ -27,7 +27,7 @@ use chain::{L1Block, L1Chain, L1Receipt};
 use serde::Deserialize;
 use std::{
     net::SocketAddr,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
@@ -137,7 +137,7 @@ pub type SharedChain = Arc<Mutex<L1Chain>>;
 
 /// Locks the chain. A panic while holding it aborts the whole simulation, so poisoning is moot.
 pub fn lock(chain: &SharedChain) -> MutexGuard<'_, L1Chain> {
-    chain.lock().unwrap_or_else(PoisonError::into_inner)
+    rollsim::sync::lock(chain)
 }
 
 rpc_method!(ChainId, "eth_chainId", () => u64);

@@ -7,7 +7,7 @@ use alloy_primitives::{Address, Bytes, B256};
 use op_alloy_consensus::OpTxEnvelope;
 use std::{
     collections::{BTreeMap, VecDeque},
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
@@ -70,7 +70,7 @@ pub type SharedL2 = Arc<Mutex<L2Chain>>;
 
 /// Locks the chain (a panic while holding it aborts the simulation, so poisoning is moot).
 pub fn lock(chain: &SharedL2) -> MutexGuard<'_, L2Chain> {
-    chain.lock().unwrap_or_else(PoisonError::into_inner)
+    rollsim::sync::lock(chain)
 }
 
 impl L2Chain {

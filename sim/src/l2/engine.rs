@@ -4,9 +4,10 @@
 //! state: the sequencer to fill in its header's state root, the rollup node to check the root of
 //! every block it derives. Blocks the engine is handed whole execute sequentially ([`ExecutedState::execute`]).
 
+use rollsim::sync::lock;
 use std::{
     collections::{BTreeMap, VecDeque},
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -187,7 +188,7 @@ impl PayloadFaultSource {
 
     /// Opens (`Some`) or closes (`None`) `node`'s fault window.
     pub fn set(&self, node: &str, rates: Option<PayloadFaultRates>) {
-        let mut nodes = self.nodes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut nodes = lock(&self.nodes);
         if let Some((current, _)) = nodes.get_mut(node) {
             *current = rates;
         }
@@ -195,7 +196,7 @@ impl PayloadFaultSource {
 
     /// The faults of `node`'s next block of `txs` transactions (none outside a window).
     pub fn draw(&self, node: &str, txs: usize) -> PayloadFaults {
-        let mut nodes = self.nodes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut nodes = lock(&self.nodes);
         let Some((Some(rates), rng)) = nodes.get_mut(node) else { return PayloadFaults::default() };
         let mut faults = PayloadFaults::default();
         for job in 0..FAULTY_JOBS_MAX {

@@ -45,7 +45,7 @@ use providers::{block_info, DataSource, L1Provider, L2Provider};
 use rollsim::evm::OpEvmExecutor;
 use std::{
     net::SocketAddr,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -181,9 +181,9 @@ impl RollupNode {
             }
             let cursor = lock(&self.chain).safe().info;
             let step = pipeline.step(cursor).await;
-            let set_synced = |synced| view.lock().unwrap_or_else(PoisonError::into_inner).synced = synced;
+            let set_synced = |synced| rollsim::sync::lock(&view).synced = synced;
             if let Some(origin) = pipeline.origin() {
-                view.lock().unwrap_or_else(PoisonError::into_inner).current = origin;
+                rollsim::sync::lock(&view).current = origin;
             }
             match step {
                 StepResult::PreparedAttributes => {
@@ -245,7 +245,7 @@ impl RollupNode {
         }
         let [head, safe, finalized] = fetched;
         {
-            let mut view = view.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut view = rollsim::sync::lock(view);
             view.head = head;
             view.safe = safe;
             view.finalized = finalized;
@@ -400,7 +400,7 @@ impl RollupNode {
 fn rpc_server(chain: SharedL2, view: Arc<Mutex<L1View>>) -> RpcServer {
     let mut server = RpcServer::new();
     server.register::<SyncStatusMethod>(move |()| {
-        let view = *view.lock().unwrap_or_else(PoisonError::into_inner);
+        let view = *rollsim::sync::lock(&view);
         let chain = lock(&chain);
         let l2 = |info: L2BlockInfo| if view.synced { info } else { L2BlockInfo::default() };
         Ok(SyncStatus {

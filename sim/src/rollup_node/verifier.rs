@@ -8,7 +8,7 @@
 //! disagrees or fails it falls back to the sequential root, as reth does; a fallback with no fault
 //! injected violates `payload_no_spurious_fallback`.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use alloy_primitives::B256;
 use kona_genesis::RollupConfig;
@@ -89,7 +89,7 @@ impl Verifier {
     }
 
     fn count(&self, update: impl FnOnce(&mut VerifierStats)) {
-        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut stats = rollsim::sync::lock(&self.stats);
         update(&mut stats);
         stats.head = self.state.number();
     }

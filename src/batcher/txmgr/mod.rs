@@ -16,6 +16,7 @@ pub use fees::{calc_threshold_value, update_fees, GasPriceCaps};
 pub use queue::{TxQueue, TxResult};
 
 use super::{cancel::Cancel, config::TxMgrConfig};
+use crate::sync::lock;
 use crate::{
     ports::{with_timeout, PortError, TxReceipt, L1},
     signer::{encode_network, LocalSigner},
@@ -25,7 +26,7 @@ use alloy_eips::{eip4844::Blob, eip7594::BlobTransactionSidecarVariant};
 use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
 use send_state::SendState;
 use std::{
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 use tokio::time::{interval_at, sleep_until};
@@ -140,7 +141,7 @@ impl<P: L1> TxManager<P> {
     /// The fee bumps made since the last call: what an oracle checks against the pool's
     /// replacement rule.
     pub fn take_fee_bumps(&self) -> Vec<FeeBump> {
-        std::mem::take(&mut *self.shared.fee_bumps.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut *lock(&self.shared.fee_bumps))
     }
 
     pub fn from(&self) -> Address {
@@ -157,7 +158,7 @@ impl<P: L1> TxManager<P> {
 
     /// Forgets the nonce: the next transaction re-reads it from L1 (after any failed send).
     pub fn reset_nonce(&self) {
-        *self.shared.nonce.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        *lock(&self.shared.nonce) = None;
     }
 
     /// The tip, base fee, blob tip and blob base fee to price a transaction at, with the minimum
@@ -192,7 +193,7 @@ impl<P: L1> TxManager<P> {
 
     async fn next_nonce(&self) -> Result<u64, TxMgrError> {
         {
-            let mut guard = self.shared.nonce.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut guard = lock(&self.shared.nonce);
             if let Some(nonce) = *guard {
                 *guard = Some(nonce + 1);
                 return Ok(nonce);
@@ -203,7 +204,7 @@ impl<P: L1> TxManager<P> {
             with_timeout(self.timeout(), "eth_getTransactionCount", self.shared.l1.nonce(from, false))
                 .await
                 .map_err(TxMgrError::Nonce)?;
-        let mut guard = self.shared.nonce.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = lock(&self.shared.nonce);
         // Another send may have read the nonce meanwhile: take the next one after it.
         let nonce = guard.unwrap_or(nonce);
         *guard = Some(nonce + 1);
@@ -417,7 +418,7 @@ impl<P: L1> TxManager<P> {
                         state.bump_count += 1;
                         state.bump_fees = false;
                         let bump = FeeBump { nonce: bumped.nonce, old: tx.fees(), new: bumped.fees() };
-                        self.shared.fee_bumps.lock().unwrap_or_else(PoisonError::into_inner).push(bump);
+                        lock(&self.shared.fee_bumps).push(bump);
                         tracing::info!(
                             target: "rollsim::batcher::txmgr", old = %tx.hash, new = %bumped.hash,
                             nonce = bumped.nonce, tip = bumped.tip, fee_cap = bumped.fee_cap,

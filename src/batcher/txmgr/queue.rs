@@ -6,11 +6,12 @@
 //! rewound; the next send starts a new group after the old one has wound down.
 
 use super::{TxCandidate, TxManager, TxMgrError};
+use crate::sync::lock;
 use crate::{
     batcher::cancel::Cancel,
     ports::{TxReceipt, L1},
 };
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use tokio::{
     sync::{mpsc, Semaphore},
     task::JoinHandle,
@@ -46,7 +47,7 @@ impl<P: L1> TxQueue<P> {
     async fn group(&self) -> (Cancel, Option<Arc<Semaphore>>) {
         loop {
             let stale = {
-                let mut guard = self.group.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut guard = lock(&self.group);
                 match guard.as_mut() {
                     Some(group) if !group.cancel.is_cancelled() => {
                         group.tasks.retain(|t| !t.is_finished());
@@ -61,7 +62,7 @@ impl<P: L1> TxQueue<P> {
                     let _ = task.await;
                 }
             }
-            let mut guard = self.group.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut guard = lock(&self.group);
             if guard.is_none() {
                 let permits = (self.max_pending > 0).then(|| Arc::new(Semaphore::new(self.max_pending)));
                 *guard = Some(Group { cancel: self.kill.child(), permits, tasks: Vec::new() });
@@ -98,19 +99,14 @@ impl<P: L1> TxQueue<P> {
             let _ = results.send(TxResult { id, result }).await;
             drop(permit);
         });
-        if let Some(group) = self.group.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+        if let Some(group) = lock(&self.group).as_mut() {
             group.tasks.push(task);
         }
     }
 
     /// Waits for every send in flight.
     pub async fn wait(&self) {
-        let tasks = self
-            .group
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_mut()
-            .map(|g| std::mem::take(&mut g.tasks));
+        let tasks = lock(&self.group).as_mut().map(|g| std::mem::take(&mut g.tasks));
         for task in tasks.into_iter().flatten() {
             let _ = task.await;
         }

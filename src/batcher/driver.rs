@@ -110,8 +110,8 @@ pub struct BatcherStats {
     pub da_choices: Vec<DaChoice>,
     /// When each transaction was taken as confirmed, and the L1 block that included it.
     pub confirmations: Vec<(Instant, u64)>,
-    /// Every fee bump of a send that has ended: what an oracle checks against the pool's
-    /// replacement rule.
+    /// The txmgr's fee bumps, collected as send results arrive (those after the last result of
+    /// an incarnation are not): what an oracle checks against the pool's replacement rule.
     pub fee_bumps: Vec<FeeBump>,
 }
 

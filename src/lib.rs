@@ -5,6 +5,7 @@
 //! (see `.cargo/config.toml`); with `RUSTFLAGS=` the same code runs on real tokio.
 
 pub mod batcher;
+pub mod cancel;
 pub mod evm;
 pub mod execution;
 pub mod kzg;

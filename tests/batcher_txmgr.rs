@@ -8,10 +8,10 @@ use alloy_eips::{eip2718::Decodable2718, eip4844::Blob, eip7594::BlobTransaction
 use alloy_primitives::{address, Address, Bytes, B256};
 use rollsim::{
     batcher::{
-        cancel::Cancel,
         txmgr::{calc_threshold_value, TxCandidate, TxManager, TxMgrError},
         TxMgrConfig,
     },
+    cancel::Cancel,
     ports::{L1Header, PortError, PortResult, TxReceipt, L1},
     signer::LocalSigner,
 };

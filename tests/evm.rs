@@ -15,7 +15,7 @@ use op_alloy_consensus::{OpTxEnvelope, TxDeposit};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rollsim::{
-    batcher::cancel::Cancel,
+    cancel::Cancel,
     evm::{BlockContext, EvmBlock, OpEvmExecutor},
     execution::{L2State, StateView},
     payload::{

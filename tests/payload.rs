@@ -11,7 +11,7 @@ use std::{sync::Arc, time::Duration};
 use alloy_primitives::U256;
 use payload_common::{address, case, processor, random_state, rng, run_block, simulate, Case, Shape};
 use rollsim::{
-    batcher::cancel::Cancel,
+    cancel::Cancel,
     execution::{execute_block, L2State, SimpleExecutor, Tx, TxState},
     payload::{
         Fallback, PayloadConfig, PayloadError, PayloadFaults, PayloadProcessor, PreState, SimCosts,

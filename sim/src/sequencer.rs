@@ -29,7 +29,7 @@ use kona_genesis::{RollupConfig, SystemConfig};
 use kona_protocol::{L1BlockInfoTx, Predeploys};
 use op_alloy_consensus::OpTxEnvelope;
 use rollsim::{
-    batcher::cancel::Cancel,
+    cancel::Cancel,
     evm::OpEvmExecutor,
     payload::{PayloadError, PayloadProcessor},
 };

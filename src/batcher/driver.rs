@@ -16,7 +16,6 @@
 //! does not scan L1 for recent batcher transactions (`CheckRecentTxsDepth`, off by default).
 
 use super::{
-    cancel::Cancel,
     channel::{SizedBlock, TxData, TxId},
     channel_config::{auto_uses_blobs, ChannelConfig},
     channel_manager::{ChannelManager, ChannelManagerError, FillStats, PubInfo},
@@ -26,6 +25,7 @@ use super::{
     txmgr::{FeeBump, TxCandidate, TxManager, TxQueue, TxResult},
 };
 use crate::{
+    cancel::Cancel,
     ports::{with_timeout, AltDa, PortError, RollupNode, SyncStatus, L1, L2},
     protocol::{blob::BlobError, frame::ChannelId, tx_data::ALT_DA_VERSION},
     signer::LocalSigner,

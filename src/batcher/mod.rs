@@ -4,7 +4,6 @@
 //! blocks and [`channel`]s; [`sync_actions`] decides what to do after each sync status;
 //! [`txmgr`] sends transactions; [`throttle`] maps DA backlog to the sequencer's DA limits.
 
-pub mod cancel;
 pub mod channel;
 pub mod channel_config;
 pub mod channel_manager;

@@ -10,7 +10,7 @@ use std::{future::Future, ops::ControlFlow, ops::Range};
 
 use super::{executor::Job, PayloadError, PreState, StateHook, WorkloadExecutor};
 use crate::{
-    batcher::cancel::Cancel,
+    cancel::Cancel,
     execution::{BlockState, SimpleExecutor, Tx, TxExecutor, TxState},
 };
 

@@ -50,7 +50,7 @@ pub use prewarm::targets as prewarm_targets;
 pub use sparse_trie::SparseTrieStats;
 
 use crate::{
-    batcher::cancel::Cancel,
+    cancel::Cancel,
     execution::{extend_post_state, TxState},
     trie::{HashedPostState, SparseStateTrie, StateTrieError},
 };

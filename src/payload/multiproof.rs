@@ -21,7 +21,7 @@ use super::{
     PayloadError, PayloadFaults, PreState,
 };
 use crate::{
-    batcher::cancel::Cancel,
+    cancel::Cancel,
     execution::extend_post_state,
     trie::{HashedPostState, MultiProof, MultiProofTargets},
 };

@@ -16,7 +16,7 @@ use super::{
     PayloadError, PreState,
 };
 use crate::{
-    batcher::cancel::Cancel,
+    cancel::Cancel,
     trie::{MultiProof, Nibbles, SparseStateTrie},
 };
 

@@ -131,7 +131,7 @@ mod sim {
     use alloy_primitives::B256;
     use madsim::runtime::Runtime;
     use rollsim::{
-        batcher::cancel::Cancel,
+        cancel::Cancel,
         execution::{execute_block, SimpleExecutor, Tx, TxState},
         payload::{
             ExecutedBlock, PayloadConfig, PayloadError, PayloadFaults, PayloadProcessor, PreState,

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use alloy_primitives::B256;
 use kona_genesis::RollupConfig;
 use rollsim::{
-    batcher::cancel::Cancel,
+    cancel::Cancel,
     evm::OpEvmExecutor,
     payload::{PayloadError, PayloadFaults, PayloadProcessor},
 };

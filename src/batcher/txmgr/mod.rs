@@ -15,7 +15,8 @@ mod send_state;
 pub use fees::{calc_threshold_value, update_fees, GasPriceCaps};
 pub use queue::{TxQueue, TxResult};
 
-use super::{cancel::Cancel, config::TxMgrConfig};
+use super::config::TxMgrConfig;
+use crate::cancel::Cancel;
 use crate::sync::lock;
 use crate::{
     ports::{with_timeout, PortError, TxReceipt, L1},

@@ -8,7 +8,7 @@
 use super::{TxCandidate, TxManager, TxMgrError};
 use crate::sync::lock;
 use crate::{
-    batcher::cancel::Cancel,
+    cancel::Cancel,
     ports::{TxReceipt, L1},
 };
 use std::sync::{Arc, Mutex};

@@ -1,5 +1,6 @@
 //! A cancellation token with children: Go's `context.WithCancel` as the batcher uses it
-//! (shutdown and kill contexts, errgroup contexts that a parent cancels too).
+//! (shutdown and kill contexts, errgroup contexts that a parent cancels too), and as the payload
+//! processor uses it (a block's tasks end with the block).
 
 use crate::sync::lock;
 use std::sync::{Arc, Mutex, Weak};

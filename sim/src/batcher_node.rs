@@ -6,10 +6,11 @@
 
 use crate::{
     da::DaClient,
+    l1::wallet::batcher_signer,
     l1::{forks::L1Fork, L1Client, L1Config},
+    l2::rpc::SyncStatusMethod,
+    l2::rpc::{L2BlockByNumber, SetMaxDASize},
     net::{RpcClient, RpcError},
-    rollup_node::SyncStatusMethod,
-    sequencer::{L2BlockByNumber, SetMaxDASize},
 };
 use alloy_eips::{BlockNumHash, BlockNumberOrTag};
 use alloy_primitives::{Address, Bytes, B256};
@@ -17,15 +18,19 @@ use op_alloy_consensus::OpBlock;
 use rollsim::{
     batcher::{
         throttle::{ControllerType, ThrottleConfig},
-        BatcherConfig, BatcherStats, DaType,
+        BatcherConfig, BatcherPorts, BatcherStats, DaType,
     },
     ports::{self, L1Header, PortError, PortResult, SyncStatus, TxReceipt},
     protocol::{batch::BatchType, compression::CompressionAlgo, compressor::CompressorKind},
+    signer::LocalSigner,
+    sync::lock,
 };
 use serde::Deserialize;
 
 pub use rollsim::batcher::RollupParams;
 use std::{
+    future::Future,
+    pin::Pin,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -235,11 +240,91 @@ impl ports::AltDa for SimDa {
     }
 }
 
-/// The batcher type the world runs.
+/// The ported batcher over the world's ports.
 pub type SimBatcher = rollsim::batcher::Batcher<SimL1, SimL2, SimRollup, SimDa>;
+
+/// A batcher's ports in the world: nodes `l1`, `sequencer` (also the one throttling endpoint),
+/// `rollup` and, with `[da]`, `da`.
+pub type SimPorts = BatcherPorts<SimL1, SimL2, SimRollup, SimDa>;
 
 /// Every incarnation's counters: a restarted batcher starts from zero.
 pub type SharedBatcherStats = Arc<Mutex<Vec<Arc<Mutex<BatcherStats>>>>>;
+
+/// A batcher the world runs as node `batcher` when the scenario has a `[batcher]` table.
+///
+/// [`run`](BatcherSystem::run) is the node's init task: it runs at start and again at every
+/// restart (a cold restart: state in memory is lost), and the node exits when its future ends.
+/// The default is [`PortedBatcher`]; pass another in `RunOptions::batcher` to test your own.
+pub trait BatcherSystem: Send + Sync + 'static {
+    fn run(&self, node: BatcherNode) -> Pin<Box<dyn Future<Output = ()>>>;
+}
+
+/// What one incarnation of node `batcher` is given.
+pub struct BatcherNode {
+    /// The `[batcher]` table, as the ported batcher's config (op-batcher's settings).
+    pub config: BatcherConfig,
+    pub ports: SimPorts,
+    /// The key the rollup's system config names as the batcher.
+    pub signer: LocalSigner,
+    /// For the batcher's own randomness (channel ids); another one at each restart.
+    pub seed: u64,
+    /// Notified at each flush a `batcher_flush` fault asks for.
+    pub flush: Arc<tokio::sync::Notify>,
+    incarnations: SharedBatcherStats,
+}
+
+impl BatcherNode {
+    /// Hands the world this incarnation's counters. The invariants on the batcher's own account
+    /// (resets explained, confirmation depth, replacement pricing, DA choice, timeouts) judge
+    /// what it reports; those read from the chains judge any batcher.
+    pub fn report(&self, stats: Arc<Mutex<BatcherStats>>) {
+        lock(&self.incarnations).push(stats);
+    }
+}
+
+/// The ported op-batcher (`rollsim::batcher`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PortedBatcher;
+
+impl BatcherSystem for PortedBatcher {
+    fn run(&self, node: BatcherNode) -> Pin<Box<dyn Future<Output = ()>>> {
+        Box::pin(async move {
+            let mut batcher =
+                SimBatcher::new(node.config.clone(), node.ports.clone(), node.signer.clone(), node.seed)
+                    .expect("validated with the scenario");
+            node.report(batcher.stats());
+            batcher.start().await.expect("a new batcher starts");
+            // The batcher's loops run as tasks of this node until it is killed; this task
+            // answers the admin flushes.
+            loop {
+                node.flush.notified().await;
+                batcher.flush().expect("the batcher runs until its node is killed");
+            }
+        })
+    }
+}
+
+/// Node `batcher`'s init: a fresh incarnation of `system` at each start.
+pub(crate) fn init(
+    system: Arc<dyn BatcherSystem>,
+    config: BatcherConfig,
+    ports: SimPorts,
+    seed: u64,
+    flush: Arc<tokio::sync::Notify>,
+    incarnations: SharedBatcherStats,
+) -> impl Fn() -> Pin<Box<dyn Future<Output = ()>>> + Send + Sync + 'static {
+    move || {
+        let incarnation = lock(&incarnations).len() as u64;
+        system.run(BatcherNode {
+            config: config.clone(),
+            ports: ports.clone(),
+            signer: batcher_signer(),
+            seed: seed.wrapping_add(incarnation),
+            flush: flush.clone(),
+            incarnations: incarnations.clone(),
+        })
+    }
+}
 
 /// Rollup parameters from the scenario alone, to validate `[batcher]` before a run; genesis
 /// fields are placeholders that no validation rule reads.

@@ -1,13 +1,13 @@
-//! The `rollsim` command line (simulation build only).
+//! The `rollsim` command line (simulation build only): `main` is the binary.
 
+use crate::{
+    fuzz,
+    harness::{self, Outcome, RunOptions},
+    scenario::Scenario,
+    verdict::{Invariant, Verdict},
+};
 use clap::{Parser, Subcommand};
 use rollsim::sync::lock;
-use rollsim_sim::{
-    fuzz,
-    invariants::InvariantResult,
-    scenario::Scenario,
-    world::{self, Outcome, RunOptions},
-};
 use std::{
     io::{IsTerminal as _, Write as _},
     path::{Path, PathBuf},
@@ -153,21 +153,21 @@ fn run(
 ) -> Result<ExitCode, String> {
     let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
     let seed = seed.unwrap_or(scenario.seeds[0]);
-    let options = RunOptions { seed, record_trace: trace.is_some() || report.is_some() };
+    let options = RunOptions { record_trace: trace.is_some() || report.is_some(), ..RunOptions::seed(seed) };
     let (mut outcome, wall) = run_with_progress(&scenario, options.clone());
     if let Some(file) = trace {
         write_trace(file, &outcome.trace_lines)?;
     }
     if let Some(file) = report {
         let command = format!("cargo sim run {} --seed {seed}", path.display());
-        let html = rollsim_sim::report::for_run(&scenario, &outcome, &command);
+        let html = crate::report::for_run(&scenario, &outcome, &command);
         std::fs::write(file, html).map_err(|e| format!("{}: cannot write report: {e}", file.display()))?;
     }
     if twice {
-        let (again, _) = run_with_progress(&scenario, RunOptions { record_trace: false, ..options });
+        let (again, _) = run_with_progress(&scenario, RunOptions { record_trace: false, ..options.clone() });
         let same = again.trace_hash == outcome.trace_hash;
-        outcome.invariants.push(InvariantResult {
-            name: "determinism",
+        outcome.invariants.push(Verdict {
+            invariant: Invariant::Determinism,
             ok: same,
             detail: if same {
                 format!("two runs, one trace hash {}", outcome.trace_hash)
@@ -191,7 +191,7 @@ fn run_with_progress(scenario: &Scenario, options: RunOptions) -> (Outcome, Dura
     // Outside any simulation: this thread only measures and reports.
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
-    let handle = world::spawn_run(scenario.clone(), options);
+    let handle = harness::spawn_run(scenario.clone(), options);
     let total_s = scenario.duration.as_secs().max(1);
     // Only a terminal gets the progress line, and only when it changes.
     let terminal = std::io::stderr().is_terminal();
@@ -238,12 +238,12 @@ fn print_summary(outcome: &Outcome, wall: Duration, path: &Path) {
         println!(
             "  {:4} {:20} {}",
             if invariant.ok { "ok" } else { "FAIL" },
-            invariant.name,
+            invariant.invariant.name(),
             invariant.detail
         );
     }
     println!("stats");
-    for (name, value) in &outcome.stats {
+    for (name, value) in outcome.stats.entries() {
         println!("  {name:28} {value}");
     }
     if !outcome.ok() {
@@ -259,13 +259,13 @@ fn read_lines(file: &Path) -> Result<Vec<String>, String> {
 
 fn trace_diff(a: &Path, b: &Path, context: usize) -> Result<ExitCode, String> {
     let (lines_a, lines_b) = (read_lines(a)?, read_lines(b)?);
-    match rollsim_sim::trace_diff::first_divergence(&lines_a, &lines_b) {
+    match crate::trace_diff::first_divergence(&lines_a, &lines_b) {
         None => {
             println!("traces are equal ({} events)", lines_a.len());
             Ok(ExitCode::SUCCESS)
         }
         Some(divergence) => {
-            print!("{}", rollsim_sim::trace_diff::render(&lines_a, &lines_b, &divergence, context));
+            print!("{}", crate::trace_diff::render(&lines_a, &lines_b, &divergence, context));
             Ok(ExitCode::from(1))
         }
     }
@@ -338,10 +338,10 @@ const SYSTEMS: [&str; 5] = ["payload", "state", "batcher", "sequencer", "rollup"
 fn bench(path: &Path, seed: Option<u64>, runs: u32, json: bool) -> Result<ExitCode, String> {
     let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
     let seed = seed.unwrap_or(scenario.seeds[0]);
-    let mut best: Option<(Outcome, world::Profile)> = None;
+    let mut best: Option<(Outcome, harness::Profile)> = None;
     let mut walls = Vec::new();
     for _ in 0..runs.max(1) {
-        let (outcome, profile) = world::profile_run(&scenario, seed);
+        let (outcome, profile) = harness::profile_run(&scenario, seed);
         walls.push(profile.wall.as_secs_f64());
         if best.as_ref().is_none_or(|(_, b)| profile.wall < b.wall) {
             best = Some((outcome, profile));
@@ -352,7 +352,7 @@ fn bench(path: &Path, seed: Option<u64>, runs: u32, json: bool) -> Result<ExitCo
     let charged: u64 = profile.ticks.iter().sum();
     let runtime = profile.total_ticks.saturating_sub(charged);
     let mut components: Vec<(&str, f64)> =
-        rollsim_sim::profile::LABELS.iter().zip(profile.ticks).map(|(label, t)| (*label, share(t))).collect();
+        crate::profile::LABELS.iter().zip(profile.ticks).map(|(label, t)| (*label, share(t))).collect();
     components.push(("runtime", share(runtime)));
     let sum_of =
         |names: &[&str]| components.iter().filter(|(n, _)| names.contains(n)).map(|(_, s)| s).sum::<f64>();
@@ -387,7 +387,7 @@ fn bench(path: &Path, seed: Option<u64>, runs: u32, json: bool) -> Result<ExitCo
 }
 
 /// A failing case of a campaign: its index, seed, first failing invariant, text and fault count.
-type Failure = (u64, u64, &'static str, String, usize);
+type Failure = (u64, u64, Invariant, String, usize);
 
 fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
     let base = match &o.base {
@@ -430,7 +430,7 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
                 }
                 let case_seed = o.seed.wrapping_add(k.wrapping_mul(shards)).wrapping_add(index);
                 let text = fuzz::swarm_case(case_seed, base.as_ref(), o.plant.as_deref(), fuzz::ALL_KINDS);
-                match fuzz::run_text(&text, &format!("fuzz case {case_seed}")) {
+                match fuzz::run_text(&text, &format!("fuzz case {case_seed}"), &RunOptions::default()) {
                     Err(message) => {
                         lock(&error).get_or_insert(message);
                         stop.store(true, Ordering::Relaxed);
@@ -478,7 +478,7 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::SUCCESS);
     };
-    let (shrunk, shrink_runs) = fuzz::shrink(&text, invariant);
+    let (shrunk, shrink_runs) = fuzz::shrink(&text, invariant, &RunOptions::default());
     let scenario = Scenario::parse(&shrunk, "shrunk case").map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: cannot create: {e}", o.out.display()))?;
     let file = o.out.join(format!("{}.toml", scenario.name));
@@ -501,10 +501,10 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
         Some(dir) => {
             // The reproducer again, recording its trace, for its report.
             let seed = scenario.seeds[0];
-            let outcome = world::spawn_run(scenario.clone(), RunOptions { seed, record_trace: true }).join();
+            let outcome = harness::spawn_run(scenario.clone(), RunOptions::seed(seed).record_trace()).join();
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
             let path = dir.join(format!("{}.html", scenario.name));
-            let html = rollsim_sim::report::for_run(&scenario, &outcome, &command);
+            let html = crate::report::for_run(&scenario, &outcome, &command);
             std::fs::write(&path, html)
                 .map_err(|e| format!("{}: cannot write report: {e}", path.display()))?;
             Some(path.display().to_string())

@@ -6,9 +6,9 @@
 //! commitment reaches L1 but its data never comes back.
 
 use crate::{
+    clock::sim_now,
     net::{RpcClient, RpcError, RpcServer, ServerError},
     rpc_method,
-    world::sim_now,
 };
 use alloy_primitives::{keccak256, Bytes, B256};
 use rollsim::sync::lock;

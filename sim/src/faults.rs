@@ -7,17 +7,16 @@
 //! traces `fault started` and `fault ended` (instant faults only the first).
 
 use crate::{
+    clock::sim_now,
     l1::{self, wallet::Fees, SharedChain},
     l2::engine::{PayloadFaultRates, PayloadFaultSource},
     net::{RpcFaultAction, RpcFaultRule, RpcFaults},
-    scenario::Scenario,
     submitter::{GarbageKind, GarbageSender},
-    world::sim_now,
 };
 use alloy_primitives::{Address, Bytes};
 use madsim::{runtime::Handle, task::NodeId};
 use rollsim::sync::lock;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use std::{
     collections::BTreeMap,
     sync::{
@@ -48,7 +47,7 @@ pub enum Fault {
     /// The last `depth` L1 blocks are replaced by a branch of `branch_len` blocks (default
     /// `depth`) proposed at the same slots without the orphaned transactions.
     L1Reorg {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
         depth: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,17 +55,17 @@ pub enum Fault {
     },
     /// No L1 blocks are proposed (missed slots).
     L1Stall {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
     },
     /// Background demand for L1 gas and blob space is multiplied: the base fee and blob base fee
     /// climb by EIP-1559 / EIP-4844 until the raised demand is priced out.
     FeeSpike {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
         #[serde(default = "one")]
         gas_demand_multiplier: f64,
@@ -76,16 +75,16 @@ pub enum Fault {
     /// The batcher's transactions vanish from the L1 pool before each block: accepted by RPC,
     /// never mined.
     TxDrop {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
     },
     /// Calls matching the filters (unset: any) fail as `action` says, each with `probability`.
     Rpc {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         method: Option<String>,
@@ -102,18 +101,18 @@ pub enum Fault {
     },
     /// Nodes `a` and `b` cannot reach each other (madsim link clogged both ways).
     Partition {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
         a: String,
         b: String,
     },
     /// Every call between nodes `a` and `b` (both directions) takes `delay_ms` longer.
     Latency {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
         a: String,
         b: String,
@@ -121,41 +120,41 @@ pub enum Fault {
     },
     /// Node `batcher` is killed and, `downtime` later, cold-restarted.
     BatcherCrash {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         downtime: Duration,
     },
     /// Node `sequencer` is killed and restarted `downtime` later (it forgets its DA limits).
     SequencerRestart {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         downtime: Duration,
     },
     /// Node `rollup` is killed and restarted `downtime` later: its RPC is down, and once back it
     /// reports empty L2 heads until derivation has caught up with the L1 head (op-node's
     /// not-ready status while its engine is not synced).
     RollupRestart {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         downtime: Duration,
     },
     /// The rollup node's derivation pauses (it keeps answering RPC with a stale view).
     RollupLag {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
     },
     /// The payload processor of node `node` (`sequencer` or `rollup`) misbehaves in every block it
     /// executes: proof jobs fail (`fail_share`) or are held back up to `max_delay_ms`, and blocks are
     /// cancelled mid-execution (`cancel_share`). The task must report, never return a wrong root.
     Payload {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
         node: String,
         #[serde(flatten)]
@@ -163,33 +162,33 @@ pub enum Fault {
     },
     /// The DA server answers every request with HTTP 503.
     DaOutage {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
     },
     /// Every DA request takes `delay_ms` longer.
     DaSlow {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
         delay_ms: u64,
     },
     /// The DA server acknowledges PUTs but stores nothing: the commitment lands on L1, its data
     /// never comes back.
     DaLoss {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
     },
     /// A burst of large L2 transactions (a DA backlog): `txs_per_block` extra per block, calldata
     /// of `tx_bytes`.
     DaBacklog {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
         txs_per_block: f64,
         tx_bytes: [u64; 2],
@@ -198,14 +197,14 @@ pub enum Fault {
     /// the reverse) is put in the L1 pool at the batcher's next nonce, priced never to be mined:
     /// the batcher meets "address already reserved" and must send a cancellation.
     TxpoolBlock {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
         /// Whether the stuck transaction is a blob transaction.
         blob: bool,
     },
     /// A rogue submitter posts one garbage transaction to the batch inbox.
     Garbage {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
         garbage: GarbageKind,
         sender: GarbageSender,
@@ -214,9 +213,9 @@ pub enum Fault {
     /// the window lasts: the current channel closes and publishes though not full. A call while
     /// node `batcher` is down is lost, as an RPC to a dead process.
     BatcherFlush {
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         at: Duration,
-        #[serde(deserialize_with = "crate::scenario::duration", serialize_with = "human")]
+        #[serde(deserialize_with = "crate::units::duration", serialize_with = "crate::units::human")]
         duration: Duration,
         interval_s: u64,
     },
@@ -226,11 +225,6 @@ fn one() -> f64 {
     1.0
 }
 
-/// Serializes a duration as humantime text ("1h 30m"), the form scenario files use.
-fn human<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&humantime::format_duration(*duration).to_string())
-}
-
 /// Deepest reorg a scenario may ask for: beyond this the finalized head would have to revert.
 pub const MAX_REORG_DEPTH: u64 = 64;
 /// The largest demand multiplier of a fee spike: beyond it background traffic alone fills every
@@ -238,6 +232,18 @@ pub const MAX_REORG_DEPTH: u64 = 64;
 pub const MAX_DEMAND_MULTIPLIER: f64 = 50.0;
 /// Longest injected latency: beyond the clients' 10 s timeout it is an outage, say so instead.
 pub const MAX_DELAY_MS: u64 = 60_000;
+
+/// What runs in the world a fault is checked against: the nodes it may name and the run's length.
+#[derive(Debug, Clone, Copy)]
+pub struct Cast {
+    pub duration: Duration,
+    /// The sequencer and the rollup node.
+    pub l2: bool,
+    pub batcher: bool,
+    pub da: bool,
+    /// The test submitter (also started, garbage only, for a garbage fault).
+    pub submitter: bool,
+}
 /// Nodes faults may name.
 pub const NODES: [&str; 6] = ["l1", "sequencer", "rollup", "batcher", "da", "submitter"];
 
@@ -343,13 +349,13 @@ impl Fault {
         }
     }
 
-    /// Checks the fault against the scenario; errors name the field.
-    pub fn validate(&self, scenario: &Scenario) -> Result<(), (String, String)> {
+    /// Checks the fault against the world it runs in; errors name the field.
+    pub fn validate(&self, world: &Cast) -> Result<(), (String, String)> {
         let err = |field: &str, reason: String| Err((field.to_owned(), reason));
-        if self.at() >= scenario.duration {
+        if self.at() >= world.duration {
             return err(
                 "at",
-                format!("{:?} is not before the end of the run ({:?})", self.at(), scenario.duration),
+                format!("{:?} is not before the end of the run ({:?})", self.at(), world.duration),
             );
         }
         if self.duration_mut_is_zero() {
@@ -369,13 +375,10 @@ impl Fault {
             }
             let present = match name {
                 "l1" => true,
-                "sequencer" | "rollup" => scenario.l2.is_some(),
-                "batcher" => scenario.batcher.is_some(),
-                "da" => scenario.da.is_some(),
-                _ => {
-                    scenario.submitter.is_some()
-                        || scenario.faults.iter().any(|f| matches!(f, Self::Garbage { .. }))
-                }
+                "sequencer" | "rollup" => world.l2,
+                "batcher" => world.batcher,
+                "da" => world.da,
+                _ => world.submitter,
             };
             if present {
                 Ok(())
@@ -419,7 +422,7 @@ impl Fault {
                 }
             }
             Self::TxDrop { .. } | Self::BatcherCrash { .. } | Self::TxpoolBlock { .. } => {
-                needs(scenario.batcher.is_some(), "kind", "[batcher]")?;
+                needs(world.batcher, "kind", "[batcher]")?;
             }
             Self::Rpc { method, client, server, action, delay_ms, probability, .. } => {
                 if let Some(name) = client {
@@ -451,7 +454,7 @@ impl Fault {
                 }
             }
             Self::SequencerRestart { .. } | Self::RollupRestart { .. } | Self::RollupLag { .. } => {
-                needs(scenario.l2.is_some(), "kind", "[l2]")?;
+                needs(world.l2, "kind", "[l2]")?;
             }
             Self::Payload { node: name, rates, .. } => {
                 node("node", name)?;
@@ -471,13 +474,13 @@ impl Fault {
                     );
                 }
             }
-            Self::DaOutage { .. } | Self::DaLoss { .. } => needs(scenario.da.is_some(), "kind", "[da]")?,
+            Self::DaOutage { .. } | Self::DaLoss { .. } => needs(world.da, "kind", "[da]")?,
             Self::DaSlow { delay_ms, .. } => {
-                needs(scenario.da.is_some(), "kind", "[da]")?;
+                needs(world.da, "kind", "[da]")?;
                 delay(*delay_ms)?;
             }
             Self::DaBacklog { txs_per_block, tx_bytes, .. } => {
-                needs(scenario.l2.is_some(), "kind", "[l2]")?;
+                needs(world.l2, "kind", "[l2]")?;
                 if !(0.0..=5_000.0).contains(txs_per_block) {
                     return err("txs_per_block", format!("must be in 0..=5000, got {txs_per_block}"));
                 }
@@ -488,9 +491,9 @@ impl Fault {
                     );
                 }
             }
-            Self::Garbage { .. } => needs(scenario.l2.is_some(), "kind", "[l2]")?,
+            Self::Garbage { .. } => needs(world.l2, "kind", "[l2]")?,
             Self::BatcherFlush { interval_s, .. } => {
-                needs(scenario.batcher.is_some(), "kind", "[batcher]")?;
+                needs(world.batcher, "kind", "[batcher]")?;
                 if *interval_s == 0 {
                     return err("interval_s", "must be at least 1".into());
                 }

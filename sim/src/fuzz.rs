@@ -8,11 +8,12 @@
 
 use crate::{
     faults::{Fault, RpcFaultKind},
+    harness::{spawn_run, Outcome, RunOptions},
     l2::engine::PayloadFaultRates,
+    l2::workload::WorkloadConfig,
     scenario::Scenario,
     submitter::{GarbageKind, GarbageSender},
-    workload::WorkloadConfig,
-    world::{spawn_run, Outcome, RunOptions},
+    verdict::Invariant,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -277,22 +278,29 @@ pub fn swarm_case(seed: u64, base: Option<&toml::Table>, plant: Option<&str>, ki
     scenario_text(&table, &format!("fuzz-{seed}"), CASE_DURATION, seed, faults)
 }
 
-/// The first failing invariant's name.
-pub fn first_failure(outcome: &Outcome) -> Option<&'static str> {
-    outcome.invariants.iter().find(|i| !i.ok).map(|i| i.name)
+/// The first failing invariant.
+pub fn first_failure(outcome: &Outcome) -> Option<Invariant> {
+    outcome.invariants.iter().find(|i| !i.ok).map(|i| i.invariant)
 }
 
-/// Runs a scenario text at its first seed.
-pub fn run_text(text: &str, label: &str) -> Result<(Scenario, Outcome), String> {
+/// Runs a scenario text at its first seed, with `options`' batcher.
+pub fn run_text(text: &str, label: &str, options: &RunOptions) -> Result<(Scenario, Outcome), String> {
     let scenario = Scenario::parse(text, label).map_err(|e| e.to_string())?;
-    let seed = scenario.seeds[0];
-    let outcome = spawn_run(scenario.clone(), RunOptions { seed, record_trace: false }).join();
+    let options = RunOptions { seed: scenario.seeds[0], ..options.clone() };
+    let outcome = spawn_run(scenario.clone(), options).join();
     Ok((scenario, outcome))
+}
+
+/// Fuzz case `seed` as `rollsim fuzz` draws it: the default busy chain posted by the batcher, its
+/// config and L1 forks drawn, and up to three faults of any kind, over 15 minutes.
+pub fn fuzz_case(seed: u64) -> Scenario {
+    let text = swarm_case(seed, None, None, ALL_KINDS);
+    Scenario::parse(&text, &format!("fuzz case {seed}")).expect("every drawn case is valid")
 }
 
 /// Invariants judged on the run's end state: a shorter run leaves less time to recover, so
 /// shortening could manufacture a failure the original case did not have.
-const END_STATE: [&str; 2] = ["l2_safe_follows_unsafe", "batcher_da_bytes_drained"];
+const END_STATE: [Invariant; 2] = [Invariant::L2SafeFollowsUnsafe, Invariant::BatcherDaBytesDrained];
 
 /// Candidates one step simpler than `faults` over `duration`, simplest first; the run is
 /// shortened only when `shorten`.
@@ -355,11 +363,11 @@ fn weaker(fault: &Fault) -> Option<Fault> {
     Some(f)
 }
 
-/// Shrinks a failing case while `invariant` still fails; returns the smallest text and how many
-/// runs it took. Faults and the run shrink first; then the load (user transactions per L2 block,
+/// Shrinks a failing case while `invariant` still fails (each candidate run at the case's seed
+/// with `options`' batcher); returns the smallest text and how many runs it took. Faults and the run shrink first; then the load (user transactions per L2 block,
 /// halved down to one): a lighter load cannot manufacture a failure the case did not have, not
 /// even of the end-state invariants.
-pub fn shrink(text: &str, invariant: &str) -> (String, u32) {
+pub fn shrink(text: &str, invariant: Invariant, options: &RunOptions) -> (String, u32) {
     let mut base: toml::Table = text.parse().expect("case texts parse");
     let scenario = Scenario::parse(text, "case").expect("case texts are valid");
     let (name, seed) = (scenario.name.clone(), scenario.seeds[0]);
@@ -373,9 +381,9 @@ pub fn shrink(text: &str, invariant: &str) -> (String, u32) {
             let table = candidate_base.as_ref().unwrap_or(&base);
             let candidate_text = scenario_text(table, &name, candidate_duration, seed, candidate.clone());
             // A candidate the scenario rules reject (e.g. a fault now past the end) is no step.
-            let Ok((_, outcome)) = run_text(&candidate_text, &name) else { continue };
+            let Ok((_, outcome)) = run_text(&candidate_text, &name, options) else { continue };
             runs += 1;
-            if outcome.invariants.iter().any(|i| !i.ok && i.name == invariant) {
+            if outcome.invariants.iter().any(|i| !i.ok && i.invariant == invariant) {
                 (faults, duration, best) = (candidate, candidate_duration, candidate_text);
                 if let Some(lighter) = candidate_base {
                     base = lighter;
@@ -406,6 +414,7 @@ fn lighter_load(base: &toml::Table) -> Option<toml::Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// Reproducers are written from faults: every kind must read back as itself.
     #[test]
@@ -461,5 +470,38 @@ mod tests {
         }
         assert!((70..=130).contains(&today), "about half on today's L1: {today}");
         assert!(crossing >= 40 && prague_only >= 10, "crossing {crossing}, Prague only {prague_only}");
+    }
+
+    /// Two cases per CI run from a fixed RNG seed, so CI is reproducible; PROPTEST_CASES and
+    /// PROPTEST_RNG_SEED widen or move the search.
+    fn config() -> ProptestConfig {
+        let mut config = ProptestConfig::default();
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = 2;
+        }
+        if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+            config.rng_seed = proptest::test_runner::RngSeed::Fixed(6);
+        }
+        config
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any schedule of up to three faults (the kinds every batcher config must survive) keeps every
+        /// invariant on a 15-minute busy chain posted by the batcher.
+        #[test]
+        fn any_fault_schedule_keeps_the_invariants(
+            picks in prop::collection::vec((0..ALL_KINDS, 60u64..420, 10u64..240, 0.0f64..1.0), 0..=3),
+        ) {
+            let faults = picks.iter().map(|&(kind, at_s, duration_s, intensity)| {
+                fault(kind, Duration::from_secs(at_s), Duration::from_secs(duration_s), intensity)
+            });
+            let scenario = scenario_text(&default_base(), "proptest", Duration::from_secs(900), 1, faults);
+            let scenario = Scenario::parse(&scenario, "proptest").unwrap();
+            let outcome = spawn_run(scenario.clone(), RunOptions::seed(1)).join();
+            let failed: Vec<_> = outcome.invariants.iter().filter(|i| !i.ok).collect();
+            prop_assert!(failed.is_empty(), "faults {:?} broke {:?}", scenario.faults, failed);
+        }
     }
 }

@@ -7,13 +7,13 @@
 use crate::posted::PostedChannel;
 use crate::{
     batcher_node::SharedBatcherStats,
+    clock::{sim_now, sim_time_of},
     faults::FaultActivity,
     l1::{self, chain::L1Chain, SharedChain},
     l2::chain::{self as l2_chain, L2Chain, SharedL2},
+    l2::workload::{TxType, TxTypeMix},
     rollup_node::verifier::VerifierStats,
-    trace::Trace,
-    workload::{TxType, TxTypeMix},
-    world::{sim_now, sim_time_of},
+    verdict::{Invariant, Monitor, Verdict},
 };
 use alloy_eips::eip1559::{calc_next_block_base_fee, BaseFeeParams};
 use alloy_primitives::{Address, B256};
@@ -23,35 +23,17 @@ use rollsim::batcher::{
 };
 use rollsim::protocol::frame::ChannelId;
 use rollsim::sync::lock;
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::{sync::Arc, sync::Mutex, time::Duration};
 
-/// The verdict of one invariant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct InvariantResult {
-    pub name: &'static str,
-    pub ok: bool,
-    pub detail: String,
-}
-
-impl InvariantResult {
-    fn from(name: &'static str, result: Result<String, String>) -> Self {
-        match result {
-            Ok(detail) => Self { name, ok: true, detail },
-            Err(detail) => Self { name, ok: false, detail },
-        }
-    }
-}
-
 /// Every L1 invariant over the final canonical chain.
-pub fn check_l1(chain: &L1Chain) -> Vec<InvariantResult> {
+pub fn check_l1(chain: &L1Chain) -> Vec<Verdict> {
     vec![
-        InvariantResult::from("l1_chain_linked", chain_linked(chain)),
-        InvariantResult::from("l1_fee_market", fee_market(chain)),
-        InvariantResult::from("l1_nonce_order", nonce_order(chain)),
-        InvariantResult::from("l1_receipts", receipts(chain)),
-        InvariantResult::from("l1_heads_ordered", heads_ordered(chain)),
+        Verdict::of(Invariant::L1ChainLinked, chain_linked(chain)),
+        Verdict::of(Invariant::L1FeeMarket, fee_market(chain)),
+        Verdict::of(Invariant::L1NonceOrder, nonce_order(chain)),
+        Verdict::of(Invariant::L1Receipts, receipts(chain)),
+        Verdict::of(Invariant::L1HeadsOrdered, heads_ordered(chain)),
     ]
 }
 
@@ -250,10 +232,10 @@ fn heads_ordered(chain: &L1Chain) -> Result<String, String> {
 }
 
 /// Every L2 invariant over the final chain.
-pub fn check_l2(chain: &L2Chain, block_time_s: u64) -> Vec<InvariantResult> {
+pub fn check_l2(chain: &L2Chain, block_time_s: u64) -> Vec<Verdict> {
     vec![
-        InvariantResult::from("l2_chain_linked", l2_chain_linked(chain, block_time_s)),
-        InvariantResult::from("l2_derived_equals_produced", derived_equals_produced(chain)),
+        Verdict::of(Invariant::L2ChainLinked, l2_chain_linked(chain, block_time_s)),
+        Verdict::of(Invariant::L2DerivedEqualsProduced, derived_equals_produced(chain)),
     ]
 }
 
@@ -263,7 +245,7 @@ const VERIFIER_LAG_BOUND_BLOCKS: u64 = 4;
 
 /// The rollup node re-executed every safe block (each one's root is checked online by
 /// `l2_state_root`), but those of the derivation step in progress when the run ended.
-pub fn check_state_roots_verified(chain: &L2Chain, verifier: &VerifierStats) -> InvariantResult {
+pub fn check_state_roots_verified(chain: &L2Chain, verifier: &VerifierStats) -> Verdict {
     let safe = chain.safe().number();
     let result = if verifier.head <= safe && safe - verifier.head <= VERIFIER_LAG_BOUND_BLOCKS {
         Ok(format!(
@@ -273,13 +255,13 @@ pub fn check_state_roots_verified(chain: &L2Chain, verifier: &VerifierStats) -> 
     } else {
         Err(format!("re-executed up to block {} of the safe head {safe}", verifier.head))
     };
-    InvariantResult::from("l2_state_roots_verified", result)
+    Verdict::of(Invariant::L2StateRootsVerified, result)
 }
 
 /// The block oracle re-built at least one block, and every rebuilt header was equal: a violation
 /// found online is reported as it was; an oracle that checked nothing fails.
-pub fn check_block_oracle(monitor: &Monitor, verifier: &VerifierStats) -> InvariantResult {
-    let online = monitor.results(&[BLOCK_ORACLE]).remove(0);
+pub fn check_block_oracle(monitor: &Monitor, verifier: &VerifierStats) -> Verdict {
+    let online = monitor.results(&[Invariant::L2BlockOracle]).remove(0);
     if !online.ok {
         return online;
     }
@@ -287,12 +269,12 @@ pub fn check_block_oracle(monitor: &Monitor, verifier: &VerifierStats) -> Invari
         0 => Err("kona-executor re-built no block".to_owned()),
         n => Ok(format!("kona-executor re-built {n} blocks with the sequencer's headers")),
     };
-    InvariantResult::from(BLOCK_ORACLE, result)
+    Verdict::of(Invariant::L2BlockOracle, result)
 }
 
 /// Liveness: with data being posted, the safe head ends within `max_lag_blocks` of the unsafe
 /// head, so every produced block (but the newest few) reached the safe chain.
-pub fn check_safe_follows_unsafe(chain: &L2Chain, max_lag_blocks: u64) -> InvariantResult {
+pub fn check_safe_follows_unsafe(chain: &L2Chain, max_lag_blocks: u64) -> Verdict {
     let (safe, unsafe_head) = (chain.safe().number(), chain.head().number());
     let lag = unsafe_head - safe;
     let result = if lag <= max_lag_blocks {
@@ -300,7 +282,7 @@ pub fn check_safe_follows_unsafe(chain: &L2Chain, max_lag_blocks: u64) -> Invari
     } else {
         Err(format!("safe {safe} is {lag} blocks behind unsafe {unsafe_head}, more than {max_lag_blocks}"))
     };
-    InvariantResult::from("l2_safe_follows_unsafe", result)
+    Verdict::of(Invariant::L2SafeFollowsUnsafe, result)
 }
 
 /// Parent hashes link, timestamps advance by the block time, L1 origins never go back, and
@@ -367,7 +349,7 @@ const TX_TYPE_EXPECTED_MIN: f64 = 20.0;
 /// Every transaction type the workload sends reached the safe chain, once the safe chain holds
 /// enough user transactions that the type's absence cannot be chance: derivation sees every type
 /// a span batch carries.
-pub fn check_tx_types_derived(counts: [u64; 5], mix: &TxTypeMix) -> InvariantResult {
+pub fn check_tx_types_derived(counts: [u64; 5], mix: &TxTypeMix) -> Verdict {
     let total: u64 = counts.iter().sum();
     let weights = mix.weights();
     let weight_sum: f64 = weights.iter().sum();
@@ -388,7 +370,7 @@ pub fn check_tx_types_derived(counts: [u64; 5], mix: &TxTypeMix) -> InvariantRes
         )),
         None => Ok(format!("safe user transactions by type: {}", summary())),
     };
-    InvariantResult::from("l2_tx_types_derived", result)
+    Verdict::of(Invariant::L2TxTypesDerived, result)
 }
 
 /// Time after the load ends by which the batcher must have posted everything.
@@ -399,7 +381,7 @@ pub const DRAINED_BYTES: u64 = 4_096;
 
 /// Nothing lost: once users stop sending (the workload's `stop_at`), the batcher's pending DA
 /// bytes return to (about) zero within [`DRAIN_TIME`].
-pub fn check_da_bytes_drained(unsafe_da_bytes: u64, load_ended_at: Duration) -> InvariantResult {
+pub fn check_da_bytes_drained(unsafe_da_bytes: u64, load_ended_at: Duration) -> Verdict {
     let result = if unsafe_da_bytes <= DRAINED_BYTES {
         Ok(format!(
             "{unsafe_da_bytes} pending DA bytes at the end, load ended at {} s",
@@ -411,7 +393,7 @@ pub fn check_da_bytes_drained(unsafe_da_bytes: u64, load_ended_at: Duration) -> 
             load_ended_at.as_secs()
         ))
     };
-    InvariantResult::from("batcher_da_bytes_drained", result)
+    Verdict::of(Invariant::BatcherDaBytesDrained, result)
 }
 
 /// The batcher's view of channel timeouts agrees with the chain: every channel it dropped as
@@ -422,7 +404,7 @@ pub fn check_timeouts_real(
     posted: &BTreeMap<ChannelId, PostedChannel>,
     channel_timeout: u64,
     dropped: &BTreeSet<ChannelId>,
-) -> InvariantResult {
+) -> Verdict {
     let wrong: Vec<String> = dropped
         .iter()
         .filter_map(|id| {
@@ -446,7 +428,7 @@ pub fn check_timeouts_real(
             wrong.join(", ")
         ))
     };
-    InvariantResult::from("batcher_timeouts_real", result)
+    Verdict::of(Invariant::BatcherTimeoutsReal, result)
 }
 
 /// `batcher_confirmation_depth`: the batcher took each transaction as confirmed only once the
@@ -458,7 +440,7 @@ pub fn check_confirmation_depth(
     confirmed: &[(u64, u64)],
     num_confirmations: u64,
     disturbed: &[std::ops::Range<u64>],
-) -> InvariantResult {
+) -> Verdict {
     let blocks = chain.canonical();
     let head_at =
         |timestamp: u64| blocks.partition_point(|b| b.header.timestamp <= timestamp).saturating_sub(1) as u64;
@@ -476,13 +458,13 @@ pub fn check_confirmation_depth(
             head_at(*at)
         )),
     };
-    InvariantResult::from(CONFIRMATION_DEPTH, result)
+    Verdict::of(Invariant::BatcherConfirmationDepth, result)
 }
 
 /// Every fee bump the batcher made prices its replacement as the L1 pool's rule requires: 10%
 /// on fee cap and tip, 100% on all three fees of a blob transaction (geth's pools). An
 /// underpriced bump is refused and the transaction waits a resubmission timeout at the old fees.
-pub fn check_replacements_priced(bumps: &[FeeBump], rule: &l1::pool::TxPoolConfig) -> InvariantResult {
+pub fn check_replacements_priced(bumps: &[FeeBump], rule: &l1::pool::TxPoolConfig) -> Verdict {
     let fees = |f: &TxFees| l1::pool::Fees { fee_cap: f.fee_cap, tip: f.tip, blob_fee_cap: f.blob_fee_cap };
     let result = match bumps.iter().find(|b| !rule.replaces(&fees(&b.old), &fees(&b.new))) {
         None => Ok(format!("{} fee bumps, each priced to replace", bumps.len())),
@@ -491,7 +473,7 @@ pub fn check_replacements_priced(bumps: &[FeeBump], rule: &l1::pool::TxPoolConfi
             b.nonce, b.old, b.new, rule.price_bump_percent, rule.blob_price_bump_percent
         )),
     };
-    InvariantResult::from(REPLACEMENT_PRICED, result)
+    Verdict::of(Invariant::BatcherReplacementPriced, result)
 }
 
 /// What the checks on the batcher's posted channels need besides the ledger.
@@ -530,10 +512,7 @@ impl PostedContext {
 /// incarnation that started afresh after it, or is still settling (its last frame within the
 /// channel timeout of the end). A channel that is none of these is data the batcher abandoned
 /// without saying so.
-pub fn check_channels_accounted(
-    posted: &BTreeMap<ChannelId, PostedChannel>,
-    ctx: &PostedContext,
-) -> InvariantResult {
+pub fn check_channels_accounted(posted: &BTreeMap<ChannelId, PostedChannel>, ctx: &PostedContext) -> Verdict {
     let (mut derived, mut dropped, mut settling) = (0, 0, 0);
     let mut abandoned = Vec::new();
     for (id, channel) in posted {
@@ -568,7 +547,7 @@ pub fn check_channels_accounted(
             abandoned.join(", ")
         ))
     };
-    InvariantResult::from(CHANNELS_ACCOUNTED, result)
+    Verdict::of(Invariant::BatcherChannelsAccounted, result)
 }
 
 /// How long after a fault its consequences may still show in what the batcher posts (a
@@ -583,10 +562,7 @@ pub const WASTE_BOUND_PERMILLE: u64 = 100;
 /// carry new L2 blocks. Waste is a frame landed again, a complete channel whose blocks earlier
 /// channels already carried, and a channel abandoned incomplete; it stays within
 /// [`WASTE_BOUND_PERMILLE`] of the bytes posted.
-pub fn check_da_efficiency(
-    posted: &BTreeMap<ChannelId, PostedChannel>,
-    ctx: &PostedContext,
-) -> InvariantResult {
+pub fn check_da_efficiency(posted: &BTreeMap<ChannelId, PostedChannel>, ctx: &PostedContext) -> Verdict {
     let (mut bytes, mut waste) = (0u64, 0u64);
     let mut worst: Option<(u64, String)> = None;
     let mut note = |wasted: u64, what: String| {
@@ -644,119 +620,7 @@ pub fn check_da_efficiency(
             "{waste} of {bytes} bytes posted outside faults repeat or are lost ({permille} per mille, bound {WASTE_BOUND_PERMILLE}); the largest: {worst}"
         ))
     };
-    InvariantResult::from(DA_EFFICIENCY, result)
-}
-
-/// The first violation of an online invariant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    pub at_ms: u64,
-    /// Events in the trace before this violation's own event.
-    pub trace_event: u64,
-    pub detail: String,
-}
-
-/// Online invariants: their first violations.
-pub struct Monitor {
-    trace: Option<Trace>,
-    first: Mutex<BTreeMap<&'static str, Violation>>,
-}
-
-/// kona-executor re-builds the checked blocks with the same headers (online; judged when the
-/// scenario turns the oracle on).
-pub const BLOCK_ORACLE: &str = "l2_block_oracle";
-
-/// A panic anywhere in the run (a system under test crashed); reported only when it happens.
-pub const NO_PANIC: &str = "no_panic";
-
-/// Every batcher state clear has a cause in the world (online).
-pub const RESETS_EXPLAINED: &str = "batcher_resets_explained";
-/// Every channel on L1 was derived or dropped for a cause.
-pub const CHANNELS_ACCOUNTED: &str = "batcher_channels_accounted";
-/// The batcher's posted bytes outside faults carry new L2 blocks.
-pub const DA_EFFICIENCY: &str = "batcher_da_efficiency";
-/// `auto` DA picks the cheaper of calldata and blobs at the L1's prices (online).
-pub const DA_CHOICE: &str = "batcher_da_choice";
-/// Transactions are taken as confirmed at the configured depth.
-pub const CONFIRMATION_DEPTH: &str = "batcher_confirmation_depth";
-/// Fee bumps meet the pool's replacement rule.
-pub const REPLACEMENT_PRICED: &str = "batcher_replacement_priced";
-
-/// Every invariant's name.
-pub const NAMES: [&str; 24] = [
-    "l1_chain_linked",
-    "l1_fee_market",
-    "l1_nonce_order",
-    "l1_receipts",
-    "l1_heads_ordered",
-    "batcher_nonce_gap",
-    "throttle_within_one_poll",
-    RESETS_EXPLAINED,
-    DA_CHOICE,
-    "batcher_da_bytes_drained",
-    "l2_chain_linked",
-    "l2_derived_equals_produced",
-    "l2_tx_types_derived",
-    "l2_safe_follows_unsafe",
-    "l2_state_root",
-    "l2_state_roots_verified",
-    "payload_no_spurious_fallback",
-    BLOCK_ORACLE,
-    "batcher_timeouts_real",
-    CHANNELS_ACCOUNTED,
-    DA_EFFICIENCY,
-    CONFIRMATION_DEPTH,
-    REPLACEMENT_PRICED,
-    NO_PANIC,
-];
-
-/// The online invariants about the batcher, by name.
-pub const BATCHER_ONLINE: [&str; 4] =
-    ["batcher_nonce_gap", "throttle_within_one_poll", RESETS_EXPLAINED, DA_CHOICE];
-
-/// The online invariants about L2 execution, by name.
-pub const L2_ONLINE: [&str; 2] = ["l2_state_root", "payload_no_spurious_fallback"];
-
-impl Monitor {
-    pub fn new(trace: Option<Trace>) -> Self {
-        Self { trace, first: Mutex::default() }
-    }
-
-    /// Records a violation of `name` unless one is already recorded.
-    pub fn violate(&self, name: &'static str, detail: String) {
-        debug_assert!(
-            BATCHER_ONLINE.contains(&name) || L2_ONLINE.contains(&name) || name == BLOCK_ORACLE,
-            "{name} is not online"
-        );
-        let mut first = lock(&self.first);
-        if first.contains_key(name) {
-            return;
-        }
-        let trace_event = self.trace.as_ref().map_or(0, |t| t.summary().events);
-        tracing::warn!(target: "rollsim_sim::invariants", invariant = name, %detail, "invariant violated");
-        first.insert(name, Violation { at_ms: sim_now().as_millis() as u64, trace_event, detail });
-    }
-
-    /// One result per online invariant of `names`.
-    pub fn results(&self, names: &[&'static str]) -> Vec<InvariantResult> {
-        let first = lock(&self.first);
-        names
-            .iter()
-            .map(|name| match first.get(name) {
-                Some(v) => InvariantResult {
-                    name,
-                    ok: false,
-                    detail: format!(
-                        "first violated at {:.3} s (trace event {}): {}",
-                        v.at_ms as f64 / 1000.0,
-                        v.trace_event,
-                        v.detail
-                    ),
-                },
-                None => InvariantResult { name, ok: true, detail: "held at every check".into() },
-            })
-            .collect()
-    }
+    Verdict::of(Invariant::BatcherDaEfficiency, result)
 }
 
 /// How long the batcher's transactions may be rejected for a nonce gap, once faults are over,
@@ -836,7 +700,7 @@ fn check_da_choices(w: &Watched, seen: &mut Vec<usize>) {
         let Some(choice) = stats.da_choices[*seen..].last().copied() else { continue };
         *seen = stats.da_choices.len();
         if let Err(detail) = judge_da_choice(choice.use_blobs, auto.costs_per_byte(&l1::lock(&w.l1))) {
-            w.monitor.violate(DA_CHOICE, detail);
+            w.monitor.violate(Invariant::BatcherDaChoice, detail);
         }
     }
 }
@@ -905,7 +769,7 @@ fn check_resets(w: &Watched, seen: &mut Vec<usize>) {
             };
             if let Some(why) = unexplained {
                 w.monitor.violate(
-                    RESETS_EXPLAINED,
+                    Invariant::BatcherResetsExplained,
                     format!(
                         "the batcher cleared its state at {:.3} s ({:?}, safe head {}) {why}, dropping {} channels with frames sent",
                         at.as_secs_f64(),
@@ -947,7 +811,7 @@ pub async fn watch(w: Watched) {
         if let Some(since) = gapped_since {
             if now.saturating_sub(since) > NONCE_GAP_BOUND && w.faults.quiet_for(NONCE_GAP_BOUND) {
                 w.monitor.violate(
-                    "batcher_nonce_gap",
+                    Invariant::BatcherNonceGap,
                     format!(
                         "the batcher's txs are rejected as nonce too high since {:.0} s",
                         since.as_secs_f64()
@@ -987,7 +851,7 @@ pub async fn watch(w: Watched) {
         let allowed = if lowered_wrong { grace } else { grace + CHANNEL_DERIVE_SLACK };
         if now - since > allowed {
             w.monitor.violate(
-                "throttle_within_one_poll",
+                Invariant::ThrottleWithinOnePoll,
                 format!(
                     "pending DA bytes {} by the batcher, {world_bytes} by the L2 chain (threshold {}): batcher limits {:?}, sequencer holds {limits:?} since {:.0} s",
                     stats.unsafe_da_bytes,

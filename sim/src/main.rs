@@ -4,11 +4,8 @@
 //! 2 bad input (unreadable or invalid scenario, bad arguments).
 
 #[cfg(madsim)]
-mod cli;
-
-#[cfg(madsim)]
 fn main() -> std::process::ExitCode {
-    cli::main()
+    rollsim_sim::cli::main()
 }
 
 #[cfg(not(madsim))]

@@ -25,6 +25,8 @@ use std::{
 
 /// The port every node serves RPC on.
 pub const RPC_PORT: u16 = 8545;
+/// The timeout of the world's own RPC clients (op-node's and op-geth's default is 10 s).
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TAG: u64 = 1;
 const RESPONSE_TAG: u64 = 2;
 
@@ -283,7 +285,7 @@ impl RpcClient {
             client: &inner.client,
             server: &inner.server,
             method: M::NAME,
-            now: crate::world::sim_now(),
+            now: crate::clock::sim_now(),
         };
         let action = inner.faults.action_for(&call);
         if let Some(action) = &action {

@@ -37,11 +37,6 @@ pub struct PostedChannel {
 }
 
 impl PostedChannel {
-    /// Encoded bytes of the first landing of each frame.
-    pub fn bytes(&self) -> u64 {
-        self.frames.values().map(|(frame, _)| frame.encoded_len() as u64).sum()
-    }
-
     /// Every frame up to the last one is on chain.
     pub fn is_complete(&self) -> bool {
         self.frames

@@ -4,41 +4,56 @@
 //! the key and the reason; the CLI exits 2 on them.
 
 use crate::{
-    batcher_node::BatcherScenario, faults::Fault, l1::L1Config, l2::L2Config, submitter::SubmitterConfig,
+    batcher_node::BatcherScenario,
+    faults::{Cast, Fault},
+    l1::L1Config,
+    l2::L2Config,
+    submitter::SubmitterConfig,
+    verdict::Invariant,
 };
-use serde::{Deserialize, Deserializer};
-use std::{fmt, path::Path, time::Duration};
+use serde::Deserialize;
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 /// A parsed and validated scenario.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
-    pub name: String,
+    pub(crate) name: String,
     /// What situation this is and what must hold; the first line is the one-line summary.
-    pub description: String,
+    pub(crate) description: String,
     /// Simulated time the run lasts, e.g. "24h", "90m".
-    #[serde(deserialize_with = "duration")]
-    pub duration: Duration,
+    #[serde(deserialize_with = "crate::units::duration")]
+    pub(crate) duration: Duration,
     /// Seeds `cargo test` runs; the first is the default of `rollsim run`.
-    pub seeds: Vec<u64>,
+    pub(crate) seeds: Vec<u64>,
     #[serde(default)]
-    pub l1: L1Config,
+    pub(crate) l1: L1Config,
     /// The L2 side (sequencer, rollup node); absent: the world is L1 only.
-    pub l2: Option<L2Config>,
+    pub(crate) l2: Option<L2Config>,
     /// The AltDA server; absent: none.
-    pub da: Option<DaConfig>,
+    pub(crate) da: Option<DaConfig>,
     /// The real batcher (node `batcher`); needs `[l2]`.
-    pub batcher: Option<BatcherScenario>,
+    pub(crate) batcher: Option<BatcherScenario>,
     /// The test submitter (node `submitter`); needs `[l2]`.
-    pub submitter: Option<SubmitterConfig>,
+    pub(crate) submitter: Option<SubmitterConfig>,
     #[serde(default)]
-    pub faults: Vec<Fault>,
+    pub(crate) faults: Vec<Fault>,
     /// Invariants this scenario is expected to violate (a documented limitation); the scenario
     /// passes when exactly these fail.
     #[serde(default)]
-    pub expected_violations: Vec<String>,
+    pub(crate) expected_violations: Vec<Invariant>,
     /// A planted bug to activate (`src/planted.rs`); needs the `planted-bugs` feature.
-    pub planted_bug: Option<String>,
+    pub(crate) planted_bug: Option<String>,
+    /// The TOML document this scenario was read from (edits start from it).
+    #[serde(skip)]
+    source: toml::Table,
+    /// The file it was loaded from, if it is unedited.
+    #[serde(skip)]
+    path: Option<PathBuf>,
 }
 
 /// The `[da]` table: its presence starts an AltDA server (node `da`).
@@ -66,19 +81,6 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Deserializes a humantime duration ("24h", "1h 30m", "500ms").
-pub fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    humantime::parse_duration(&text).map_err(|e| {
-        serde::de::Error::custom(format!("invalid duration {text:?}: {e} (write e.g. \"90s\", \"2h\")"))
-    })
-}
-
-/// Deserializes an optional humantime duration.
-pub fn optional_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
-    duration(deserializer).map(Some)
-}
-
 /// The longest run a scenario may ask for.
 const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -91,7 +93,9 @@ impl Scenario {
             field: None,
             reason: format!("cannot read: {e}"),
         })?;
-        Self::parse(&text, &file)
+        let mut scenario = Self::parse(&text, &file)?;
+        scenario.path = Some(path.to_owned());
+        Ok(scenario)
     }
 
     /// Parses and validates scenario text; `file` names it in errors.
@@ -115,7 +119,8 @@ impl Scenario {
             field: Some(field),
             reason,
         })?;
-        Ok(scenario)
+        let source = text.parse().expect("the text deserialized as a scenario, so it is a TOML table");
+        Ok(Self { source, ..scenario })
     }
 
     fn validate(&self) -> Result<(), (String, String)> {
@@ -166,16 +171,16 @@ impl Scenario {
                 );
             }
         }
-        for (index, name) in self.expected_violations.iter().enumerate() {
-            if !crate::invariants::NAMES.contains(&name.as_str()) {
-                return Err((
-                    format!("expected_violations[{index}]"),
-                    format!("unknown invariant {name:?} (one of {})", crate::invariants::NAMES.join(", ")),
-                ));
-            }
-        }
+        let cast = Cast {
+            duration: self.duration,
+            l2: self.l2.is_some(),
+            batcher: self.batcher.is_some(),
+            da: self.da.is_some(),
+            submitter: self.submitter.is_some()
+                || self.faults.iter().any(|f| matches!(f, Fault::Garbage { .. })),
+        };
         for (index, fault) in self.faults.iter().enumerate() {
-            fault.validate(self).map_err(|(field, reason)| (format!("faults[{index}].{field}"), reason))?;
+            fault.validate(&cast).map_err(|(field, reason)| (format!("faults[{index}].{field}"), reason))?;
         }
         Ok(())
     }
@@ -183,6 +188,183 @@ impl Scenario {
     /// The one-line summary: the description's first line.
     pub fn summary(&self) -> &str {
         self.description.lines().next().unwrap_or_default().trim()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Simulated time the run lasts.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// The pinned seeds (`cargo test` runs each; the first is `rollsim run`'s default).
+    pub fn seeds(&self) -> &[u64] {
+        &self.seeds
+    }
+
+    pub fn faults(&self) -> &[Fault] {
+        &self.faults
+    }
+
+    /// The invariants this scenario documents as violated; it passes when exactly these fail.
+    pub fn expected_violations(&self) -> &[Invariant] {
+        &self.expected_violations
+    }
+
+    /// The planted bug this scenario activates (`planted-bugs` builds).
+    pub fn planted_bug(&self) -> Option<&str> {
+        self.planted_bug.as_deref()
+    }
+
+    /// The file this scenario was loaded from, unless it was built or edited in Rust.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The scenario as a TOML document, which [`Scenario::parse`] reads back to the same scenario.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(&self.source).expect("a TOML table serializes")
+    }
+
+    /// A scenario built in Rust, starting from the required keys: `name`, a placeholder
+    /// description, one hour, seed 1.
+    pub fn builder(name: &str) -> ScenarioBuilder {
+        let mut builder = ScenarioBuilder { name: name.to_owned(), table: toml::Table::new(), error: None };
+        builder.put("name", name.into());
+        builder.put("description", format!("{name} (built in Rust)").into());
+        builder.duration(Duration::from_secs(3600)).seeds([1])
+    }
+
+    /// A builder starting from this scenario.
+    pub fn edit(&self) -> ScenarioBuilder {
+        ScenarioBuilder { name: self.name.clone(), table: self.source.clone(), error: None }
+    }
+
+    /// This scenario with one more fault, validated again.
+    pub fn with_fault(&self, fault: Fault) -> Result<Self, ScenarioError> {
+        self.edit().fault(fault).build()
+    }
+}
+
+/// Builds a scenario in Rust. It writes the TOML document a scenario file would hold and
+/// [`build`](ScenarioBuilder::build) parses it, so a built scenario is validated exactly as a file
+/// is, with the same errors.
+#[derive(Debug, Clone)]
+pub struct ScenarioBuilder {
+    name: String,
+    table: toml::Table,
+    /// The first key a setter could not place (a path through a value that is not a table).
+    error: Option<ScenarioError>,
+}
+
+impl ScenarioBuilder {
+    pub fn description(mut self, text: &str) -> Self {
+        self.put("description", text.into());
+        self
+    }
+
+    pub fn duration(mut self, duration: Duration) -> Self {
+        self.put("duration", humantime::format_duration(duration).to_string().into());
+        self
+    }
+
+    pub fn seeds(mut self, seeds: impl IntoIterator<Item = u64>) -> Self {
+        let seeds = seeds.into_iter().map(|seed| toml::Value::Integer(seed as i64)).collect();
+        self.put("seeds", toml::Value::Array(seeds));
+        self
+    }
+
+    /// Adds table `path` (e.g. `"l2"`, `"batcher"`, `"da"`) if absent: its presence starts nodes.
+    pub fn table(mut self, path: &str) -> Self {
+        if self.lookup(path).is_none() {
+            self.put(path, toml::Value::Table(toml::Table::new()));
+        }
+        self
+    }
+
+    /// Sets the key at dotted `path` (e.g. `"batcher.da_type"`, `"l2.workload.senders"`) as a
+    /// scenario file would, creating the tables on the way.
+    pub fn set(mut self, path: &str, value: impl Into<toml::Value>) -> Self {
+        self.put(path, value.into());
+        self
+    }
+
+    /// Removes the key or table at dotted `path`, if present.
+    pub fn remove(mut self, path: &str) -> Self {
+        let (parents, key) = path.rsplit_once('.').map_or(("", path), |(p, k)| (p, k));
+        let mut table = Some(&mut self.table);
+        for part in parents.split('.').filter(|p| !p.is_empty()) {
+            table = table.and_then(|t| t.get_mut(part)).and_then(toml::Value::as_table_mut);
+        }
+        if let Some(table) = table {
+            table.remove(key);
+        }
+        self
+    }
+
+    pub fn fault(mut self, fault: Fault) -> Self {
+        let value = toml::Value::try_from(&fault).expect("a fault serializes to TOML");
+        self.append("faults", value);
+        self
+    }
+
+    /// Documents `invariant` as violated by this scenario.
+    pub fn expect_violation(mut self, invariant: Invariant) -> Self {
+        self.append("expected_violations", invariant.name().into());
+        self
+    }
+
+    /// Validates the scenario as a file would be.
+    pub fn build(&self) -> Result<Scenario, ScenarioError> {
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
+        let text = toml::to_string(&self.table).expect("a TOML table serializes");
+        Scenario::parse(&text, &format!("{} (built in Rust)", self.name))
+    }
+
+    fn lookup(&self, path: &str) -> Option<&toml::Value> {
+        let mut keys = path.split('.');
+        let first = self.table.get(keys.next()?)?;
+        keys.try_fold(first, |value, key| value.as_table()?.get(key))
+    }
+
+    fn put(&mut self, path: &str, value: toml::Value) {
+        let (parents, key) = path.rsplit_once('.').map_or(("", path), |(p, k)| (p, k));
+        let mut table = &mut self.table;
+        for part in parents.split('.').filter(|p| !p.is_empty()) {
+            let entry = table.entry(part).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let Some(inner) = entry.as_table_mut() else {
+                self.error.get_or_insert(ScenarioError {
+                    file: format!("{} (built in Rust)", self.name),
+                    field: Some(path.to_owned()),
+                    reason: format!("{part} is not a table"),
+                });
+                return;
+            };
+            table = inner;
+        }
+        table.insert(key.to_owned(), value);
+    }
+
+    fn append(&mut self, key: &str, value: toml::Value) {
+        let entry = self.table.entry(key).or_insert_with(|| toml::Value::Array(Vec::new()));
+        match entry.as_array_mut() {
+            Some(array) => array.push(value),
+            None => {
+                self.error.get_or_insert(ScenarioError {
+                    file: format!("{} (built in Rust)", self.name),
+                    field: Some(key.to_owned()),
+                    reason: "is not an array".to_owned(),
+                });
+            }
+        }
     }
 }
 

@@ -8,8 +8,10 @@
 //! op-geth does.
 
 use crate::{
-    invariants::Monitor,
+    clock::sim_now,
     l1::{chain::L1Block, L1Client, L1Config},
+    l2::rpc::{L2BlockByHash, L2BlockByNumber, SetMaxDASize},
+    l2::workload::Workload,
     l2::{
         block::{self, assemble, evm_block, validate, BlockInputs, L2Block},
         chain::{lock, SharedL2},
@@ -18,13 +20,10 @@ use crate::{
     },
     net::{RpcError, RpcServer},
     profile::{self, Bucket},
-    rpc_method,
-    workload::Workload,
-    world::sim_now,
+    verdict::{Invariant, Monitor},
 };
 use alloy_consensus::Sealable;
 use alloy_eips::{eip2718::Encodable2718, BlockNumberOrTag};
-use alloy_primitives::B256;
 use kona_genesis::{RollupConfig, SystemConfig};
 use kona_protocol::{L1BlockInfoTx, Predeploys};
 use op_alloy_consensus::OpTxEnvelope;
@@ -45,16 +44,6 @@ use std::{
 
 /// The max sequencer drift after Fjord (a protocol constant).
 pub const MAX_SEQUENCER_DRIFT_S: u64 = 1_800;
-
-rpc_method!(
-    /// An L2 block by number or tag (latest = unsafe head), with its transactions.
-    L2BlockByNumber, "eth_getBlockByNumber", BlockNumberOrTag => Option<Arc<L2Block>>
-);
-rpc_method!(L2BlockByHash, "eth_getBlockByHash", B256 => Option<Arc<L2Block>>);
-rpc_method!(
-    /// `(max_tx_size, max_block_size)` in estimated DA bytes; 0 means no limit.
-    SetMaxDASize, "miner_setMaxDASize", (u64, u64) => bool
-);
 
 /// What the sequencer shares with the world across restarts.
 pub struct Sequencer {
@@ -277,7 +266,7 @@ impl Sequencer {
             if !injected {
                 let number = parent.number() + 1;
                 let detail = format!("sequencer block {number}: {fallback:?} with no fault injected");
-                self.monitor.violate("payload_no_spurious_fallback", detail);
+                self.monitor.violate(Invariant::PayloadNoSpuriousFallback, detail);
             }
         }
         let output = executed.output;

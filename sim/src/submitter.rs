@@ -12,9 +12,9 @@ use crate::{
         wallet::{Fees, Wallet},
         L1Client,
     },
+    l2::rpc::L2BlockByNumber,
+    l2::rpc::SyncStatusMethod,
     net::RpcClient,
-    rollup_node::SyncStatusMethod,
-    sequencer::L2BlockByNumber,
 };
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{Address, Bytes, B256};
@@ -83,7 +83,7 @@ pub enum GarbageSender {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GarbageAt {
-    #[serde(deserialize_with = "crate::scenario::duration")]
+    #[serde(deserialize_with = "crate::units::duration")]
     pub at: Duration,
     pub kind: GarbageKind,
     pub sender: GarbageSender,
@@ -355,7 +355,7 @@ impl Submitter {
                 posted = safe;
                 unsafe_posts.clear();
             }
-            while let Some(g) = garbage.next_if(|g| g.at <= crate::world::sim_now()) {
+            while let Some(g) = garbage.next_if(|g| g.at <= crate::clock::sim_now()) {
                 let Some(data) = self.garbage(g.kind, posted.max(1)).await else { continue };
                 let Some(fees) = self.fees().await else { continue };
                 let wallet = match g.sender {

@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{assert_invariants, outcome as run_scenario};
-use rollsim_sim::world::Outcome;
+use common::outcome as run_scenario;
+use rollsim_sim::Outcome;
 
 fn outcome(duration: &str, tables: &str) -> Outcome {
     run_scenario(duration, 5, &format!("[l2]\n{tables}"))
@@ -14,7 +14,7 @@ fn outcome(duration: &str, tables: &str) -> Outcome {
 
 /// The safe head is within two submitter rounds (and derivation's L1 lag) of the unsafe head.
 fn assert_safe_follows(outcome: &Outcome) {
-    let (safe, unsafe_head) = (outcome.stats["l2_safe"], outcome.stats["l2_unsafe"]);
+    let (safe, unsafe_head) = (outcome.stats.l2().safe, outcome.stats.l2().unsafe_head);
     assert!(unsafe_head >= 1_700, "an hour of 2 s blocks: {unsafe_head}");
     assert!(safe + 60 >= unsafe_head, "safe {safe} follows unsafe {unsafe_head}");
 }
@@ -23,10 +23,13 @@ fn assert_safe_follows(outcome: &Outcome) {
 fn an_hour_of_every_submission_form_derives_to_the_sequencers_chain() {
     for (blobs, batch_type) in [(false, "singular"), (true, "singular"), (false, "span"), (true, "span")] {
         let o = outcome("1h", &format!("[submitter]\nblobs = {blobs}\nbatch_type = \"{batch_type}\"\n"));
-        assert_invariants(&o);
+        o.assert_all_hold();
         assert_safe_follows(&o);
-        assert_eq!(o.stats["l2_unsafe_reorgs"], 0, "blobs={blobs} {batch_type}: nothing replaced");
-        assert!(o.stats["l2_blocks_consolidated"] + 60 >= o.stats["l2_unsafe"], "derived blocks consolidate");
+        assert_eq!(o.stats.l2().unsafe_reorgs, 0, "blobs={blobs} {batch_type}: nothing replaced");
+        assert!(
+            o.stats.l2().blocks_consolidated + 60 >= o.stats.l2().unsafe_head,
+            "derived blocks consolidate"
+        );
     }
 }
 
@@ -44,10 +47,10 @@ fn garbage_of_every_kind_from_batcher_or_stranger_is_ignored() {
         }
     }
     let o = outcome("20m", &format!("[submitter]\n{garbage}"));
-    assert_invariants(&o);
-    assert_eq!(o.stats["submitter_garbage_txs"], 12, "every garbage tx was sent");
-    assert_eq!(o.stats["l2_unsafe_reorgs"], 0, "garbage replaced nothing");
-    let (safe, unsafe_head) = (o.stats["l2_safe"], o.stats["l2_unsafe"]);
+    o.assert_all_hold();
+    assert_eq!(o.stats.submitter.unwrap().garbage_txs, 12, "every garbage tx was sent");
+    assert_eq!(o.stats.l2().unsafe_reorgs, 0, "garbage replaced nothing");
+    let (safe, unsafe_head) = (o.stats.l2().safe, o.stats.l2().unsafe_head);
     assert!(safe + 60 >= unsafe_head && unsafe_head >= 590, "safe {safe} kept up with unsafe {unsafe_head}");
 }
 
@@ -56,10 +59,10 @@ fn l1_reorg_below_the_safe_head_rewinds_it_then_the_chain_is_derived_again() {
     let o = outcome("40m",
         "[submitter]\n[l1]\norphaned_txs = \"drop\"\n[[faults]]\nkind = \"l1_reorg\"\nat = \"20m\"\ndepth = 6\n",
     );
-    assert_invariants(&o);
-    assert_eq!(o.stats["l1_reorgs"], 1);
-    assert!(o.stats["l2_safe_rewinds"] >= 1, "the safe head rewound: {:?}", o.stats);
-    assert!(o.stats["submitter_reposts"] >= 1, "the dropped data was posted again");
-    let (safe, unsafe_head) = (o.stats["l2_safe"], o.stats["l2_unsafe"]);
+    o.assert_all_hold();
+    assert_eq!(o.stats.l1().reorgs, 1);
+    assert!(o.stats.l2().safe_rewinds >= 1, "the safe head rewound: {:?}", o.stats);
+    assert!(o.stats.submitter.unwrap().reposts >= 1, "the dropped data was posted again");
+    let (safe, unsafe_head) = (o.stats.l2().safe, o.stats.l2().unsafe_head);
     assert!(safe + 60 >= unsafe_head, "re-derived: safe {safe}, unsafe {unsafe_head}");
 }

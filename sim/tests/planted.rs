@@ -3,62 +3,65 @@
 //! without it. Run with `cargo test -p rollsim-sim --features planted-bugs --test planted`.
 #![cfg(all(madsim, feature = "planted-bugs"))]
 
-use rollsim_sim::fuzz;
+use rollsim_sim::{run, shrink, Invariant, Outcome, RunOptions, Scenario};
 use std::path::Path;
 
-fn reproducer(bug: &str) -> String {
+fn reproducer(bug: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/planted").join(format!("{bug}.toml"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `scenario` at its first pinned seed.
+fn outcome(scenario: &Scenario) -> Outcome {
+    run(scenario, RunOptions::seed(scenario.seeds()[0]))
+}
+
+fn first_failure(outcome: &Outcome) -> Option<Invariant> {
+    outcome.failures().next().map(|v| v.invariant)
 }
 
 /// The reproducer of `bug` fails `invariant` (the first to fail), and passes with the bug off.
-fn found_and_fixed(bug: &str, invariant: &str) {
-    let text = reproducer(bug);
-    let (scenario, outcome) = fuzz::run_text(&text, bug).unwrap();
-    assert_eq!(scenario.planted_bug.as_deref(), Some(bug));
-    assert!(scenario.faults.len() <= 3, "{bug}: {} faults", scenario.faults.len());
-    let failed: Vec<_> = outcome.invariants.iter().filter(|i| !i.ok).collect();
-    assert_eq!(fuzz::first_failure(&outcome), Some(invariant), "{bug}: {failed:?}");
+fn found_and_fixed(bug: &str, invariant: Invariant) {
+    let scenario = reproducer(bug);
+    assert_eq!(scenario.planted_bug(), Some(bug));
+    assert!(scenario.faults().len() <= 3, "{bug}: {} faults", scenario.faults().len());
+    let found = outcome(&scenario);
+    assert_eq!(first_failure(&found), Some(invariant), "{bug}: {:?}", found.failures().collect::<Vec<_>>());
 
-    let mut table: toml::Table = text.parse().unwrap();
-    table.remove("planted_bug");
-    let (_, outcome) = fuzz::run_text(&toml::to_string(&table).unwrap(), bug).unwrap();
-    let failed: Vec<_> = outcome.invariants.iter().filter(|i| !i.ok).collect();
-    assert!(failed.is_empty(), "{bug} off: {failed:?}");
+    outcome(&scenario.edit().remove("planted_bug").build().unwrap()).assert_all_hold();
 }
 
 #[test]
 fn timeout_no_confirmations() {
-    found_and_fixed("timeout-no-confirmations", "batcher_timeouts_real");
+    found_and_fixed("timeout-no-confirmations", Invariant::BatcherTimeoutsReal);
 }
 
 #[test]
 fn stuck_pending_da_bytes() {
-    found_and_fixed("stuck-pending-da-bytes", "batcher_da_bytes_drained");
+    found_and_fixed("stuck-pending-da-bytes", Invariant::BatcherDaBytesDrained);
 }
 
 #[test]
 fn brotli_empty_batch_loop() {
-    found_and_fixed("brotli-empty-batch-loop", "l2_safe_follows_unsafe");
+    found_and_fixed("brotli-empty-batch-loop", Invariant::L2SafeFollowsUnsafe);
 }
 
 #[test]
 fn txpool_blocked_no_cancel() {
-    found_and_fixed("txpool-blocked-no-cancel", "l2_safe_follows_unsafe");
+    found_and_fixed("txpool-blocked-no-cancel", Invariant::L2SafeFollowsUnsafe);
 }
 
 /// A panic in the batcher is a finding: the run ends with `no_panic` failed and the panic's
 /// message, and the shrinker keeps it (a shrunk reproducer shrinks no further).
 #[test]
 fn force_publish_no_channel_panics_and_shrinks() {
-    found_and_fixed("force-publish-no-channel", "no_panic");
-    let text = reproducer("force-publish-no-channel");
-    let (_, outcome) = fuzz::run_text(&text, "force-publish").unwrap();
-    let panic = outcome.invariants.iter().find(|i| i.name == "no_panic").unwrap();
+    found_and_fixed("force-publish-no-channel", Invariant::NoPanic);
+    let scenario = reproducer("force-publish-no-channel");
+    let panic = outcome(&scenario).verdict(Invariant::NoPanic).cloned().unwrap();
     assert!(panic.detail.contains("nil pointer dereference"), "{}", panic.detail);
-    let (shrunk, _) = fuzz::shrink(&text, "no_panic");
-    let (_, outcome) = fuzz::run_text(&shrunk, "force-publish shrunk").unwrap();
-    assert_eq!(fuzz::first_failure(&outcome), Some("no_panic"), "{shrunk}");
+    let (shrunk, _) = shrink(&scenario.to_toml(), Invariant::NoPanic, &RunOptions::default());
+    let shrunk = Scenario::parse(&shrunk, "force-publish shrunk").unwrap();
+    assert_eq!(first_failure(&outcome(&shrunk)), Some(Invariant::NoPanic), "{}", shrunk.to_toml());
 }
 
 /// reth: proof targets deduplicated per account. A slot written after its account was proved is
@@ -66,7 +69,7 @@ fn force_publish_no_channel_panics_and_shrinks() {
 /// fault injected.
 #[test]
 fn payload_targets_per_account() {
-    found_and_fixed("payload-targets-per-account", "payload_no_spurious_fallback");
+    found_and_fixed("payload-targets-per-account", Invariant::PayloadNoSpuriousFallback);
 }
 
 /// reth: a failed proof job ends the multiproof task with a bare return, and the sparse trie roots
@@ -74,55 +77,55 @@ fn payload_targets_per_account() {
 /// it lacks and panics before the rollup node's re-execution reports the wrong root.
 #[test]
 fn payload_bare_return_on_proof_error() {
-    found_and_fixed("payload-bare-return-on-proof-error", "no_panic");
+    found_and_fixed("payload-bare-return-on-proof-error", Invariant::NoPanic);
 }
 
 /// optimism#16298: an empty local-safe head (the rollup node's not-ready status after a reset)
 /// taken as a real one: the batcher starts afresh on a safe head the node never had.
 #[test]
 fn sync_status_zero_heads() {
-    found_and_fixed("sync-status-zero-heads", "batcher_resets_explained");
+    found_and_fixed("sync-status-zero-heads", Invariant::BatcherResetsExplained);
 }
 
 /// optimism#14517: a calldata transaction's gas limit below EIP-7623's floor: the L1 refuses every
 /// one, and nothing reaches the safe chain.
 #[test]
 fn gas_limit_below_floor() {
-    found_and_fixed("gas-limit-below-floor", "l2_safe_follows_unsafe");
+    found_and_fixed("gas-limit-below-floor", Invariant::L2SafeFollowsUnsafe);
 }
 
 /// reth#17331: a removal leaves stale hashes along its path: the sparse trie's root is wrong,
 /// and the node's stored state, taking that trie, disagrees with itself.
 #[test]
 fn sparse_removal_keeps_hashes() {
-    found_and_fixed("sparse-removal-keeps-hashes", "no_panic");
+    found_and_fixed("sparse-removal-keeps-hashes", Invariant::NoPanic);
 }
 
 /// reth#21709: account updates still pending with the last batch are left out of the root: the
 /// rollup node's payload task hands over a state whose root is not the one it computed.
 #[test]
 fn root_before_accounts_drained() {
-    found_and_fixed("root-before-accounts-drained", "l2_state_root");
+    found_and_fixed("root-before-accounts-drained", Invariant::L2StateRoot);
 }
 
 /// reth#21877: the multiproof task ends before every proof is back: a root of partial updates.
 #[test]
 fn multiproof_exits_undrained() {
-    found_and_fixed("multiproof-exits-undrained", "l2_state_root");
+    found_and_fixed("multiproof-exits-undrained", Invariant::L2StateRoot);
 }
 
 /// reth#26367: a zero-value call to a fresh address leaves an empty account in the hashed state:
 /// both nodes agree on the wrong root, and only kona-executor's block oracle sees it.
 #[test]
 fn empty_accounts_kept() {
-    found_and_fixed("empty-accounts-kept", "l2_block_oracle");
+    found_and_fixed("empty-accounts-kept", Invariant::L2BlockOracle);
 }
 
 /// A txmgr that takes receipts as confirmed at inclusion (the broken double of
 /// `batcher_confirmation_depth`; no upstream issue).
 #[test]
 fn confirm_at_inclusion() {
-    found_and_fixed("confirm-at-inclusion", "batcher_confirmation_depth");
+    found_and_fixed("confirm-at-inclusion", Invariant::BatcherConfirmationDepth);
 }
 
 /// optimism#8458: a span batch takes a pre-EIP-155 legacy transaction as protected, so it derives
@@ -130,16 +133,16 @@ fn confirm_at_inclusion() {
 /// its state on a safe-chain reorg no fault explains.
 #[test]
 fn span_legacy_always_protected() {
-    found_and_fixed("span-legacy-always-protected", "batcher_resets_explained");
-    let (_, outcome) = fuzz::run_text(&reproducer("span-legacy-always-protected"), "span").unwrap();
-    let derived = outcome.invariants.iter().find(|i| i.name == "l2_derived_equals_produced").unwrap();
+    found_and_fixed("span-legacy-always-protected", Invariant::BatcherResetsExplained);
+    let found = outcome(&reproducer("span-legacy-always-protected"));
+    let derived = found.verdict(Invariant::L2DerivedEqualsProduced).unwrap();
     assert!(!derived.ok, "{}", derived.detail);
 }
 
 /// optimism#7513: blob transactions bumped by 10%, as others are; geth's blob pool wants 100%.
 #[test]
 fn blob_bump_ten_percent() {
-    found_and_fixed("blob-bump-ten-percent", "batcher_replacement_priced");
+    found_and_fixed("blob-bump-ten-percent", Invariant::BatcherReplacementPriced);
 }
 
 /// The raising direction of `throttle_within_one_poll`: with throttling on (10 kB), the stuck
@@ -147,20 +150,19 @@ fn blob_bump_ten_percent() {
 /// third of the threshold; with the bug off the limits are raised again.
 #[test]
 fn stuck_pending_da_bytes_keep_the_chain_throttled() {
-    let mut table: toml::Table = reproducer("stuck-pending-da-bytes").parse().unwrap();
-    let batcher = table.get_mut("batcher").and_then(|b| b.as_table_mut()).unwrap();
-    batcher.insert("throttle_lower_threshold_bytes".into(), 10_000.into());
-    batcher.insert("throttle_upper_threshold_bytes".into(), 20_000.into());
-    let (_, outcome) = fuzz::run_text(&toml::to_string(&table).unwrap(), "throttled").unwrap();
-    let throttle = outcome.invariants.iter().find(|i| i.name == "throttle_within_one_poll").unwrap();
+    let throttled = reproducer("stuck-pending-da-bytes")
+        .edit()
+        .set("batcher.throttle_lower_threshold_bytes", 10_000)
+        .set("batcher.throttle_upper_threshold_bytes", 20_000)
+        .build()
+        .unwrap();
+    let found = outcome(&throttled);
+    let throttle = found.verdict(Invariant::ThrottleWithinOnePoll).unwrap();
     assert!(
         !throttle.ok && throttle.detail.contains("by the L2 chain (threshold 10000)"),
         "{}",
         throttle.detail
     );
 
-    table.remove("planted_bug");
-    let (_, outcome) = fuzz::run_text(&toml::to_string(&table).unwrap(), "throttled, fixed").unwrap();
-    let failed: Vec<_> = outcome.invariants.iter().filter(|i| !i.ok).collect();
-    assert!(failed.is_empty(), "{failed:?}");
+    outcome(&throttled.edit().remove("planted_bug").build().unwrap()).assert_all_hold();
 }

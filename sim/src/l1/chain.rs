@@ -355,11 +355,6 @@ impl L1Chain {
         )
     }
 
-    /// Excess blob gas of the next slot's block.
-    pub fn next_excess_blob_gas(&self) -> u64 {
-        self.excess_blob_gas_at(self.next_slot_timestamp())
-    }
-
     /// `eth_blobBaseFee`: the blob base fee of the next slot's block, by its fork's parameters.
     pub fn next_blob_fee(&self) -> u128 {
         let timestamp = self.next_slot_timestamp();

@@ -89,6 +89,7 @@ fn activation<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Durat
 
 impl L1Forks {
     /// Every fork off: Prague's rules throughout.
+    #[cfg(test)]
     pub const PRAGUE: Self = Self { osaka: None, bpo1: None, bpo2: None };
 
     /// Activation times in fork order (Osaka, BPO1, BPO2).

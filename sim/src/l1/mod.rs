@@ -17,9 +17,9 @@ pub mod tx;
 pub mod wallet;
 
 use crate::{
+    clock::sim_now,
     net::{RpcClient, RpcError, RpcServer, ServerError},
     rpc_method,
-    world::sim_now,
 };
 use alloy_eips::{eip4844::Blob, BlockNumberOrTag};
 use alloy_primitives::{Address, Bytes, B256, U256};
@@ -269,3 +269,6 @@ pub async fn serve(chain: SharedChain, addr: SocketAddr) {
         tracing::error!(target: "rollsim_sim::l1", %error, "l1 rpc server stopped");
     }
 }
+
+#[cfg(test)]
+mod tests;

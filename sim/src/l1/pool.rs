@@ -141,10 +141,6 @@ impl Mempool {
         self.hashes.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
-    }
-
     pub fn contains(&self, hash: &B256) -> bool {
         self.hashes.contains_key(hash)
     }

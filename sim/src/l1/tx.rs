@@ -133,8 +133,6 @@ pub enum TxPoolError {
     BloblessBlobTx,
     #[error("too many blobs in transaction: have {have}, permitted {permitted}")]
     TooManyBlobs { have: u64, permitted: u64 },
-    #[error("missing sidecar in blob transaction")]
-    MissingSidecar,
     #[error("invalid blob sidecar: {0}")]
     InvalidSidecar(String),
     #[error("unexpected eip-4844 sidecar after osaka")]

@@ -2,7 +2,7 @@
 
 use alloy_consensus::{TxEip1559, TxEip4844, TxEip4844Variant, TxEnvelope};
 use alloy_eips::{eip4844::Blob, eip7594::BlobTransactionSidecarVariant};
-use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_primitives::{keccak256, Address, Bytes, TxKind, U256};
 use rollsim::signer::{encode_network, LocalSigner};
 
 /// Fees of a transaction.
@@ -65,4 +65,14 @@ impl Wallet {
         let envelope: TxEnvelope = signed.into();
         encode_network(&envelope, Some(&sidecar)).into()
     }
+}
+
+/// The batcher's L1 key. Fixed, so the system config's batcher address is the same in every run.
+pub fn batcher_signer() -> LocalSigner {
+    LocalSigner::new(keccak256("rollsim/batcher")).expect("a keccak digest is a valid secp256k1 key")
+}
+
+/// A key with no role in the rollup: the stranger who posts to the batch inbox.
+pub fn stranger_signer() -> LocalSigner {
+    LocalSigner::new(keccak256("rollsim/stranger")).expect("a keccak digest is a valid secp256k1 key")
 }

@@ -126,11 +126,6 @@ impl L2Chain {
         self.derived_from.get(usize::try_from(number).ok()?).copied()
     }
 
-    /// The next nonce of `sender` at the head.
-    pub fn nonce(&self, sender: &Address) -> u64 {
-        self.nonces.get(sender).copied().unwrap_or_default()
-    }
-
     /// Appends a block the sequencer produced.
     pub fn append_produced(&mut self, block: L2Block) {
         self.building.clear();
@@ -218,7 +213,7 @@ impl L2Chain {
             self.stats.safe_rewinds += 1;
         }
         if number != self.safe {
-            self.safe_history.push((crate::world::sim_now(), number));
+            self.safe_history.push((crate::clock::sim_now(), number));
         }
         self.safe = number;
         self.finalized = self.finalized.min(number);

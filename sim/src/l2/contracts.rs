@@ -130,6 +130,7 @@ pub fn factory_create_and_destroy(salt: B256) -> Bytes {
 }
 
 /// The address of the child `createAndDestroy(salt)` creates (CREATE2 of the child's init code).
+#[cfg(test)]
 pub fn factory_child(salt: B256) -> Address {
     FACTORY.create2(salt, keccak256(code(include_str!("../../contracts/out/Child.init.hex"))))
 }

@@ -11,12 +11,14 @@ pub mod chain;
 pub mod contracts;
 pub mod engine;
 pub mod genesis;
+pub mod rpc;
+pub mod workload;
 
-use crate::workload::{Signatures, WorkloadConfig};
 use alloy_eips::BlockNumHash;
 use alloy_primitives::{address, Address, U256};
 use kona_genesis::{ChainGenesis, HardForkConfig, RollupConfig, SystemConfig};
 use serde::Deserialize;
+use workload::{Signatures, WorkloadConfig};
 
 /// The `[l2]` table of a scenario.
 #[derive(Debug, Clone, Deserialize)]

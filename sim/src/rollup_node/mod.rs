@@ -16,8 +16,10 @@ pub mod providers;
 pub mod verifier;
 
 use crate::{
+    clock::sim_now,
     da::DaClient,
     l1::{L1Client, L1Config},
+    l2::rpc::SyncStatusMethod,
     l2::{
         block::{
             assemble, decode, evm_block, validate, with_fork_blob_fee, BlockInputs, BuildError, L2Block,
@@ -25,8 +27,6 @@ use crate::{
         chain::{lock, L2Chain, SharedL2},
     },
     net::RpcServer,
-    rpc_method,
-    world::sim_now,
 };
 use alloy_eips::{
     eip2718::{Decodable2718, Encodable2718},
@@ -48,8 +48,6 @@ use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
-
-rpc_method!(SyncStatusMethod, "optimism_syncStatus", () => SyncStatus);
 
 /// L1 heads as last seen, for the sync status.
 #[derive(Debug, Clone, Copy, Default)]

@@ -20,13 +20,13 @@ use rollsim::{
 
 use super::oracle::{self, ParentState};
 use crate::{
-    invariants::Monitor,
     l2::{
         block::{evm_block, BlockInputs},
         chain::{lock, SharedL2},
         engine::{ExecutedState, PayloadFaultSource},
     },
     profile::{self, Bucket},
+    verdict::{Invariant, Monitor},
 };
 
 /// Counters of the re-execution, shared with the world.
@@ -148,7 +148,7 @@ impl Verifier {
                 self.count(|stats| stats.oracle_checked += 1);
                 if let Err(error) = checked {
                     let detail = format!("block {} ({}): {error}", block.number(), block.hash);
-                    self.monitor.violate("l2_block_oracle", detail);
+                    self.monitor.violate(Invariant::L2BlockOracle, detail);
                 }
             }
             let expected = block.header().state_root;
@@ -169,7 +169,7 @@ impl Verifier {
                     Err(error) => {
                         let detail =
                             format!("block {} ({}) does not execute: {error}", block.number(), block.hash);
-                        self.monitor.violate("l2_state_root", detail);
+                        self.monitor.violate(Invariant::L2StateRoot, detail);
                         return;
                     }
                 }
@@ -180,7 +180,7 @@ impl Verifier {
                     block.number(),
                     block.hash
                 );
-                self.monitor.violate("l2_state_root", detail);
+                self.monitor.violate(Invariant::L2StateRoot, detail);
                 return;
             }
             let state_root = self.state.advance(&outcome.state, &outcome.output.codes, outcome.trie);
@@ -194,14 +194,14 @@ impl Verifier {
                     block.hash,
                     root.state_root
                 );
-                self.monitor.violate("l2_state_root", detail);
+                self.monitor.violate(Invariant::L2StateRoot, detail);
             }
             if let Some(fallback) = &root.fallback {
                 self.count(|stats| stats.fallbacks += 1);
                 if !injected && state_root == expected {
                     let detail =
                         format!("rollup node block {}: {fallback:?} with no fault injected", block.number());
-                    self.monitor.violate("payload_no_spurious_fallback", detail);
+                    self.monitor.violate(Invariant::PayloadNoSpuriousFallback, detail);
                 }
             }
             if state_root == expected {
@@ -218,7 +218,7 @@ impl Verifier {
                 block.number(),
                 block.hash
             );
-            self.monitor.violate("l2_state_root", detail);
+            self.monitor.violate(Invariant::L2StateRoot, detail);
         }
     }
 }

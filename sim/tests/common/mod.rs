@@ -1,9 +1,6 @@
 //! Runs of inline scenarios for the world's tests.
 
-use rollsim_sim::{
-    scenario::Scenario,
-    world::{run, Outcome, RunOptions},
-};
+use rollsim_sim::{run, Outcome, RunOptions, Scenario};
 
 /// Runs `tables` (TOML after the header) for `duration` at `seed`.
 pub fn outcome(duration: &str, seed: u64, tables: &str) -> Outcome {
@@ -11,11 +8,5 @@ pub fn outcome(duration: &str, seed: u64, tables: &str) -> Outcome {
         "name = \"test\"\ndescription = \"test\"\nduration = \"{duration}\"\nseeds = [{seed}]\n{tables}"
     );
     let scenario = Scenario::parse(&text, "inline").unwrap_or_else(|e| panic!("{e}"));
-    run(&scenario, RunOptions { seed, record_trace: false })
-}
-
-pub fn assert_invariants(outcome: &Outcome) {
-    for invariant in &outcome.invariants {
-        assert!(invariant.ok, "{}: {}", invariant.name, invariant.detail);
-    }
+    run(&scenario, RunOptions::seed(seed))
 }

@@ -1,11 +1,9 @@
 //! The HTML report of a run with a reorg, a fee spike and throttling holds every series, the
 //! fault windows and the marks, and references nothing outside itself.
-#![cfg(madsim)]
-
-use rollsim_sim::{
+use crate::{
+    harness::{run, RunOptions},
     report,
     scenario::Scenario,
-    world::{run, RunOptions},
 };
 
 const SCENARIO: &str = r#"
@@ -40,7 +38,7 @@ fn count(html: &str, needle: &str) -> usize {
 #[test]
 fn the_report_shows_every_series_fault_and_mark_and_is_self_contained() {
     let scenario = Scenario::parse(SCENARIO, "report").unwrap();
-    let outcome = run(&scenario, RunOptions { seed: 9, record_trace: true });
+    let outcome = run(&scenario, RunOptions::seed(9).record_trace());
     let html = report::for_run(&scenario, &outcome, "cargo sim run report.toml --seed 9");
 
     for series in [

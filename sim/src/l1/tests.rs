@@ -1,15 +1,5 @@
 //! The fake L1's chain rules, driven slot by slot without a runtime.
-#![cfg(madsim)]
-
-use alloy_eips::{
-    eip1559::{calc_next_block_base_fee, BaseFeeParams},
-    eip4844::Blob,
-    eip7840::BlobParams,
-    BlockNumberOrTag,
-};
-use alloy_primitives::{address, Address, Bytes, B256, U256};
-use rollsim::signer::LocalSigner;
-use rollsim_sim::{
+use crate::{
     invariants,
     l1::{
         chain::{L1Chain, ReorgError},
@@ -21,6 +11,14 @@ use rollsim_sim::{
     },
     seed,
 };
+use alloy_eips::{
+    eip1559::{calc_next_block_base_fee, BaseFeeParams},
+    eip4844::Blob,
+    eip7840::BlobParams,
+    BlockNumberOrTag,
+};
+use alloy_primitives::{address, Address, Bytes, B256, U256};
+use rollsim::signer::LocalSigner;
 use std::time::Duration;
 
 const INBOX: Address = address!("ff00000000000000000000000000000000000901");

@@ -9,7 +9,7 @@
 //! (`rollsim::simsig`); EIP-7702 authorizations are signed with secp256k1, since the EVM recovers
 //! each authority itself.
 
-use crate::l2::{block::call_gas, chain::PendingTx, contracts};
+use super::{block::call_gas, chain::PendingTx, contracts};
 use alloy_consensus::{SignableTransaction, Signed, TxEip1559, TxEip2930, TxEip7702, TxLegacy};
 use alloy_eips::{
     eip2718::Encodable2718,
@@ -28,9 +28,9 @@ use std::{collections::BTreeMap, time::Duration};
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Burst {
-    #[serde(deserialize_with = "crate::scenario::duration")]
+    #[serde(deserialize_with = "crate::units::duration")]
     pub at: Duration,
-    #[serde(deserialize_with = "crate::scenario::duration")]
+    #[serde(deserialize_with = "crate::units::duration")]
     pub duration: Duration,
     /// Extra transactions per L2 block during the burst (mean).
     pub txs_per_block: f64,
@@ -148,17 +148,6 @@ impl TxType {
         })
     }
 
-    /// The stat counting the type's user transactions in the safe chain.
-    pub fn safe_stat(self) -> &'static str {
-        match self {
-            TxType::Legacy => "l2_safe_txs_legacy",
-            TxType::LegacyUnprotected => "l2_safe_txs_legacy_unprotected",
-            TxType::Eip2930 => "l2_safe_txs_eip2930",
-            TxType::Eip1559 => "l2_safe_txs_eip1559",
-            TxType::Eip7702 => "l2_safe_txs_eip7702",
-        }
-    }
-
     /// The name of the type's weight in `[l2.workload.tx_types]`.
     pub fn name(self) -> &'static str {
         match self {
@@ -216,7 +205,7 @@ pub struct WorkloadConfig {
     pub pool_capacity: usize,
     pub bursts: Vec<Burst>,
     /// Users stop sending at this simulated time ("load ends"); absent: never.
-    #[serde(deserialize_with = "crate::scenario::optional_duration")]
+    #[serde(deserialize_with = "crate::units::optional_duration")]
     pub stop_at: Option<Duration>,
     pub signatures: Signatures,
 }

@@ -1,10 +1,7 @@
 //! Same scenario and seed => same trace hash; another seed => another hash.
 #![cfg(madsim)]
 
-use rollsim_sim::{
-    scenario::Scenario,
-    world::{run, RunOptions},
-};
+use rollsim_sim::{run, RunOptions, Scenario};
 
 fn scenario() -> Scenario {
     let text = r#"
@@ -28,9 +25,9 @@ depth = 1
 fn same_seed_same_trace_other_seed_other_trace() {
     let scenario = scenario();
     let mut hashes = Vec::new();
-    for &seed in &scenario.seeds {
-        let first = run(&scenario, RunOptions { seed, record_trace: false });
-        let second = run(&scenario, RunOptions { seed, record_trace: false });
+    for &seed in scenario.seeds() {
+        let first = run(&scenario, RunOptions::seed(seed));
+        let second = run(&scenario, RunOptions::seed(seed));
         assert!(first.ok(), "seed {seed}: {:?}", first.invariants);
         assert!(
             first.trace_events > 300,
@@ -63,11 +60,11 @@ depth = 2
 "#;
     let scenario = Scenario::parse(text, "determinism-batcher").unwrap();
     let mut hashes = Vec::new();
-    for &seed in &scenario.seeds {
-        let first = run(&scenario, RunOptions { seed, record_trace: false });
-        let second = run(&scenario, RunOptions { seed, record_trace: false });
+    for &seed in scenario.seeds() {
+        let first = run(&scenario, RunOptions::seed(seed));
+        let second = run(&scenario, RunOptions::seed(seed));
         assert!(first.ok(), "seed {seed}: {:?}", first.invariants);
-        assert!(first.stats["batcher_txs_confirmed"] > 0, "seed {seed}: the batcher posted");
+        assert!(first.stats.batcher().txs_confirmed > 0, "seed {seed}: the batcher posted");
         assert_eq!(first.trace_hash, second.trace_hash, "seed {seed} replays exactly");
         hashes.push(first.trace_hash);
     }

@@ -1,29 +1,26 @@
 //! The L2 side without a batcher: sequencing, throttling, sync status, sequencing-window expiry.
-#![cfg(madsim)]
-
-use alloy_consensus::transaction::Recovered;
-use alloy_eips::BlockNumberOrTag;
-use alloy_primitives::B256;
-use rollsim::{
-    evm::{EvmBlock, OpEvmExecutor},
-    payload::{PayloadConfig, PayloadProcessor, SimCosts, WorkloadExecutor},
-};
-use rollsim_sim::{
-    invariants::{Monitor, L2_ONLINE},
+use crate::{
+    clock::sim_now,
     l1,
+    l2::rpc::{L2BlockByNumber, SetMaxDASize, SyncStatusMethod},
     l2::{
         block::{context, BlockInputs},
         chain::{lock, L2Chain},
         engine::{ExecutedState, PayloadFaultSource},
         genesis::genesis_state,
     },
-    rollup_node::{
-        verifier::{Verifier, VerifierStats},
-        SyncStatusMethod,
-    },
+    net::RPC_TIMEOUT,
+    rollup_node::verifier::{Verifier, VerifierStats},
     scenario::Scenario,
-    sequencer::{L2BlockByNumber, SetMaxDASize},
-    world::{sim_now, World, RPC_TIMEOUT},
+    verdict::{Invariant, Monitor},
+    world::World,
+};
+use alloy_consensus::transaction::Recovered;
+use alloy_eips::BlockNumberOrTag;
+use alloy_primitives::B256;
+use rollsim::{
+    evm::{EvmBlock, OpEvmExecutor},
+    payload::{PayloadConfig, PayloadProcessor, SimCosts, WorkloadExecutor},
 };
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -39,7 +36,7 @@ where
     let scenario = Scenario::parse(&text, "inline").unwrap();
     let runtime = madsim::runtime::Runtime::with_seed_and_config(3, madsim::Config::default());
     runtime.block_on(async move {
-        let world = Arc::new(World::start(&scenario, 3));
+        let world = Arc::new(super::start(&scenario, 3));
         world.add_node("tester", std::future::pending::<()>);
         world.spawn_on("tester", test(world.clone())).await.unwrap();
     });
@@ -173,12 +170,12 @@ fn re_execution_verifies_the_sequencers_roots_and_reports_a_wrong_one() {
             (chain.canonical()[..=30].to_vec(), chain.derived_from(0).unwrap())
         };
         let genesis_state = || {
-            let config = rollsim_sim::l2::L2Config::default();
+            let config = crate::l2::L2Config::default();
             let senders = (0..config.workload.senders).map(|i| config.workload.sender_address(i));
             ExecutedState::genesis(genesis_state(config.chain_id, senders).unwrap())
         };
         // The sequencer's blocks, but block 30's header claims another state root.
-        let executor = OpEvmExecutor::new(rollsim_sim::l2::L2Config::default().chain_id);
+        let executor = OpEvmExecutor::new(crate::l2::L2Config::default().chain_id);
         let mut chain = L2Chain::new((*blocks[0]).clone(), l1_genesis, genesis_state());
         for block in &blocks[1..] {
             let mut block = (**block).clone();
@@ -215,8 +212,8 @@ fn re_execution_verifies_the_sequencers_roots_and_reports_a_wrong_one() {
 
         let stats: VerifierStats = *stats.lock().unwrap();
         assert_eq!((stats.head, stats.verified, stats.mismatches), (30, 29, 1));
-        let results = monitor.results(&L2_ONLINE);
-        let root = results.iter().find(|r| r.name == "l2_state_root").unwrap();
+        let results = monitor.results(&Invariant::L2_ONLINE);
+        let root = results.iter().find(|r| r.invariant == Invariant::L2StateRoot).unwrap();
         assert!(!root.ok);
         let expected_root = lock(&l2.chain).block(30).unwrap().header().state_root;
         assert!(root.detail.contains("block 30 "), "{}", root.detail);
@@ -227,6 +224,6 @@ fn re_execution_verifies_the_sequencers_roots_and_reports_a_wrong_one() {
         );
         assert!(root.detail.contains(&format!("re-executed state root {expected_root}")), "{}", root.detail);
         // The task disagreed with the header, so it fell back, and that is no spurious fallback.
-        assert!(results.iter().find(|r| r.name == "payload_no_spurious_fallback").unwrap().ok);
+        assert!(results.iter().find(|r| r.invariant == Invariant::PayloadNoSpuriousFallback).unwrap().ok);
     });
 }

@@ -1,10 +1,6 @@
 //! Node `l1` over madsim's network: RPC methods, injected RPC faults, kill and restart.
-#![cfg(madsim)]
-
-use alloy_eips::BlockNumberOrTag;
-use alloy_primitives::{address, Address, Bytes, B256, U256};
-use rollsim::{ports::METHOD_NOT_FOUND, signer::LocalSigner};
-use rollsim_sim::{
+use crate::{
+    clock::sim_now,
     l1::{
         self,
         wallet::{Fees, Wallet},
@@ -12,8 +8,11 @@ use rollsim_sim::{
     },
     net::{RpcError, RpcFaultAction, RpcFaultRule},
     scenario::Scenario,
-    world::{sim_now, World},
+    world::World,
 };
+use alloy_eips::BlockNumberOrTag;
+use alloy_primitives::{address, Address, Bytes, B256, U256};
+use rollsim::{ports::METHOD_NOT_FOUND, signer::LocalSigner};
 use std::{future::Future, time::Duration};
 
 const INBOX: Address = address!("ff00000000000000000000000000000000000901");
@@ -30,7 +29,7 @@ where
     let scenario = Scenario::parse(text, "inline").unwrap();
     let runtime = madsim::runtime::Runtime::with_seed_and_config(1, madsim::Config::default());
     runtime.block_on(async move {
-        let world = std::sync::Arc::new(World::start(&scenario, 1));
+        let world = std::sync::Arc::new(super::start(&scenario, 1));
         let signer = LocalSigner::new(B256::repeat_byte(0x42)).unwrap();
         l1::lock(&world.l1).fund(signer.address(), U256::from(10).pow(U256::from(21)));
         let wallet = Wallet { signer, chain_id: 900 };
@@ -74,7 +73,7 @@ fn send_transaction_and_read_receipt_block_and_nonces() {
 
 #[test]
 fn unknown_method_is_method_not_found() {
-    rollsim_sim::rpc_method!(Bogus, "eth_bogus", () => ());
+    crate::rpc_method!(Bogus, "eth_bogus", () => ());
     in_world(|world, _l1, _wallet| async move {
         let rpc = world.rpc_client("batcher", "l1", TIMEOUT);
         match rpc.call::<Bogus>(()).await {

@@ -5,7 +5,7 @@
 //! and the first failed invariant is a red line. Nothing is fetched: no scripts, fonts or images.
 //! Elements carry `data-series` / `class` attributes so tests (and people) can find them.
 
-use crate::world::Outcome;
+use crate::harness::Outcome;
 use serde_json::Value;
 use std::{collections::BTreeMap, fmt::Write as _};
 
@@ -331,7 +331,7 @@ pub fn render(
             .invariants
             .iter()
             .find(|i| !i.ok)
-            .map(|i| (timeline.end_s, format!("{}: {}", i.name, i.detail)))
+            .map(|i| (timeline.end_s, format!("{}: {}", i.invariant, i.detail)))
     });
     if let Some((at, message)) = violation {
         let x = frame0.x(at);
@@ -350,7 +350,7 @@ pub fn render(
     } else {
         let items: String = failed
             .iter()
-            .map(|i| format!("<li><b>{}</b>: {}</li>", escape(i.name), escape(&i.detail)))
+            .map(|i| format!("<li><b>{}</b>: {}</li>", escape(i.invariant.name()), escape(&i.detail)))
             .collect();
         format!(r#"<p class="verdict fail">invariants violated:</p><ul>{items}</ul>"#)
     };
@@ -391,3 +391,6 @@ pub fn for_run(scenario: &crate::scenario::Scenario, outcome: &Outcome, command:
         .map(|b| (b.throttle_lower_threshold_bytes, b.throttle_upper_threshold_bytes));
     render(outcome, &timeline, thresholds, command)
 }
+
+#[cfg(test)]
+mod tests;

@@ -34,7 +34,7 @@ mod native {
     use alloy_primitives::{keccak256, Address, U256};
     use criterion::{criterion_group, BatchSize, Criterion};
     use rollsim::{
-        batcher::cancel::Cancel,
+        cancel::Cancel,
         execution::{execute_block, L2State, SimpleExecutor, Tx},
         payload::{prewarm_targets, PayloadConfig, PayloadProcessor, PreState, WorkloadExecutor},
         trie::{
@@ -142,9 +142,7 @@ mod native {
                         let (processor, pre, block) = (processor.clone(), pre.clone(), block.clone());
                         let (_, root) = runtime
                             .block_on(async move {
-                                processor
-                                    .execute_block(pre, block, Default::default(), None, &Cancel::new())
-                                    .await
+                                processor.execute_block(pre, block, Arc::new(()), None, &Cancel::new()).await
                             })
                             .unwrap();
                         assert_eq!((root.state_root, root.fallback), (expected, None));
@@ -170,12 +168,8 @@ mod native {
                         for _ in 0..iterations {
                             let (processor, pre, block) = (processor.clone(), pre.clone(), block.clone());
                             total += runtime.block_on(async move {
-                                let mut handle = processor.spawn(
-                                    pre.clone(),
-                                    block.clone(),
-                                    Default::default(),
-                                    &Cancel::new(),
-                                );
+                                let mut handle =
+                                    processor.spawn(pre.clone(), block.clone(), Arc::new(()), &Cancel::new());
                                 let mut hook = handle.state_hook();
                                 execute_block(&SimpleExecutor, &*pre, &block, |changes| {
                                     hook.on_state(changes)

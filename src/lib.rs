@@ -15,6 +15,5 @@ pub mod planted;
 pub mod ports;
 pub mod protocol;
 pub mod signer;
-pub mod simsig;
 pub mod sync;
 pub mod trie;

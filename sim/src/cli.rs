@@ -399,7 +399,6 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
         }
         None => None,
     };
-    let runs = o.runs.unwrap_or(if o.time.is_some() { u64::MAX } else { 100 });
     // A panic in a case is recorded as its failure with the message: keep stderr to the findings.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -410,57 +409,14 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
     // Outside any simulation: the campaign measures wall time.
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
-    let (index, shards) = o.shard;
     let jobs = o.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    // Workers take case numbers in order and stop taking new ones after a failure, so every case
-    // numbered below a failing one has run: the lowest failing case is the campaign's first.
-    let next = AtomicU64::new(0);
-    let (stop, cases) = (AtomicBool::new(false), AtomicU64::new(0));
-    let failures: Mutex<Vec<Failure>> = Mutex::default();
-    let error: Mutex<Option<String>> = Mutex::default();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                if stop.load(Ordering::Relaxed) || o.time.is_some_and(|budget| started.elapsed() >= budget) {
-                    return;
-                }
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                if k >= runs {
-                    return;
-                }
-                let case_seed = o.seed.wrapping_add(k.wrapping_mul(shards)).wrapping_add(index);
-                let text = fuzz::swarm_case(case_seed, base.as_ref(), o.plant.as_deref(), fuzz::ALL_KINDS);
-                match fuzz::run_text(&text, &format!("fuzz case {case_seed}"), &RunOptions::default()) {
-                    Err(message) => {
-                        lock(&error).get_or_insert(message);
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    Ok((scenario, outcome)) => {
-                        cases.fetch_add(1, Ordering::Relaxed);
-                        if let Some(invariant) = fuzz::first_failure(&outcome) {
-                            let failure = (k, case_seed, invariant, text, scenario.faults.len());
-                            lock(&failures).push(failure);
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some(message) = error.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
-        return Err(message);
-    }
-    let cases = cases.into_inner();
-    let failure = failures
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .into_iter()
-        .min_by_key(|f| f.0);
+    let (cases, failure) = search(&o, base.as_ref(), jobs, started)?;
     if let (Some((_, case_seed, invariant, _, faults)), false) = (&failure, o.json) {
         eprintln!("case {case_seed}: {invariant} violated with {faults} faults; shrinking");
     }
     let elapsed = started.elapsed();
     let per_minute = cases as f64 / elapsed.as_secs_f64().max(1e-9) * 60.0;
+    let (index, shards) = o.shard;
     let mut summary = serde_json::json!({
         "cases": cases,
         "failures": u64::from(failure.is_some()),
@@ -478,17 +434,7 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::SUCCESS);
     };
-    let (shrunk, shrink_runs) = fuzz::shrink(&text, invariant, &RunOptions::default());
-    let scenario = Scenario::parse(&shrunk, "shrunk case").map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: cannot create: {e}", o.out.display()))?;
-    let file = o.out.join(format!("{}.toml", scenario.name));
-    let header = format!(
-        "# Found by `rollsim fuzz --seed {} --shard {index}/{shards}`: case {case_seed} violates {invariant}.\n\
-         # Shrunk from {faults_before} faults in {shrink_runs} runs.\n",
-        o.seed
-    );
-    std::fs::write(&file, format!("{header}{shrunk}"))
-        .map_err(|e| format!("{}: cannot write: {e}", file.display()))?;
+    let (scenario, file, shrink_runs) = write_reproducer(&o, case_seed, invariant, &text, faults_before)?;
     let command = match &o.plant {
         None => format!("cargo sim run {}", file.display()),
         Some(_) => format!(
@@ -498,17 +444,7 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
     };
     let report = match &o.report_dir {
         None => None,
-        Some(dir) => {
-            // The reproducer again, recording its trace, for its report.
-            let seed = scenario.seeds[0];
-            let outcome = harness::spawn_run(scenario.clone(), RunOptions::seed(seed).record_trace()).join();
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
-            let path = dir.join(format!("{}.html", scenario.name));
-            let html = crate::report::for_run(&scenario, &outcome, &command);
-            std::fs::write(&path, html)
-                .map_err(|e| format!("{}: cannot write report: {e}", path.display()))?;
-            Some(path.display().to_string())
-        }
+        Some(dir) => Some(reproducer_report(&scenario, dir, &command)?),
     };
     summary["failure"] = serde_json::json!({
         "report": report,
@@ -533,4 +469,91 @@ fn fuzz(o: FuzzOptions) -> Result<ExitCode, String> {
         println!("reproduce:  {command}");
     }
     Ok(ExitCode::from(1))
+}
+
+/// Runs fuzz cases on `jobs` threads until the budget ends or a case fails; returns how many ran
+/// and the lowest-numbered failure. Workers take case numbers in order and stop taking new ones
+/// after a failure, so every case numbered below a failing one has run: the lowest failing case
+/// is the campaign's first.
+fn search(
+    o: &FuzzOptions,
+    base: Option<&toml::Table>,
+    jobs: usize,
+    started: std::time::Instant,
+) -> Result<(u64, Option<Failure>), String> {
+    let runs = o.runs.unwrap_or(if o.time.is_some() { u64::MAX } else { 100 });
+    let (index, shards) = o.shard;
+    let next = AtomicU64::new(0);
+    let (stop, cases) = (AtomicBool::new(false), AtomicU64::new(0));
+    let failures: Mutex<Vec<Failure>> = Mutex::default();
+    let error: Mutex<Option<String>> = Mutex::default();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                if stop.load(Ordering::Relaxed) || o.time.is_some_and(|budget| started.elapsed() >= budget) {
+                    return;
+                }
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= runs {
+                    return;
+                }
+                let case_seed = o.seed.wrapping_add(k.wrapping_mul(shards)).wrapping_add(index);
+                let text = fuzz::swarm_case(case_seed, base, o.plant.as_deref(), fuzz::ALL_KINDS);
+                match fuzz::run_text(&text, &format!("fuzz case {case_seed}"), &RunOptions::default()) {
+                    Err(message) => {
+                        lock(&error).get_or_insert(message);
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    Ok((scenario, outcome)) => {
+                        cases.fetch_add(1, Ordering::Relaxed);
+                        if let Some(invariant) = fuzz::first_failure(&outcome) {
+                            let failure = (k, case_seed, invariant, text, scenario.faults.len());
+                            lock(&failures).push(failure);
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(message) = error.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        return Err(message);
+    }
+    let failures = failures.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok((cases.into_inner(), failures.into_iter().min_by_key(|f| f.0)))
+}
+
+/// Shrinks failing case `case_seed` and writes it, with a header saying where it came from, into
+/// the output directory; returns the shrunk scenario, its file and the shrinker's runs.
+fn write_reproducer(
+    o: &FuzzOptions,
+    case_seed: u64,
+    invariant: Invariant,
+    text: &str,
+    faults_before: usize,
+) -> Result<(Scenario, PathBuf, u32), String> {
+    let (shrunk, shrink_runs) = fuzz::shrink(text, invariant, &RunOptions::default());
+    let scenario = Scenario::parse(&shrunk, "shrunk case").map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&o.out).map_err(|e| format!("{}: cannot create: {e}", o.out.display()))?;
+    let file = o.out.join(format!("{}.toml", scenario.name));
+    let (index, shards) = o.shard;
+    let header = format!(
+        "# Found by `rollsim fuzz --seed {} --shard {index}/{shards}`: case {case_seed} violates {invariant}.\n\
+         # Shrunk from {faults_before} faults in {shrink_runs} runs.\n",
+        o.seed
+    );
+    std::fs::write(&file, format!("{header}{shrunk}"))
+        .map_err(|e| format!("{}: cannot write: {e}", file.display()))?;
+    Ok((scenario, file, shrink_runs))
+}
+
+/// Runs the reproducer again, recording its trace, and writes its HTML report into `dir`.
+fn reproducer_report(scenario: &Scenario, dir: &Path, command: &str) -> Result<String, String> {
+    let seed = scenario.seeds[0];
+    let outcome = harness::spawn_run(scenario.clone(), RunOptions::seed(seed).record_trace()).join();
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    let path = dir.join(format!("{}.html", scenario.name));
+    let html = crate::report::for_run(scenario, &outcome, command);
+    std::fs::write(&path, html).map_err(|e| format!("{}: cannot write report: {e}", path.display()))?;
+    Ok(path.display().to_string())
 }

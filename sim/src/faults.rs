@@ -233,6 +233,11 @@ pub const MAX_DEMAND_MULTIPLIER: f64 = 50.0;
 /// Longest injected latency: beyond the clients' 10 s timeout it is an outage, say so instead.
 pub const MAX_DELAY_MS: u64 = 60_000;
 
+/// A validation error naming `field`.
+fn field_error(field: &str, reason: String) -> Result<(), (String, String)> {
+    Err((field.to_owned(), reason))
+}
+
 /// What runs in the world a fault is checked against: the nodes it may name and the run's length.
 #[derive(Debug, Clone, Copy)]
 pub struct Cast {
@@ -351,9 +356,8 @@ impl Fault {
 
     /// Checks the fault against the world it runs in; errors name the field.
     pub fn validate(&self, world: &Cast) -> Result<(), (String, String)> {
-        let err = |field: &str, reason: String| Err((field.to_owned(), reason));
         if self.at() >= world.duration {
-            return err(
+            return field_error(
                 "at",
                 format!("{:?} is not before the end of the run ({:?})", self.at(), world.duration),
             );
@@ -367,11 +371,17 @@ impl Fault {
             } else {
                 "duration"
             };
-            return err(field, "must be more than zero".into());
+            return field_error(field, "must be more than zero".into());
         }
+        self.validate_cast(world)?;
+        self.validate_values()
+    }
+
+    /// The nodes the fault names run, and the tables it needs are present.
+    fn validate_cast(&self, world: &Cast) -> Result<(), (String, String)> {
         let node = |field: &str, name: &str| -> Result<(), (String, String)> {
             if !NODES.contains(&name) {
-                return err(field, format!("unknown node {name:?} (one of {})", NODES.join(", ")));
+                return field_error(field, format!("unknown node {name:?} (one of {})", NODES.join(", ")));
             }
             let present = match name {
                 "l1" => true,
@@ -383,32 +393,56 @@ impl Fault {
             if present {
                 Ok(())
             } else {
-                err(field, format!("node {name:?} does not run in this scenario"))
+                field_error(field, format!("node {name:?} does not run in this scenario"))
             }
         };
-        let needs = |what: bool, field: &str, table: &str| -> Result<(), (String, String)> {
-            if what {
+        let needs = |present: bool, table: &str| -> Result<(), (String, String)> {
+            if present {
                 Ok(())
             } else {
-                err(field, format!("this fault needs the {table} table"))
+                field_error("kind", format!("this fault needs the {table} table"))
             }
         };
+        match self {
+            Self::TxDrop { .. }
+            | Self::BatcherCrash { .. }
+            | Self::TxpoolBlock { .. }
+            | Self::BatcherFlush { .. } => needs(world.batcher, "[batcher]"),
+            Self::SequencerRestart { .. }
+            | Self::RollupRestart { .. }
+            | Self::RollupLag { .. }
+            | Self::DaBacklog { .. }
+            | Self::Garbage { .. } => needs(world.l2, "[l2]"),
+            Self::DaOutage { .. } | Self::DaLoss { .. } | Self::DaSlow { .. } => needs(world.da, "[da]"),
+            Self::Rpc { client, server, .. } => {
+                client.as_deref().map_or(Ok(()), |name| node("client", name))?;
+                server.as_deref().map_or(Ok(()), |name| node("server", name))
+            }
+            Self::Partition { a, b, .. } | Self::Latency { a, b, .. } => {
+                node("a", a)?;
+                node("b", b)
+            }
+            Self::Payload { node: name, .. } => node("node", name),
+            Self::L1Reorg { .. } | Self::L1Stall { .. } | Self::FeeSpike { .. } => Ok(()),
+        }
+    }
+
+    /// The fault's own values are in range.
+    fn validate_values(&self) -> Result<(), (String, String)> {
         let delay = |delay_ms: u64| -> Result<(), (String, String)> {
             if (1..=MAX_DELAY_MS).contains(&delay_ms) {
                 Ok(())
             } else {
-                err("delay_ms", format!("must be in 1..={MAX_DELAY_MS}, got {delay_ms}"))
+                field_error("delay_ms", format!("must be in 1..={MAX_DELAY_MS}, got {delay_ms}"))
             }
         };
         match self {
             Self::L1Reorg { depth, branch_len, .. } => {
                 if !(1..=MAX_REORG_DEPTH).contains(depth) {
-                    return err("depth", format!("must be in 1..={MAX_REORG_DEPTH}, got {depth}"));
+                    return field_error("depth", format!("must be in 1..={MAX_REORG_DEPTH}, got {depth}"));
                 }
-                if let Some(len) = branch_len {
-                    if len > depth {
-                        return err("branch_len", format!("must be at most depth ({depth}), got {len}"));
-                    }
+                if let Some(len) = branch_len.filter(|len| len > depth) {
+                    return field_error("branch_len", format!("must be at most depth ({depth}), got {len}"));
                 }
             }
             Self::FeeSpike { gas_demand_multiplier, blob_demand_multiplier, .. } => {
@@ -417,88 +451,70 @@ impl Fault {
                     ("blob_demand_multiplier", blob_demand_multiplier),
                 ] {
                     if !(0.0..=MAX_DEMAND_MULTIPLIER).contains(m) {
-                        return err(field, format!("must be in 0..={MAX_DEMAND_MULTIPLIER}, got {m}"));
+                        return field_error(
+                            field,
+                            format!("must be in 0..={MAX_DEMAND_MULTIPLIER}, got {m}"),
+                        );
                     }
                 }
             }
-            Self::TxDrop { .. } | Self::BatcherCrash { .. } | Self::TxpoolBlock { .. } => {
-                needs(world.batcher, "kind", "[batcher]")?;
-            }
-            Self::Rpc { method, client, server, action, delay_ms, probability, .. } => {
-                if let Some(name) = client {
-                    node("client", name)?;
-                }
-                if let Some(name) = server {
-                    node("server", name)?;
-                }
+            Self::Rpc { method, action, delay_ms, probability, .. } => {
                 if method.as_deref().is_some_and(|m| m.trim().is_empty()) {
-                    return err("method", "must not be empty (leave it out to match every method)".into());
+                    return field_error(
+                        "method",
+                        "must not be empty (leave it out to match every method)".into(),
+                    );
                 }
                 if *action == RpcFaultKind::Delay {
                     delay(*delay_ms)?;
                 } else if *delay_ms != 0 {
-                    return err("delay_ms", "only action = \"delay\" takes a delay".into());
+                    return field_error("delay_ms", "only action = \"delay\" takes a delay".into());
                 }
                 if !(*probability > 0.0 && *probability <= 1.0) {
-                    return err("probability", format!("must be in (0, 1], got {probability}"));
+                    return field_error("probability", format!("must be in (0, 1], got {probability}"));
                 }
             }
             Self::Partition { a, b, .. } | Self::Latency { a, b, .. } => {
-                node("a", a)?;
-                node("b", b)?;
                 if a == b {
-                    return err("b", format!("must differ from a ({a:?})"));
+                    return field_error("b", format!("must differ from a ({a:?})"));
                 }
                 if let Self::Latency { delay_ms, .. } = self {
                     delay(*delay_ms)?;
                 }
             }
-            Self::SequencerRestart { .. } | Self::RollupRestart { .. } | Self::RollupLag { .. } => {
-                needs(world.l2, "kind", "[l2]")?;
-            }
             Self::Payload { node: name, rates, .. } => {
-                node("node", name)?;
                 if !["sequencer", "rollup"].contains(&name.as_str()) {
-                    return err("node", format!("must be \"sequencer\" or \"rollup\", got {name:?}"));
+                    return field_error("node", format!("must be \"sequencer\" or \"rollup\", got {name:?}"));
                 }
                 for (field, share) in [("fail_share", rates.fail_share), ("cancel_share", rates.cancel_share)]
                 {
                     if !(0.0..=1.0).contains(&share) {
-                        return err(field, format!("must be in 0..=1, got {share}"));
+                        return field_error(field, format!("must be in 0..=1, got {share}"));
                     }
                 }
                 if rates.max_delay_ms > MAX_DELAY_MS {
-                    return err(
+                    return field_error(
                         "max_delay_ms",
                         format!("must be at most {MAX_DELAY_MS}, got {}", rates.max_delay_ms),
                     );
                 }
             }
-            Self::DaOutage { .. } | Self::DaLoss { .. } => needs(world.da, "kind", "[da]")?,
-            Self::DaSlow { delay_ms, .. } => {
-                needs(world.da, "kind", "[da]")?;
-                delay(*delay_ms)?;
-            }
+            Self::DaSlow { delay_ms, .. } => delay(*delay_ms)?,
             Self::DaBacklog { txs_per_block, tx_bytes, .. } => {
-                needs(world.l2, "kind", "[l2]")?;
                 if !(0.0..=5_000.0).contains(txs_per_block) {
-                    return err("txs_per_block", format!("must be in 0..=5000, got {txs_per_block}"));
+                    return field_error("txs_per_block", format!("must be in 0..=5000, got {txs_per_block}"));
                 }
                 if tx_bytes[0] > tx_bytes[1] || tx_bytes[1] > 120_000 {
-                    return err(
+                    return field_error(
                         "tx_bytes",
                         format!("must be a range [lo, hi] with hi <= 120000, got {tx_bytes:?}"),
                     );
                 }
             }
-            Self::Garbage { .. } => needs(world.l2, "kind", "[l2]")?,
-            Self::BatcherFlush { interval_s, .. } => {
-                needs(world.batcher, "kind", "[batcher]")?;
-                if *interval_s == 0 {
-                    return err("interval_s", "must be at least 1".into());
-                }
+            Self::BatcherFlush { interval_s, .. } if *interval_s == 0 => {
+                return field_error("interval_s", "must be at least 1".into());
             }
-            Self::L1Stall { .. } => {}
+            _ => {}
         }
         Ok(())
     }

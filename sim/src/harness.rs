@@ -148,6 +148,39 @@ pub fn for_each_seed(seeds: impl IntoIterator<Item = u64>, body: impl Fn(u64)) {
     }
 }
 
+/// Runs the world of `scenario` in a madsim runtime seeded with the run's seed, to the end;
+/// returns the simulated time reached, the verdicts and the counters. A panic in any task unwinds
+/// out of `block_on`: it is a finding, recorded as a failed `no_panic` so that fuzzing and
+/// `rollsim run` report it like any other violation.
+fn simulate(
+    scenario: &Scenario,
+    options: &RunOptions,
+    trace: &Trace,
+    progress_s: &AtomicU64,
+) -> (Duration, Vec<Verdict>, Stats) {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let runtime = madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
+        runtime.block_on(async {
+            let batcher = options.batcher.clone().unwrap_or_else(|| Arc::new(PortedBatcher));
+            let world = World::start(scenario, options.seed, Some(trace.clone()), &batcher);
+            let end = scenario.duration;
+            while sim_now() < end {
+                let step = (end - sim_now()).min(PROGRESS_STEP);
+                tokio::time::sleep(step).await;
+                progress_s.store(sim_now().as_secs(), Ordering::Relaxed);
+            }
+            world.finish()
+        })
+    }))
+    .unwrap_or_else(|panic| {
+        let message = panic_message(&*panic);
+        let at_s = progress_s.load(Ordering::Relaxed);
+        let detail = format!("{message} (panicked after {at_s} s of simulated time)");
+        let failed = Verdict { invariant: Invariant::NoPanic, ok: false, detail };
+        (Duration::from_secs(at_s), vec![failed], Stats::default())
+    })
+}
+
 /// A panic payload's message.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
@@ -252,32 +285,8 @@ fn run_on_this_thread(
     if profiled {
         profile::enable();
     }
-    let (sim_time, invariants, stats) = tracing::subscriber::with_default(subscriber, || {
-        // A panic in any task unwinds out of `block_on`: it is a finding, recorded as a failed
-        // invariant so that fuzzing and `rollsim run` report it like any other violation.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let runtime =
-                madsim::runtime::Runtime::with_seed_and_config(options.seed, madsim::Config::default());
-            runtime.block_on(async {
-                let batcher = options.batcher.clone().unwrap_or_else(|| Arc::new(PortedBatcher));
-                let world = World::start(scenario, options.seed, Some(trace.clone()), &batcher);
-                let end = scenario.duration;
-                while sim_now() < end {
-                    let step = (end - sim_now()).min(PROGRESS_STEP);
-                    tokio::time::sleep(step).await;
-                    progress_s.store(sim_now().as_secs(), Ordering::Relaxed);
-                }
-                world.finish()
-            })
-        }))
-        .unwrap_or_else(|panic| {
-            let message = panic_message(&*panic);
-            let at_s = progress_s.load(Ordering::Relaxed);
-            let detail = format!("{message} (panicked after {at_s} s of simulated time)");
-            let failed = Verdict { invariant: Invariant::NoPanic, ok: false, detail };
-            (Duration::from_secs(at_s), vec![failed], Stats::default())
-        })
-    });
+    let (sim_time, invariants, stats) =
+        tracing::subscriber::with_default(subscriber, || simulate(scenario, options, &trace, progress_s));
     let profile = profiled.then(|| Profile {
         ticks: profile::take(),
         total_ticks: profile::ticks() - started.1,

@@ -21,7 +21,7 @@
 #![cfg(madsim)]
 
 // The modules form layers; each imports only from its own layer or below
-// (`tests/layers.rs` checks it).
+// (`sim/tests/world/layers.rs` checks it).
 // 1. Leaves: the clock, units, seeded streams, the trace, profiling, invariants and their monitor.
 mod clock;
 mod profile;

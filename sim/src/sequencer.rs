@@ -14,7 +14,7 @@ use crate::{
     l2::workload::Workload,
     l2::{
         block::{self, assemble, evm_block, validate, BlockInputs, L2Block},
-        chain::{lock, SharedL2},
+        chain::{lock, PendingTx, SharedL2},
         engine::PayloadFaultSource,
         L2Config,
     },
@@ -22,21 +22,23 @@ use crate::{
     profile::{self, Bucket},
     verdict::{Invariant, Monitor},
 };
-use alloy_consensus::Sealable;
+use alloy_consensus::{Sealable, Sealed};
 use alloy_eips::{eip2718::Encodable2718, BlockNumberOrTag};
+use alloy_primitives::B256;
 use kona_genesis::{RollupConfig, SystemConfig};
 use kona_protocol::{L1BlockInfoTx, Predeploys};
-use op_alloy_consensus::OpTxEnvelope;
+use op_alloy_consensus::{OpTxEnvelope, TxDeposit};
 use rollsim::{
     cancel::Cancel,
     evm::OpEvmExecutor,
-    payload::{PayloadError, PayloadProcessor},
+    payload::{PayloadError, PayloadProcessor, PreState},
 };
 
 /// The `from` of L1-info deposits (op-node's L1 attributes depositor).
 const DEPOSITOR: alloy_primitives::Address =
     alloy_primitives::address!("deaddeaddeaddeaddeaddeaddeaddeaddead0001");
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
     sync::{Arc, Mutex},
     time::Duration,
@@ -165,13 +167,14 @@ impl Sequencer {
         Ok(())
     }
 
-    async fn build_next(&self, l1: &L1Client, limits: &Mutex<(u64, u64)>) -> Result<(), SequencingError> {
-        self.drop_reorged_origins(l1).await?;
-        let parent = lock(&self.chain).head().clone();
-        let origin = self.select_origin(l1, &parent).await?;
-        let timestamp = parent.timestamp() + self.config.block_time_s;
-        let sequence_number =
-            if origin.hash == parent.info.l1_origin.hash { parent.info.seq_num + 1 } else { 0 };
+    /// The L1-info deposit opening a block at `timestamp` on `origin`, with the blob base fee of
+    /// the origin's fork.
+    fn l1_info_deposit(
+        &self,
+        origin: &L1Block,
+        sequence_number: u64,
+        timestamp: u64,
+    ) -> Result<Sealed<TxDeposit>, SequencingError> {
         let (_, deposit) = L1BlockInfoTx::try_new_with_deposit_tx(
             &self.rollup,
             &self.system_config,
@@ -180,33 +183,54 @@ impl Sequencer {
             timestamp,
         )
         .map_err(|e| SequencingError::Build(e.to_string()))?;
-        let deposit = block::with_fork_blob_fee(deposit.into_inner(), &origin.header, &self.l1_config)
+        Ok(block::with_fork_blob_fee(deposit.into_inner(), &origin.header, &self.l1_config)
             .map_err(|e| SequencingError::Build(e.to_string()))?
-            .seal_slow();
+            .seal_slow())
+    }
+
+    /// Moves the users' new transactions into the pool and takes the block's from it, within
+    /// `(gas, max_tx_da, max_block_da)` (none when the block may not include any), marking them as
+    /// building; with the pre-state and the ancestors' hashes to execute on. Fails if the head
+    /// moved off `parent` meanwhile.
+    #[allow(clippy::type_complexity)]
+    fn take_user_txs(
+        &self,
+        parent: &L2Block,
+        limits: Option<(u64, u64, u64)>,
+    ) -> Result<(Vec<PendingTx>, Arc<PreState>, BTreeMap<u64, B256>), SequencingError> {
+        let mut chain = lock(&self.chain);
+        if chain.head().hash != parent.hash {
+            return Err(SequencingError::HeadMoved);
+        }
+        let arrivals = rollsim::sync::lock(&self.workload).arrivals(sim_now(), chain.pool().len());
+        for tx in arrivals {
+            chain.pool_push(tx);
+        }
+        let user = match limits {
+            None => Vec::new(),
+            Some((gas, max_tx_da, max_block_da)) => chain.take_txs(gas, max_tx_da, max_block_da),
+        };
+        chain.set_building(user.clone());
+        Ok((user, chain.state().head(), chain.ancestor_hashes(parent.number())))
+    }
+
+    async fn build_next(&self, l1: &L1Client, limits: &Mutex<(u64, u64)>) -> Result<(), SequencingError> {
+        self.drop_reorged_origins(l1).await?;
+        let parent = lock(&self.chain).head().clone();
+        let origin = self.select_origin(l1, &parent).await?;
+        let timestamp = parent.timestamp() + self.config.block_time_s;
+        let sequence_number =
+            if origin.hash == parent.info.l1_origin.hash { parent.info.seq_num + 1 } else { 0 };
+        let deposit = self.l1_info_deposit(&origin, sequence_number, timestamp)?;
         let no_tx_pool = timestamp > origin.header.timestamp + MAX_SEQUENCER_DRIFT_S;
 
         // Limits are read at assembly, as op-geth's miner does: a block assembled after
         // `miner_setMaxDASize` returned respects them.
         let (max_tx_da, max_block_da) = *rollsim::sync::lock(limits);
         let deposit_raw = deposit.encoded_2718();
-        let deposit_gas = deposit.gas_limit;
-        let (user, pre_state, ancestor_hashes) = {
-            let mut chain = lock(&self.chain);
-            if chain.head().hash != parent.hash {
-                return Err(SequencingError::HeadMoved);
-            }
-            let arrivals = rollsim::sync::lock(&self.workload).arrivals(sim_now(), chain.pool().len());
-            for tx in arrivals {
-                chain.pool_push(tx);
-            }
-            let user = if no_tx_pool {
-                Vec::new()
-            } else {
-                chain.take_txs(self.system_config.gas_limit - deposit_gas, max_tx_da, max_block_da)
-            };
-            chain.set_building(user.clone());
-            (user, chain.state().head(), chain.ancestor_hashes(parent.number()))
-        };
+        let gas = self.system_config.gas_limit - deposit.gas_limit;
+        let (user, pre_state, ancestor_hashes) =
+            self.take_user_txs(&parent, (!no_tx_pool).then_some((gas, max_tx_da, max_block_da)))?;
         let da_bytes: u64 = user.iter().map(|tx| tx.da_bytes).sum();
         let mut txs = Vec::with_capacity(1 + user.len());
         let mut decoded = Vec::with_capacity(1 + user.len());
@@ -242,7 +266,8 @@ impl Sequencer {
         let faults = self.payload_faults.draw("sequencer", block.txs.len());
         let injected = faults != Default::default();
         let cancel = Cancel::new();
-        let executed = self.payload.execute_block(pre_state, Arc::new(block), faults, None, &cancel);
+        let executed =
+            self.payload.execute_block(pre_state, Arc::new(block), Arc::new(faults), None, &cancel);
         let executed = profile::scoped(Bucket::Payload, executed).await;
         let mut chain = lock(&self.chain);
         if chain.head().hash != parent.hash {

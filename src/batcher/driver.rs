@@ -80,6 +80,26 @@ enum PublishError {
     Blobs(BlobError),
 }
 
+/// Why loading L2 blocks stopped (logged; the next tick retries, a reorg clears the state first).
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error("getting L2 block {number}: {source}")]
+    Fetch { number: u64, source: PortError },
+    #[error("L2 block {number} not found")]
+    Missing { number: u64 },
+    #[error(transparent)]
+    ChannelManager(ChannelManagerError),
+}
+
+/// A critical error that stopped the batcher.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FatalError {
+    #[error(
+        "miner_setMaxDASize unavailable at endpoint {endpoint}, either enable it or disable throttling: {source}"
+    )]
+    ThrottlingUnavailable { endpoint: usize, source: PortError },
+}
+
 /// Counters and gauges the world reads (op-batcher's metrics, the ones tests assert on).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatcherStats {
@@ -98,7 +118,7 @@ pub struct BatcherStats {
     /// The limits the throttling loop computed last.
     pub throttle: Option<ThrottleParams>,
     /// A critical error that stopped the batcher (e.g. `miner_setMaxDASize` unavailable).
-    pub fatal: Option<String>,
+    pub fatal: Option<FatalError>,
     /// Fill of the channels closed full.
     pub fill: FillStats,
     /// Channels dropped because their confirmed frames were judged timed out on chain.
@@ -171,12 +191,26 @@ struct Inner<A, B, C, D> {
     txmgr: TxManager<A>,
     blob_cfg: ChannelConfig,
     calldata_cfg: ChannelConfig,
-    manager: Mutex<ChannelManager>,
-    rng: Mutex<ChaCha8Rng>,
-    throttle: Mutex<ThrottleController>,
-    prev_current_l1: Mutex<u64>,
+    // Grouped by what they guard, as upstream's mutexes. Lock order: `channels`, then
+    // `txpool`, then `throttle`, then `stats`; `stats` is a leaf (nothing is locked while it is
+    // held). No lock is held across an await.
+    /// Upstream's `channelMgrMutex`: the channel manager and what is read and written with it.
+    channels: Mutex<Channels>,
+    /// Upstream's `txpoolMutex`: whether a transaction of the other type blocks the pool.
     txpool: Mutex<TxpoolState>,
+    /// The throttling controller (upstream's own lock inside it).
+    throttle: Mutex<ThrottleController>,
+    /// Counters, shared with whoever holds [`Batcher::stats`].
     stats: Arc<Mutex<BatcherStats>>,
+}
+
+/// What `channelMgrMutex` guards.
+struct Channels {
+    manager: ChannelManager,
+    /// Draws the channel ids.
+    rng: ChaCha8Rng,
+    /// The rollup node's current L1 at the previous sync (upstream's `prevCurrentL1`).
+    prev_current_l1: u64,
 }
 
 struct Running {
@@ -230,10 +264,12 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Batcher<A, B, C, D> {
             txmgr,
             blob_cfg,
             calldata_cfg,
-            manager: Mutex::new(ChannelManager::new(default_cfg)),
-            rng: Mutex::new(ChaCha8Rng::seed_from_u64(channel_id_seed)),
+            channels: Mutex::new(Channels {
+                manager: ChannelManager::new(default_cfg),
+                rng: ChaCha8Rng::seed_from_u64(channel_id_seed),
+                prev_current_l1: 0,
+            }),
             throttle: Mutex::new(ThrottleController::new(config.throttle)),
-            prev_current_l1: Mutex::new(0),
             txpool: Mutex::new(TxpoolState::Good),
             stats: Arc::default(),
             config,
@@ -273,7 +309,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Batcher<A, B, C, D> {
             return Err(BatcherError::AlreadyRunning);
         }
         let (shutdown, kill) = (Cancel::new(), Cancel::new());
-        *lock(&self.inner.prev_current_l1) = 0;
+        lock(&self.inner.channels).prev_current_l1 = 0;
         *lock(&self.inner.txpool) = TxpoolState::Good;
         self.inner.clear_state(&shutdown, ResetCause::Start).await;
         let (publish_tx, publish_rx) = mpsc::channel(1);
@@ -363,14 +399,14 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             };
             if let Some(range) = self.sync_and_prune(&status) {
                 match self.load_blocks(range, &publish, unsafe_bytes.as_ref()).await {
-                    Err(LoadError::Reorg(error)) => {
+                    Err(error @ LoadError::ChannelManager(ChannelManagerError::Reorg { .. })) => {
                         tracing::warn!(target: TARGET, %error, "unsafe chain reorged: clearing state after node sync");
                         lock(&self.stats).reorgs_detected += 1;
                         self.wait_node_sync(&shutdown).await;
                         self.clear_state(&shutdown, ResetCause::UnsafeReorg).await;
                         continue;
                     }
-                    Err(LoadError::Other(error)) => {
+                    Err(error) => {
                         tracing::warn!(target: TARGET, %error, "error loading blocks, retrying on next tick");
                         continue;
                     }
@@ -401,8 +437,8 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
     }
 
     fn sync_and_prune(&self, status: &SyncStatus) -> Option<RangeInclusive<u64>> {
-        let mut manager = lock(&self.manager);
-        let mut prev_current_l1 = lock(&self.prev_current_l1);
+        let mut channels = lock(&self.channels);
+        let Channels { manager, prev_current_l1, .. } = &mut *channels;
         let (actions, reason) =
             compute_sync_actions(status, *prev_current_l1, manager.blocks(), manager.channels());
         let Some(actions) = actions else {
@@ -418,7 +454,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
         *prev_current_l1 = status.current_l1.number;
         if let Some(origin) = actions.clear_state {
             let safe_l2 = status.local_safe_l2.block_info.number;
-            self.reset(&mut manager, origin, ResetCause::Sync(reason), safe_l2);
+            self.reset(manager, origin, ResetCause::Sync(reason), safe_l2);
         } else {
             manager.prune_safe_blocks(actions.blocks_to_prune);
             manager.prune_channels(actions.channels_to_prune);
@@ -437,14 +473,11 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             let block =
                 with_timeout(self.timeout(), "eth_getBlockByNumber", self.ports.l2.block_by_number(number))
                     .await
-                    .map_err(|e| LoadError::Other(format!("getting L2 block {number}: {e}")))?
-                    .ok_or_else(|| LoadError::Other(format!("L2 block {number} not found")))?;
+                    .map_err(|source| LoadError::Fetch { number, source })?
+                    .ok_or(LoadError::Missing { number })?;
             let block = SizedBlock::new(block);
             let id = block.id();
-            lock(&self.manager).add_l2_block(block).map_err(|e| match e {
-                ChannelManagerError::Reorg { .. } => LoadError::Reorg(e.to_string()),
-                other => LoadError::Other(other.to_string()),
-            })?;
+            lock(&self.channels).manager.add_l2_block(block).map_err(LoadError::ChannelManager)?;
             lock(&self.stats).blocks_loaded += 1;
             tracing::debug!(target: TARGET, number = id.number, hash = %id.hash, "added L2 block to state");
             if (number - start + 1) % LOAD_SIGNAL_EVERY_BLOCKS == 0 {
@@ -460,7 +493,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
 
     fn send_unsafe_bytes(&self, unsafe_bytes: Option<&mpsc::Sender<u64>>) {
         let Some(sender) = unsafe_bytes else { return };
-        let bytes = lock(&self.manager).unsafe_da_bytes();
+        let bytes = lock(&self.channels).manager.unsafe_da_bytes();
         tracing::info!(target: TARGET, unsafe_da_bytes = bytes, "pending da bytes");
         lock(&self.stats).unsafe_da_bytes = bytes;
         let _ = sender.try_send(bytes);
@@ -508,7 +541,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
                     let origin = if origin.number == 0 { self.config.rollup.genesis_l1 } else { origin };
                     tracing::info!(target: TARGET, origin = origin.number, ?cause, "clearing state");
                     let safe_l2 = status.local_safe_l2.block_info.number;
-                    self.reset(&mut lock(&self.manager), origin, cause, safe_l2);
+                    self.reset(&mut lock(&self.channels).manager, origin, cause, safe_l2);
                     return;
                 }
                 Err(error) => {
@@ -518,7 +551,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => {
-                    lock(&self.manager).clear(BlockNumHash::default());
+                    lock(&self.channels).manager.clear(BlockNumHash::default());
                     return;
                 }
                 _ = sleep(CLEAR_STATE_RETRY) => {}
@@ -595,10 +628,10 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             _ => None,
         };
         let data = {
-            let mut manager = lock(&self.manager);
-            let mut rng = lock(&self.rng);
+            let mut channels = lock(&self.channels);
+            let Channels { manager, rng, .. } = &mut *channels;
             let mut priced = None;
-            let data = manager.tx_data(tip.number, pi, &mut *rng, |current| match self.config.da_type {
+            let data = manager.tx_data(tip.number, pi, rng, |current| match self.config.da_type {
                 DaType::Auto if throttling => self.blob_cfg,
                 DaType::Auto => match caps {
                     Some(caps) => {
@@ -778,7 +811,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
                 Err(error) => {
                     tracing::warn!(target: TARGET, tx = %id, %error, "transaction failed to send");
                     lock(&self.stats).txs_failed += 1;
-                    lock(&self.manager).tx_failed(&id);
+                    lock(&self.channels).manager.tx_failed(&id);
                 }
                 Ok(receipt) => {
                     tracing::info!(target: TARGET, tx = %id, block = receipt.block_number, "transaction confirmed");
@@ -793,7 +826,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
                         }
                     }
                     let block = BlockNumHash::new(receipt.block_number, receipt.block_hash);
-                    if lock(&self.manager).tx_confirmed(&id, block) {
+                    if lock(&self.channels).manager.tx_confirmed(&id, block) {
                         lock(&self.stats).timed_out_channels.push(id.channel);
                     }
                 }
@@ -807,7 +840,7 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             tracing::warn!(target: TARGET, tx = %id, %error, "DA request failed");
             lock(&self.stats).da_requests_failed += 1;
         }
-        lock(&self.manager).tx_failed(id);
+        lock(&self.channels).manager.tx_failed(id);
     }
 
     async fn throttling_loop(self: Arc<Self>, mut unsafe_bytes: mpsc::Receiver<u64>, shutdown: Cancel) {
@@ -876,9 +909,9 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             match result {
                 Ok(true) => {}
                 Err(error) if error.is_method_not_found() => {
-                    let message = format!("miner_setMaxDASize unavailable at endpoint {index}, either enable it or disable throttling: {error}");
-                    tracing::error!(target: TARGET, %message, "critical error: stopping batcher");
-                    lock(&self.stats).fatal = Some(message);
+                    let fatal = FatalError::ThrottlingUnavailable { endpoint: index, source: error };
+                    tracing::error!(target: TARGET, message = %fatal, "critical error: stopping batcher");
+                    lock(&self.stats).fatal = Some(fatal);
                     shutdown.cancel();
                     return;
                 }
@@ -889,9 +922,4 @@ impl<A: L1, B: L2, C: RollupNode, D: AltDa> Inner<A, B, C, D> {
             }
         }
     }
-}
-
-enum LoadError {
-    Reorg(String),
-    Other(String),
 }

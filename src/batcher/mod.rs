@@ -14,7 +14,9 @@ pub mod throttle;
 pub mod txmgr;
 
 pub use config::{BatcherConfig, DaType, RollupParams, TxMgrConfig};
-pub use driver::{Batcher, BatcherError, BatcherPorts, BatcherStats, DaChoice, ResetCause, StateReset};
+pub use driver::{
+    Batcher, BatcherError, BatcherPorts, BatcherStats, DaChoice, FatalError, ResetCause, StateReset,
+};
 
 /// The runtime's clock: simulated time under madsim (which intercepts the OS clock), real time
 /// in a native build. The one place the batcher reads a clock, so the lint against wall-clock

@@ -6,9 +6,9 @@
 //! slice of its transactions (tests that need hand-made state-change shapes); the world executes
 //! OP blocks in op-revm (`crate::evm`).
 
-use std::{future::Future, ops::ControlFlow, ops::Range};
+use std::{future::Future, ops::ControlFlow, ops::Range, sync::Arc};
 
-use super::{executor::Job, PayloadError, PreState, StateHook, WorkloadExecutor};
+use super::{executor::Job, PayloadError, PayloadHook, PreState, StateHook, WorkloadExecutor};
 use crate::{
     cancel::Cancel,
     execution::{BlockState, SimpleExecutor, Tx, TxExecutor, TxState},
@@ -51,18 +51,18 @@ pub type Visit<'a> = dyn FnMut(usize, &mut dyn FnMut() -> Option<TxState>) -> Co
 pub struct Pace {
     executor: WorkloadExecutor,
     cancel: Cancel,
-    cancel_before_tx: Option<usize>,
+    hook: Arc<dyn PayloadHook>,
 }
 
 impl Pace {
-    pub(super) fn new(executor: WorkloadExecutor, cancel: Cancel, cancel_before_tx: Option<usize>) -> Self {
-        Self { executor, cancel, cancel_before_tx }
+    pub(super) fn new(executor: WorkloadExecutor, cancel: Cancel, hook: Arc<dyn PayloadHook>) -> Self {
+        Self { executor, cancel, hook }
     }
 
     /// Before transaction `index`: a cancellation (injected, or from outside) stops the block;
     /// otherwise the transaction's simulated cost passes, so execution interleaves with the tasks.
     pub async fn before_tx(&mut self, index: usize) -> Result<(), PayloadError> {
-        if self.cancel_before_tx == Some(index) {
+        if self.hook.cancel_before_tx(index) {
             tracing::info!(target: "rollsim::payload", index, "fault: block cancelled");
             self.cancel.cancel();
         }

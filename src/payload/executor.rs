@@ -1,17 +1,17 @@
 //! The WorkloadExecutor: where the payload processor's tasks and CPU jobs run.
 //!
 //! Two backends with one interface. Native (`cfg(not(madsim))`): tasks on a tokio runtime handle,
-//! CPU jobs (prewarm batches, proofs, sparse-trie updates) on a rayon pool, as in reth. Simulation
-//! (`cfg(madsim)`): no OS threads exist, so a CPU job runs inline in its madsim task after sleeping
-//! a simulated cost drawn from a seeded stream. The cost is what lets jobs overlap and finish out
-//! of order, and because the draws differ per seed, every seed explores another interleaving of
-//! prewarm, execution, proof and trie work.
+//! CPU jobs (prewarm batches, proofs, sparse-trie updates) on a rayon pool, as in reth. Inline
+//! (`cfg(madsim)`, where no OS threads exist): a CPU job runs on its own task after waiting the
+//! cost the caller's [`JobCosts`] gives it. The cost is what lets jobs overlap and finish out of
+//! order; the simulated world draws it from a seeded stream, so every seed explores another
+//! interleaving of prewarm, execution, proof and trie work.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::task::JoinHandle;
 
-/// The kinds of CPU work, each with its own simulated cost.
+/// The kinds of CPU work, each with its own cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
     /// Executing one transaction of the block.
@@ -24,36 +24,10 @@ pub enum Job {
     SparseTrie,
 }
 
-/// Upper bounds of the simulated costs, in microseconds; each job sleeps a uniform draw in
-/// `0..=max` (zero still yields to the scheduler).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SimCosts {
-    /// Per executed transaction.
-    pub transact_us: u64,
-    /// Per prewarm batch.
-    pub prewarm_us: u64,
-    /// Per proof job.
-    pub proof_us: u64,
-    /// Per sparse-trie update.
-    pub sparse_trie_us: u64,
-}
-
-impl Default for SimCosts {
-    fn default() -> Self {
-        Self { transact_us: 100, prewarm_us: 200, proof_us: 1_000, sparse_trie_us: 500 }
-    }
-}
-
-impl SimCosts {
-    /// The cost bound of `job`, in microseconds.
-    pub fn max_us(&self, job: Job) -> u64 {
-        match job {
-            Job::Transact => self.transact_us,
-            Job::Prewarm => self.prewarm_us,
-            Job::Proof => self.proof_us,
-            Job::SparseTrie => self.sparse_trie_us,
-        }
-    }
+/// What each CPU job costs on the inline backend: the time its task waits before the work (zero
+/// still yields to the scheduler). Called once per job, in the order jobs start.
+pub trait JobCosts: Send + Sync + 'static {
+    fn cost(&self, job: Job) -> Duration;
 }
 
 /// Runs tasks and CPU jobs; cheap to clone.
@@ -70,8 +44,7 @@ struct Backend {
 
 #[cfg(madsim)]
 struct Backend {
-    rng: std::sync::Mutex<rand_chacha::ChaCha8Rng>,
-    costs: SimCosts,
+    costs: Box<dyn JobCosts>,
 }
 
 #[cfg(not(madsim))]
@@ -111,17 +84,15 @@ impl WorkloadExecutor {
         rx.await.expect("a CPU job panicked")
     }
 
-    /// The simulated cost of `job`: nothing natively, where the work itself costs real time.
+    /// The cost of `job`: nothing natively, where the work itself costs real time.
     pub async fn charge(&self, _job: Job) {}
 }
 
 #[cfg(madsim)]
 impl WorkloadExecutor {
-    /// CPU jobs sleep seeded simulated costs; `seed` should derive from the run's seed.
-    pub fn sim(seed: u64, costs: SimCosts) -> Self {
-        use rand::SeedableRng;
-        let rng = std::sync::Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed));
-        Self { backend: Arc::new(Backend { rng, costs }) }
+    /// CPU jobs run inline on their task, each after waiting its cost from `costs`.
+    pub fn inline(costs: impl JobCosts) -> Self {
+        Self { backend: Arc::new(Backend { costs: Box::new(costs) }) }
     }
 
     /// Spawns an async (madsim) task, named `payload` (a profiler can tell its polls apart).
@@ -138,23 +109,17 @@ impl WorkloadExecutor {
         usize::MAX
     }
 
-    /// Runs a CPU job: its simulated cost first, then the work, inline.
+    /// Runs a CPU job: its cost first, then the work, inline.
     pub async fn run<R: Send + 'static>(&self, job: Job, work: impl FnOnce() -> R + Send + 'static) -> R {
         self.charge(job).await;
         work()
     }
 
-    /// Sleeps the seeded simulated cost of `job`.
+    /// Waits the cost of `job`.
     pub async fn charge(&self, job: Job) {
-        use rand::Rng;
-        let max_us = self.backend.costs.max_us(job);
-        let cost_us = {
-            let mut rng = crate::sync::lock(&self.backend.rng);
-            rng.gen_range(0..=max_us)
-        };
-        match cost_us {
-            0 => tokio::task::yield_now().await,
-            us => tokio::time::sleep(std::time::Duration::from_micros(us)).await,
+        match self.backend.costs.cost(job) {
+            Duration::ZERO => tokio::task::yield_now().await,
+            cost => tokio::time::sleep(cost).await,
         }
     }
 }

@@ -14,8 +14,9 @@
 //! dropping the hook is the one signal that the block has executed. [`PayloadHandle::state_root`]
 //! returns the task's root or its error (never a root of partial updates);
 //! [`PayloadHandle::state_root_or_fallback`] falls back to a sequential full recompute when the task
-//! fails or disagrees with an expected root, counting and tracing it. [`PayloadFaults`] injects
-//! proof-job failures and delays and a mid-block cancellation, as plain data the world can draw.
+//! fails or disagrees with an expected root, counting and tracing it. A [`PayloadHook`] is the seam
+//! where a test or a simulated world injects proof-job failures and delays and a mid-block
+//! cancellation; `()` injects nothing.
 
 mod block;
 mod executor;
@@ -26,7 +27,6 @@ mod sparse_trie;
 
 use crate::sync::lock;
 use std::{
-    collections::{BTreeMap, BTreeSet},
     sync::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex,
@@ -41,7 +41,7 @@ use tokio::{
 };
 
 pub use block::{BlockExecutor, Pace, Visit};
-pub use executor::{Job, SimCosts, WorkloadExecutor};
+pub use executor::{Job, JobCosts, WorkloadExecutor};
 pub use multiproof::{
     chunk_targets, FetchedTargets, MultiProofMessage, MultiProofStats, ProofSequencer, SparseTrieUpdate,
 };
@@ -73,16 +73,34 @@ impl Default for PayloadConfig {
     }
 }
 
-/// Faults to inject into one block, as plain data (the world draws them from its seed).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PayloadFaults {
-    /// Proof jobs, by the order they start in (0 = first), that fail instead of returning a proof.
-    pub failing_proofs: BTreeSet<u64>,
-    /// Proof jobs, by the order they start in, held back this long before they compute: later jobs
-    /// overtake them, so their results arrive out of order.
-    pub delayed_proofs: BTreeMap<u64, Duration>,
-    /// Cancel the block before executing this transaction (in [`PayloadProcessor::execute_block`]).
-    pub cancel_before_tx: Option<usize>,
+/// Asked by one block's pipeline before each proof job and each transaction: the seam where a
+/// test or a simulated world makes it misbehave. `()` never interferes.
+pub trait PayloadHook: Send + Sync + 'static {
+    /// What happens to proof job `index` (in the order jobs start, 0 = first).
+    fn proof_job(&self, index: u64) -> ProofJobFate;
+    /// Whether to cancel the block before transaction `index` executes (in
+    /// [`PayloadProcessor::execute_block`]).
+    fn cancel_before_tx(&self, index: usize) -> bool;
+}
+
+/// What happens to one proof job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProofJobFate {
+    /// Held back this long before it computes: later jobs overtake it, so results arrive out of
+    /// order.
+    pub delay: Option<Duration>,
+    /// Fails instead of returning a proof.
+    pub fails: bool,
+}
+
+impl PayloadHook for () {
+    fn proof_job(&self, _index: u64) -> ProofJobFate {
+        ProofJobFate::default()
+    }
+
+    fn cancel_before_tx(&self, _index: usize) -> bool {
+        false
+    }
 }
 
 /// Why a block's pipeline produced no root.
@@ -188,7 +206,7 @@ impl<E: BlockExecutor> PayloadProcessor<E> {
         &self,
         pre_state: Arc<PreState>,
         block: Arc<E::Block>,
-        faults: PayloadFaults,
+        hook: Arc<dyn PayloadHook>,
         cancel: &Cancel,
     ) -> PayloadHandle {
         let cancel = cancel.child();
@@ -212,7 +230,7 @@ impl<E: BlockExecutor> PayloadProcessor<E> {
             to_sparse_trie,
             self.executor.clone(),
             pre_state.clone(),
-            Arc::new(faults),
+            hook,
             &self.config,
             cancel.clone(),
         );
@@ -248,13 +266,12 @@ impl<E: BlockExecutor> PayloadProcessor<E> {
         &self,
         pre_state: Arc<PreState>,
         block: Arc<E::Block>,
-        faults: PayloadFaults,
+        hook: Arc<dyn PayloadHook>,
         expected_root: Option<B256>,
         cancel: &Cancel,
     ) -> Result<(ExecutedBlock<E::Output>, RootOutcome), PayloadError> {
-        let cancel_before_tx = faults.cancel_before_tx;
-        let mut handle = self.spawn(pre_state.clone(), block.clone(), faults, cancel);
-        let mut pace = Pace::new(self.executor.clone(), handle.cancel.clone(), cancel_before_tx);
+        let mut handle = self.spawn(pre_state.clone(), block.clone(), hook.clone(), cancel);
+        let mut pace = Pace::new(self.executor.clone(), handle.cancel.clone(), hook);
         let hook = handle.state_hook();
         // A block that did not execute needs no root: dropping the handle stops every task.
         let output = self.block_executor.execute(&pre_state, &block, hook, &mut pace).await?;

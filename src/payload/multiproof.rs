@@ -18,7 +18,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
     executor::{Job, WorkloadExecutor},
-    PayloadError, PayloadFaults, PreState,
+    PayloadError, PayloadHook, PreState,
 };
 use crate::{
     cancel::Cancel,
@@ -245,12 +245,12 @@ impl ProofJob {
 struct ProofManager {
     executor: WorkloadExecutor,
     pre_state: Arc<PreState>,
-    faults: Arc<PayloadFaults>,
+    hook: Arc<dyn PayloadHook>,
     to_self: UnboundedSender<MultiProofMessage>,
     max_concurrent: usize,
     inflight: usize,
     queued: VecDeque<ProofJob>,
-    /// Proof jobs started so far: the index [`PayloadFaults`] names jobs by.
+    /// Proof jobs started so far: the index [`PayloadHook::proof_job`] names jobs by.
     started: u64,
 }
 
@@ -283,15 +283,15 @@ impl ProofManager {
         self.inflight += 1;
         let index = self.started;
         self.started += 1;
-        let (executor, pre_state, faults) =
-            (self.executor.clone(), self.pre_state.clone(), self.faults.clone());
+        let fate = self.hook.proof_job(index);
+        let (executor, pre_state) = (self.executor.clone(), self.pre_state.clone());
         let to_self = self.to_self.clone();
         let ProofJob { sequence_number, targets, state, merged, .. } = job;
         self.executor.spawn(async move {
-            if let Some(delay) = faults.delayed_proofs.get(&index) {
-                tokio::time::sleep(*delay).await;
+            if let Some(delay) = fate.delay {
+                tokio::time::sleep(delay).await;
             }
-            let fails = faults.failing_proofs.contains(&index);
+            let fails = fate.fails;
             let proof =
                 executor.run(Job::Proof, move || (!fails).then(|| pre_state.multiproof(&targets))).await;
             let Some(multiproof) = proof else {
@@ -345,7 +345,7 @@ impl MultiProofTask {
         to_sparse_trie: UnboundedSender<SparseTrieMessage>,
         executor: WorkloadExecutor,
         pre_state: Arc<PreState>,
-        faults: Arc<PayloadFaults>,
+        hook: Arc<dyn PayloadHook>,
         config: &super::PayloadConfig,
         cancel: Cancel,
     ) -> Self {
@@ -355,7 +355,7 @@ impl MultiProofTask {
         let manager = ProofManager {
             executor,
             pre_state,
-            faults,
+            hook,
             to_self,
             max_concurrent,
             inflight: 0,

@@ -5,7 +5,7 @@
 //! for a reference, hopeless per chunk of 10 targets over 1M accounts), so this keeps the whole
 //! pre-block trie's nodes in fixed-seed hash maps, built once per state by one `HashBuilder` pass
 //! that retains every node, and answers the same proofs `StateTrie::multiproof` would, node for
-//! node (`tests/payload_pre_state.rs` checks it). It is also the state prewarm and execution read.
+//! node (`tests/payload/pre_state.rs` checks it). It is also the state prewarm and execution read.
 
 use std::collections::{BTreeMap, BTreeSet};
 

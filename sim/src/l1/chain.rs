@@ -118,6 +118,33 @@ pub struct L1Stats {
     pub blob_fee_max: u128,
 }
 
+impl L1Stats {
+    /// Counts a new block of `txs` at these fees.
+    fn count_block(&mut self, txs: &[Arc<PoolTx>], base_fee: u64, blob_fee: u128) {
+        self.blocks += 1;
+        self.txs += txs.len() as u64;
+        self.signed_txs += txs.iter().filter(|tx| tx.signed.is_some()).count() as u64;
+        self.blob_txs += txs.iter().filter(|tx| tx.is_blob()).count() as u64;
+        self.cell_proof_blob_txs += txs.iter().filter(|tx| tx.has_cell_proofs()).count() as u64;
+        self.blobs += txs.iter().map(|tx| tx.blob_count).sum::<u64>();
+        self.base_fee_min = self.base_fee_min.min(base_fee);
+        self.base_fee_max = self.base_fee_max.max(base_fee);
+        self.blob_fee_min = self.blob_fee_min.min(blob_fee);
+        self.blob_fee_max = self.blob_fee_max.max(blob_fee);
+    }
+}
+
+/// What a block included: its transactions and receipts, the accounts it touched (with their state
+/// before, for the undo log), and the gas it used.
+#[derive(Default)]
+struct Included {
+    txs: Vec<Arc<PoolTx>>,
+    receipts: Vec<L1Receipt>,
+    touched: BTreeMap<Address, Option<Account>>,
+    gas_used: u64,
+    blob_gas_used: u64,
+}
+
 /// Why a reorg could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReorgError {
@@ -169,6 +196,29 @@ pub struct L1Chain {
     legacy_blob_txs: BTreeSet<B256>,
 }
 
+/// The transactions and receipts roots of a block (commitments, not tries: see [`commitment`]).
+fn roots(txs: &[Arc<PoolTx>], receipts: &[L1Receipt]) -> (B256, B256) {
+    let transactions_root =
+        if txs.is_empty() { EMPTY_ROOT_HASH } else { commitment(txs.iter().map(|tx| tx.hash.as_slice())) };
+    let receipt_bytes: Vec<[u8; 16]> = receipts
+        .iter()
+        .map(|r| {
+            let mut b = [0u8; 16];
+            b[..8].copy_from_slice(&r.cumulative_gas_used.to_be_bytes());
+            b[8] = u8::from(r.status);
+            b
+        })
+        .collect();
+    let receipts_root = if receipts.is_empty() {
+        EMPTY_ROOT_HASH
+    } else {
+        commitment(receipt_bytes.iter().map(|b| b.as_slice()))
+    };
+    (transactions_root, receipts_root)
+}
+
+/// keccak256 over the items in order: the fake L1's stand-in for a trie root (nothing in the
+/// world proves an L1 transaction or receipt against its block).
 fn commitment<'a>(items: impl Iterator<Item = &'a [u8]>) -> B256 {
     let mut hasher = alloy_primitives::Keccak256::new();
     for item in items {
@@ -493,85 +543,22 @@ impl L1Chain {
             cell_proofs: fork.is_osaka(),
         };
         let candidates = self.pool.select(base_fee, blob_fee, &limits);
-
-        let mut touched: BTreeMap<Address, Option<Account>> = BTreeMap::new();
-        let mut skipped_senders = Vec::new();
-        let (mut txs, mut receipts) = (Vec::new(), Vec::new());
-        let (mut gas_used, mut blob_gas_used) = (0u64, 0u64);
-        for tx in candidates {
-            if skipped_senders.contains(&tx.sender) {
-                continue;
-            }
-            let effective_gas_price =
-                u128::from(base_fee) + tx.effective_tip(base_fee).expect("selected txs pay the base fee");
-            let cost = U256::from(tx.gas_used) * U256::from(effective_gas_price)
-                + U256::from(tx.blob_gas()) * U256::from(blob_fee)
-                + tx.value;
-            let sender = self.accounts.get(&tx.sender).copied().unwrap_or_default();
-            debug_assert_eq!(sender.nonce, tx.nonce, "selection follows nonce order");
-            if tx.signed.is_some() && sender.balance < cost {
-                // The balance was spent by an earlier transaction of this block: geth's miner
-                // skips the sender.
-                skipped_senders.push(tx.sender);
-                continue;
-            }
-            let before = self.accounts.get(&tx.sender).copied();
-            touched.entry(tx.sender).or_insert(before);
-            let account = self.accounts.entry(tx.sender).or_default();
-            account.nonce += 1;
-            if tx.signed.is_some() {
-                account.balance -= cost;
-                touched.entry(tx.to).or_insert_with(|| self.accounts.get(&tx.to).copied());
-                self.accounts.entry(tx.to).or_default().balance += tx.value;
-            }
-            gas_used += tx.gas_used;
-            blob_gas_used += tx.blob_gas();
-            receipts.push(L1Receipt {
-                tx_hash: tx.hash,
-                block_hash: B256::ZERO,
-                block_number: number,
-                transaction_index: txs.len() as u64,
-                from: tx.sender,
-                to: tx.to,
-                status: true,
-                gas_used: tx.gas_used,
-                cumulative_gas_used: gas_used,
-                effective_gas_price,
-                blob_gas_used: tx.blob_gas(),
-                blob_gas_price: if tx.is_blob() { blob_fee } else { 0 },
-            });
-            txs.push(tx);
-        }
+        let Included { txs, mut receipts, touched, gas_used, blob_gas_used } =
+            self.include(candidates, number, base_fee, blob_fee);
         assert!(gas_used <= self.config.gas_limit, "block {number} uses {gas_used} gas over the limit");
         assert!(
             blob_gas_used <= params.max_blob_gas_per_block(),
             "block {number} uses {blob_gas_used} blob gas over the {fork} limit"
         );
 
-        let receipt_bytes: Vec<[u8; 16]> = receipts
-            .iter()
-            .map(|r| {
-                let mut b = [0u8; 16];
-                b[..8].copy_from_slice(&r.cumulative_gas_used.to_be_bytes());
-                b[8] = u8::from(r.status);
-                b
-            })
-            .collect();
+        let (transactions_root, receipts_root) = roots(&txs, &receipts);
         let header = Header {
             parent_hash: parent.hash,
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
             beneficiary: Address::ZERO,
             state_root: B256::ZERO,
-            transactions_root: if txs.is_empty() {
-                EMPTY_ROOT_HASH
-            } else {
-                commitment(txs.iter().map(|tx| tx.hash.as_slice()))
-            },
-            receipts_root: if receipts.is_empty() {
-                EMPTY_ROOT_HASH
-            } else {
-                commitment(receipt_bytes.iter().map(|b| b.as_slice()))
-            },
+            transactions_root,
+            receipts_root,
             logs_bloom: Bloom::ZERO,
             difficulty: U256::ZERO,
             number,
@@ -592,31 +579,12 @@ impl L1Chain {
         for receipt in &mut receipts {
             receipt.block_hash = hash;
         }
-        for (index, tx) in txs.iter().enumerate() {
-            if tx.signed.is_some() {
-                self.tx_index.insert(tx.hash, (number, index));
-                tracing::info!(
-                    target: "rollsim_sim::l1", hash = %tx.hash, sender = %tx.sender, nonce = tx.nonce, block = number,
-                    "l1 tx included"
-                );
-            }
-        }
+        self.index_signed(number, &txs);
         for sender in touched.keys() {
             let nonce = self.accounts[sender].nonce;
             self.pool.set_state_nonce(sender, nonce);
         }
-
-        let stats = &mut self.stats;
-        stats.blocks += 1;
-        stats.txs += txs.len() as u64;
-        stats.signed_txs += txs.iter().filter(|tx| tx.signed.is_some()).count() as u64;
-        stats.blob_txs += txs.iter().filter(|tx| tx.is_blob()).count() as u64;
-        stats.cell_proof_blob_txs += txs.iter().filter(|tx| tx.has_cell_proofs()).count() as u64;
-        stats.blobs += txs.iter().map(|tx| tx.blob_count).sum::<u64>();
-        stats.base_fee_min = stats.base_fee_min.min(base_fee);
-        stats.base_fee_max = stats.base_fee_max.max(base_fee);
-        stats.blob_fee_min = stats.blob_fee_min.min(blob_fee);
-        stats.blob_fee_max = stats.blob_fee_max.max(blob_fee);
+        self.stats.count_block(&txs, base_fee, blob_fee);
 
         let block = Arc::new(L1Block { header, hash, slot, fork, txs, receipts });
         self.by_hash.insert(hash, number);
@@ -630,6 +598,76 @@ impl L1Chain {
             "l1 block"
         );
         block
+    }
+
+    /// Indexes the world's own transactions of block `number` for their receipts.
+    fn index_signed(&mut self, number: u64, txs: &[Arc<PoolTx>]) {
+        for (index, tx) in txs.iter().enumerate() {
+            if tx.signed.is_some() {
+                self.tx_index.insert(tx.hash, (number, index));
+                tracing::info!(
+                    target: "rollsim_sim::l1", hash = %tx.hash, sender = %tx.sender, nonce = tx.nonce, block = number,
+                    "l1 tx included"
+                );
+            }
+        }
+    }
+
+    /// Includes `candidates` in order into block `number`, as geth's miner does: each pays the base
+    /// fee and blob fee and moves its value; a sender whose balance an earlier transaction of the
+    /// block spent is skipped from then on. Receipts carry no block hash yet.
+    fn include(
+        &mut self,
+        candidates: Vec<Arc<PoolTx>>,
+        number: u64,
+        base_fee: u64,
+        blob_fee: u128,
+    ) -> Included {
+        let mut done = Included::default();
+        let mut skipped_senders = Vec::new();
+        for tx in candidates {
+            if skipped_senders.contains(&tx.sender) {
+                continue;
+            }
+            let effective_gas_price =
+                u128::from(base_fee) + tx.effective_tip(base_fee).expect("selected txs pay the base fee");
+            let cost = U256::from(tx.gas_used) * U256::from(effective_gas_price)
+                + U256::from(tx.blob_gas()) * U256::from(blob_fee)
+                + tx.value;
+            let sender = self.accounts.get(&tx.sender).copied().unwrap_or_default();
+            debug_assert_eq!(sender.nonce, tx.nonce, "selection follows nonce order");
+            if tx.signed.is_some() && sender.balance < cost {
+                skipped_senders.push(tx.sender);
+                continue;
+            }
+            let before = self.accounts.get(&tx.sender).copied();
+            done.touched.entry(tx.sender).or_insert(before);
+            let account = self.accounts.entry(tx.sender).or_default();
+            account.nonce += 1;
+            if tx.signed.is_some() {
+                account.balance -= cost;
+                done.touched.entry(tx.to).or_insert_with(|| self.accounts.get(&tx.to).copied());
+                self.accounts.entry(tx.to).or_default().balance += tx.value;
+            }
+            done.gas_used += tx.gas_used;
+            done.blob_gas_used += tx.blob_gas();
+            done.receipts.push(L1Receipt {
+                tx_hash: tx.hash,
+                block_hash: B256::ZERO,
+                block_number: number,
+                transaction_index: done.txs.len() as u64,
+                from: tx.sender,
+                to: tx.to,
+                status: true,
+                gas_used: tx.gas_used,
+                cumulative_gas_used: done.gas_used,
+                effective_gas_price,
+                blob_gas_used: tx.blob_gas(),
+                blob_gas_price: if tx.is_blob() { blob_fee } else { 0 },
+            });
+            done.txs.push(tx);
+        }
+        done
     }
 
     /// From Osaka on, version-0 blob transactions can never be included (geth's blob pool since

@@ -19,10 +19,11 @@ use alloy_eips::{
     eip1559::{calc_next_block_base_fee, BaseFeeParams},
     eip2718::Decodable2718,
     eip7685::EMPTY_REQUESTS_HASH,
+    BlockNumHash,
 };
 use alloy_primitives::{Address, Bloom, Bytes, B256, B64, U256};
 use kona_genesis::ChainGenesis;
-use kona_protocol::{L1BlockInfoTx, L2BlockInfo};
+use kona_protocol::{BlockInfo, L1BlockInfoTx, L2BlockInfo};
 use op_alloy_consensus::{OpBlock, OpTxEnvelope, TxDeposit};
 use rollsim::evm::{BlockContext, EvmBlock, EvmOutput};
 
@@ -43,6 +44,28 @@ pub struct L2Block {
 }
 
 impl L2Block {
+    /// The genesis block of `header` (hash `hash`), its L1 origin `l1_origin`: no transactions.
+    pub fn genesis(header: Header, hash: B256, l1_origin: BlockNumHash) -> Self {
+        L2Block {
+            info: L2BlockInfo::new(
+                BlockInfo::new(hash, 0, header.parent_hash, header.timestamp),
+                l1_origin,
+                0,
+            ),
+            block: OpBlock {
+                header,
+                body: BlockBody {
+                    transactions: Vec::new(),
+                    ommers: Vec::new(),
+                    withdrawals: Some(Default::default()),
+                },
+            },
+            hash,
+            raw_txs: Vec::new(),
+            senders: Vec::new(),
+        }
+    }
+
     pub fn number(&self) -> u64 {
         self.block.header.number
     }
@@ -178,7 +201,7 @@ pub fn decode(raw_txs: &[Bytes]) -> Result<Vec<(OpTxEnvelope, Address)>, BuildEr
         .map(|(index, raw)| {
             let tx = OpTxEnvelope::decode_2718_exact(raw)
                 .map_err(|e| BuildError::Decode { index, reason: e.to_string() })?;
-            let sender = rollsim::simsig::recover_signer(&tx)
+            let sender = crate::l2::simsig::recover_signer(&tx)
                 .map_err(|e| BuildError::Sender { index, reason: e.to_string() })?;
             Ok((tx, sender))
         })

@@ -162,7 +162,7 @@ mod tests {
             input,
             ..Default::default()
         };
-        Recovered::new_unchecked(OpTxEnvelope::Eip1559(rollsim::simsig::sign(tx, from)), from)
+        Recovered::new_unchecked(OpTxEnvelope::Eip1559(crate::l2::simsig::sign(tx, from)), from)
     }
 
     /// Executes `txs` as one block on the genesis state; returns the output and the state after.

@@ -6,7 +6,7 @@
 
 use rollsim::sync::lock;
 use std::{
-    collections::{BTreeMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, VecDeque},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use rollsim::{
     evm::{EvmBlock, EvmOutput, OpEvmExecutor},
     execution::L2State,
-    payload::{PayloadError, PayloadFaults, PreState},
+    payload::{PayloadError, PayloadHook, PreState, ProofJobFate},
     trie::{HashedPostState, SparseStateTrie},
 };
 
@@ -170,8 +170,32 @@ pub struct PayloadFaultRates {
 /// Proof jobs per block the draws cover: blocks of the world's size start fewer.
 const FAULTY_JOBS_MAX: u64 = 64;
 
+/// The faults one block's payload pipeline meets: the world's [`PayloadHook`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlockFaults {
+    /// Proof jobs, by the order they start in (0 = first), that fail instead of returning a proof.
+    pub failing_proofs: BTreeSet<u64>,
+    /// Proof jobs, by the order they start in, held back this long before they compute.
+    pub delayed_proofs: BTreeMap<u64, Duration>,
+    /// Cancel the block before executing this transaction.
+    pub cancel_before_tx: Option<usize>,
+}
+
+impl PayloadHook for BlockFaults {
+    fn proof_job(&self, index: u64) -> ProofJobFate {
+        ProofJobFate {
+            delay: self.delayed_proofs.get(&index).copied(),
+            fails: self.failing_proofs.contains(&index),
+        }
+    }
+
+    fn cancel_before_tx(&self, index: usize) -> bool {
+        self.cancel_before_tx == Some(index)
+    }
+}
+
 /// The payload-processor faults being injected: the fault injector opens and closes a window per
-/// node; every block the node executes meanwhile draws its [`PayloadFaults`] from the rates, from
+/// node; every block the node executes meanwhile draws its [`BlockFaults`] from the rates, from
 /// the node's own seeded stream.
 #[derive(Debug, Default)]
 pub struct PayloadFaultSource {
@@ -195,10 +219,10 @@ impl PayloadFaultSource {
     }
 
     /// The faults of `node`'s next block of `txs` transactions (none outside a window).
-    pub fn draw(&self, node: &str, txs: usize) -> PayloadFaults {
+    pub fn draw(&self, node: &str, txs: usize) -> BlockFaults {
         let mut nodes = lock(&self.nodes);
-        let Some((Some(rates), rng)) = nodes.get_mut(node) else { return PayloadFaults::default() };
-        let mut faults = PayloadFaults::default();
+        let Some((Some(rates), rng)) = nodes.get_mut(node) else { return BlockFaults::default() };
+        let mut faults = BlockFaults::default();
         for job in 0..FAULTY_JOBS_MAX {
             if rng.gen_bool(rates.fail_share) {
                 faults.failing_proofs.insert(job);
@@ -237,7 +261,7 @@ mod tests {
             value: U256::from(value),
             ..Default::default()
         };
-        let tx = OpTxEnvelope::Eip1559(rollsim::simsig::sign(tx, FROM));
+        let tx = OpTxEnvelope::Eip1559(crate::l2::simsig::sign(tx, FROM));
         let context = BlockContext {
             number,
             timestamp: number * 2,

@@ -190,7 +190,7 @@ mod tests {
             input: Bytes::from_static(&[1, 2, 3, 0, 0, 0, 4, 5, 6, 7, 8, 9, 10, 0, 0, 11]),
             ..Default::default()
         };
-        let call = OpTxEnvelope::Eip1559(rollsim::simsig::sign(call, SENDER));
+        let call = OpTxEnvelope::Eip1559(crate::l2::simsig::sign(call, SENDER));
         let base_fee = 1_000;
         let block = EvmBlock {
             context: BlockContext {

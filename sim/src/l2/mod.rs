@@ -9,9 +9,11 @@
 pub mod block;
 pub mod chain;
 pub mod contracts;
+pub mod costs;
 pub mod engine;
 pub mod genesis;
 pub mod rpc;
+pub mod simsig;
 pub mod workload;
 
 use alloy_eips::BlockNumHash;

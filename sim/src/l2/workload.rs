@@ -6,7 +6,7 @@
 //! build a backlog. Every transaction type a span batch carries is sent (`[l2.workload.tx_types]`):
 //! legacy with and without EIP-155 replay protection, EIP-2930, EIP-1559 and EIP-7702, so a
 //! wire-format bug in any of them reaches derivation. Transactions carry simulated signatures
-//! (`rollsim::simsig`); EIP-7702 authorizations are signed with secp256k1, since the EVM recovers
+//! (`l2::simsig`); EIP-7702 authorizations are signed with secp256k1, since the EVM recovers
 //! each authority itself.
 
 use super::{block::call_gas, chain::PendingTx, contracts};
@@ -42,7 +42,7 @@ pub struct Burst {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Signatures {
-    /// `rollsim::simsig`: the bytes of a signature, none of its cost (see there).
+    /// `l2::simsig`: the bytes of a signature, none of its cost (see there).
     #[default]
     Simulated,
     /// Real secp256k1 signatures, each sender with a key of its own: what the block oracle needs,
@@ -610,7 +610,7 @@ impl Workload {
     fn sign<T: SignableTransaction<Signature>>(&mut self, index: u64, tx: T) -> Signed<T> {
         match self.sender(index) {
             (_, Some(key)) => key.sign(tx),
-            (sender, None) => rollsim::simsig::sign(tx, sender),
+            (sender, None) => crate::l2::simsig::sign(tx, sender),
         }
     }
 }
@@ -638,7 +638,7 @@ mod tests {
             for tx in &txs {
                 let tx_type = TxType::of(&tx.envelope).expect("users send no deposits");
                 *seen.entry(tx_type).or_insert(0) += 1;
-                assert_eq!(rollsim::simsig::recover_signer(&tx.envelope), Ok(tx.sender), "{tx_type:?}");
+                assert_eq!(crate::l2::simsig::recover_signer(&tx.envelope), Ok(tx.sender), "{tx_type:?}");
                 match &tx.envelope {
                     OpTxEnvelope::Legacy(signed) if tx_type == TxType::LegacyUnprotected => {
                         assert_eq!(signed.tx().chain_id, None);

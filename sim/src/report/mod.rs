@@ -236,8 +236,50 @@ pub fn render(
     thresholds: Option<(u64, u64)>,
     command: &str,
 ) -> String {
-    let empty = Series::new();
-    let series = |name| (name, timeline.series.get(name).unwrap_or(&empty));
+    let svg = chart(outcome, timeline, &panels(timeline, thresholds));
+
+    let failed: Vec<_> = outcome.invariants.iter().filter(|i| !i.ok).collect();
+    let verdict = if failed.is_empty() {
+        r#"<p class="verdict ok">every invariant holds</p>"#.to_owned()
+    } else {
+        let items: String = failed
+            .iter()
+            .map(|i| format!("<li><b>{}</b>: {}</li>", escape(i.invariant.name()), escape(&i.detail)))
+            .collect();
+        format!(r#"<p class="verdict fail">invariants violated:</p><ul>{items}</ul>"#)
+    };
+    let faults: String = timeline
+        .faults
+        .iter()
+        .map(|(kind, start, end)| format!("<li>{} from {start:.0} s to {end:.0} s</li>", escape(kind)))
+        .collect();
+    format!(
+        r#"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>rollsim: {scenario} seed {seed}</title>
+<style>body{{font-family:sans-serif;margin:16px}} .ok{{color:#2ca02c}} .fail{{color:#d62728}} code{{background:#eee;padding:2px 4px}}</style>
+</head><body>
+<h1>{scenario} <small>seed {seed}</small></h1>
+<p>trace hash <code>{hash}</code> ({events} events), {sim:.0} s simulated</p>
+<p>reproduce: <code>{command}</code></p>
+{verdict}
+{svg}
+<h2>faults</h2><ul>{faults}</ul>
+</body></html>
+"#,
+        scenario = escape(&outcome.scenario),
+        seed = outcome.seed,
+        hash = outcome.trace_hash,
+        events = outcome.trace_events,
+        sim = outcome.sim_time_s,
+        command = escape(command),
+    )
+}
+
+/// The chart's panels: heads, the DA backlog against the throttling thresholds, the DA limits,
+/// the fees, and the batcher's transaction and channel events.
+fn panels<'a>(timeline: &'a Timeline, thresholds: Option<(u64, u64)>) -> Vec<Panel<'a>> {
+    static EMPTY: Series = Series::new();
+    let series = |name| (name, timeline.series.get(name).unwrap_or(&EMPTY));
     let marks = |names: &[&'static str]| -> Vec<(&'static str, &[f64])> {
         names.iter().map(|&n| (n, timeline.marks.get(n).map(Vec::as_slice).unwrap_or(&[]))).collect()
     };
@@ -296,6 +338,11 @@ pub fn render(
         marks: marks(&["channel opened", "channel closed", "l1 reorg"]),
         log: false,
     });
+    panels
+}
+
+/// The SVG chart: fault windows behind the panels, a time axis, and the first violation.
+fn chart(outcome: &Outcome, timeline: &Timeline, panels: &[Panel]) -> String {
     let height = PANEL_HEIGHT * panels.len() as f64 + 30.0;
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">"#
@@ -343,42 +390,7 @@ pub fn render(
         );
     }
     svg.push_str("</svg>");
-
-    let failed: Vec<_> = outcome.invariants.iter().filter(|i| !i.ok).collect();
-    let verdict = if failed.is_empty() {
-        r#"<p class="verdict ok">every invariant holds</p>"#.to_owned()
-    } else {
-        let items: String = failed
-            .iter()
-            .map(|i| format!("<li><b>{}</b>: {}</li>", escape(i.invariant.name()), escape(&i.detail)))
-            .collect();
-        format!(r#"<p class="verdict fail">invariants violated:</p><ul>{items}</ul>"#)
-    };
-    let faults: String = timeline
-        .faults
-        .iter()
-        .map(|(kind, start, end)| format!("<li>{} from {start:.0} s to {end:.0} s</li>", escape(kind)))
-        .collect();
-    format!(
-        r#"<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>rollsim: {scenario} seed {seed}</title>
-<style>body{{font-family:sans-serif;margin:16px}} .ok{{color:#2ca02c}} .fail{{color:#d62728}} code{{background:#eee;padding:2px 4px}}</style>
-</head><body>
-<h1>{scenario} <small>seed {seed}</small></h1>
-<p>trace hash <code>{hash}</code> ({events} events), {sim:.0} s simulated</p>
-<p>reproduce: <code>{command}</code></p>
-{verdict}
-{svg}
-<h2>faults</h2><ul>{faults}</ul>
-</body></html>
-"#,
-        scenario = escape(&outcome.scenario),
-        seed = outcome.seed,
-        hash = outcome.trace_hash,
-        events = outcome.trace_events,
-        sim = outcome.sim_time_s,
-        command = escape(command),
-    )
+    svg
 }
 
 /// The report of `outcome`, a run of `scenario` that recorded its trace.

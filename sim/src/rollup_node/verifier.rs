@@ -10,20 +10,22 @@
 
 use std::sync::{Arc, Mutex};
 
+use alloy_consensus::Header;
 use alloy_primitives::B256;
 use kona_genesis::RollupConfig;
 use rollsim::{
     cancel::Cancel,
     evm::OpEvmExecutor,
-    payload::{PayloadError, PayloadFaults, PayloadProcessor},
+    evm::{EvmBlock, EvmOutput},
+    payload::{ExecutedBlock, PayloadError, PayloadProcessor, RootOutcome},
 };
 
 use super::oracle::{self, ParentState};
 use crate::{
     l2::{
-        block::{evm_block, BlockInputs},
+        block::{evm_block, BlockInputs, L2Block},
         chain::{lock, SharedL2},
-        engine::{ExecutedState, PayloadFaultSource},
+        engine::{BlockFaults, ExecutedState, PayloadFaultSource},
     },
     profile::{self, Bucket},
     verdict::{Invariant, Monitor},
@@ -102,78 +104,10 @@ impl Verifier {
     /// Re-executes every safe block above the verified head, first rewinding past verified blocks
     /// that are no longer the chain's (the safe head rewound on an L1 reorg).
     pub async fn catch_up(&mut self, chain: &SharedL2) {
-        loop {
-            let (block, txs, ancestors) = {
-                let chain = lock(chain);
-                let safe = chain.safe().number();
-                while self.head() > safe
-                    || chain.block(self.head()).map(|b| b.hash) != Some(self.hashes[self.head() as usize])
-                {
-                    let number = self.head() - 1;
-                    self.state.rewind(number);
-                    self.hashes.truncate(number as usize + 1);
-                    self.count(|stats| stats.rewound += 1);
-                }
-                self.state.forget_below(chain.finalized().number());
-                if self.head() == safe {
-                    return;
-                }
-                let block = chain.block(self.head() + 1).expect("at or below the safe head").clone();
-                let parent = chain.block(self.head()).expect("below the safe head");
-                let checked =
-                    self.oracle.as_ref().is_some_and(|oracle| block.number().is_multiple_of(oracle.every));
-                let ancestor_hashes = chain.ancestor_hashes(parent.number());
-                // The parent first: kona-executor walks BLOCKHASH down from it.
-                let ancestors: Vec<_> = if checked {
-                    ancestor_hashes
-                        .keys()
-                        .rev()
-                        .map(|n| chain.block(*n).expect("an ancestor").header().clone())
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let inputs = BlockInputs::of(&block);
-                let txs = block.txs().iter().zip(block.senders.iter().copied());
-                let evm = evm_block(parent.header(), parent.hash, &inputs, txs, ancestor_hashes);
-                (block, Arc::new(evm), ancestors)
-            };
-            if let (Some(oracle), Some(parent)) = (&self.oracle, ancestors.first()) {
-                let pre_state = self.state.head();
-                let parent_state = ParentState::new(&pre_state, ancestors.iter().cloned());
-                let checked = {
-                    let _profile = profile::scope(Bucket::State);
-                    oracle::check(&oracle.rollup, parent_state, parent, &block)
-                };
-                self.count(|stats| stats.oracle_checked += 1);
-                if let Err(error) = checked {
-                    let detail = format!("block {} ({}): {error}", block.number(), block.hash);
-                    self.monitor.violate(Invariant::L2BlockOracle, detail);
-                }
-            }
+        while let Some((block, txs, ancestors)) = self.next_block(chain) {
+            self.check_with_oracle(&block, &ancestors);
             let expected = block.header().state_root;
-            let mut faults = self.faults.draw("rollup", txs.txs.len());
-            let (outcome, root, injected) = loop {
-                let injected = faults != PayloadFaults::default();
-                let pre_state = self.state.head();
-                let cancel = Cancel::new();
-                let executed =
-                    self.processor.execute_block(pre_state, txs.clone(), faults, Some(expected), &cancel);
-                match profile::scoped(Bucket::Payload, executed).await {
-                    Ok((outcome, root)) => break (outcome, root, injected),
-                    // Executed again, without faults: a cancellation is not a verdict.
-                    Err(PayloadError::Cancelled) => {
-                        self.count(|stats| stats.cancelled += 1);
-                        faults = PayloadFaults::default();
-                    }
-                    Err(error) => {
-                        let detail =
-                            format!("block {} ({}) does not execute: {error}", block.number(), block.hash);
-                        self.monitor.violate(Invariant::L2StateRoot, detail);
-                        return;
-                    }
-                }
-            };
+            let Some((outcome, root, injected)) = self.execute(&block, txs, expected).await else { return };
             if let Some((index, reason)) = outcome.output.rejected.first() {
                 let detail = format!(
                     "block {} ({}): transaction {index} is invalid: {reason}",
@@ -219,6 +153,99 @@ impl Verifier {
                 block.hash
             );
             self.monitor.violate(Invariant::L2StateRoot, detail);
+        }
+    }
+
+    /// Rewinds below what the safe chain no longer holds, forgets undo below finalized, and
+    /// prepares the next safe block to re-execute: the block, its EVM input, and (when the oracle
+    /// checks it) its ancestors' headers, parent first. `None` once at the safe head.
+    fn next_block(&mut self, chain: &SharedL2) -> Option<(Arc<L2Block>, Arc<EvmBlock>, Vec<Header>)> {
+        let chain = lock(chain);
+        let safe = chain.safe().number();
+        while self.head() > safe
+            || chain.block(self.head()).map(|b| b.hash) != Some(self.hashes[self.head() as usize])
+        {
+            let number = self.head() - 1;
+            self.state.rewind(number);
+            self.hashes.truncate(number as usize + 1);
+            self.count(|stats| stats.rewound += 1);
+        }
+        self.state.forget_below(chain.finalized().number());
+        if self.head() == safe {
+            return None;
+        }
+        let block = chain.block(self.head() + 1).expect("at or below the safe head").clone();
+        let parent = chain.block(self.head()).expect("below the safe head");
+        let checked = self.oracle.as_ref().is_some_and(|oracle| block.number().is_multiple_of(oracle.every));
+        let ancestor_hashes = chain.ancestor_hashes(parent.number());
+        // The parent first: kona-executor walks BLOCKHASH down from it.
+        let ancestors: Vec<_> = if checked {
+            ancestor_hashes
+                .keys()
+                .rev()
+                .map(|n| chain.block(*n).expect("an ancestor").header().clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let inputs = BlockInputs::of(&block);
+        let txs = block.txs().iter().zip(block.senders.iter().copied());
+        let evm = evm_block(parent.header(), parent.hash, &inputs, txs, ancestor_hashes);
+        Some((block, Arc::new(evm), ancestors))
+    }
+
+    /// kona-executor re-builds `block` statelessly when the oracle checks it (`ancestors` given).
+    fn check_with_oracle(&mut self, block: &L2Block, ancestors: &[Header]) {
+        if let (Some(oracle), Some(parent)) = (&self.oracle, ancestors.first()) {
+            let pre_state = self.state.head();
+            let parent_state = ParentState::new(&pre_state, ancestors.iter().cloned());
+            let checked = {
+                let _profile = profile::scope(Bucket::State);
+                oracle::check(&oracle.rollup, parent_state, parent, block)
+            };
+            self.count(|stats| stats.oracle_checked += 1);
+            if let Err(error) = checked {
+                let detail = format!("block {} ({}): {error}", block.number(), block.hash);
+                self.monitor.violate(Invariant::L2BlockOracle, detail);
+            }
+        }
+    }
+
+    /// Executes `block` through the payload processor with the faults its window draws; a
+    /// cancelled execution runs again without them. `None` when the block does not execute
+    /// (reported). Also says whether faults were injected into the execution that counted.
+    async fn execute(
+        &mut self,
+        block: &L2Block,
+        txs: Arc<EvmBlock>,
+        expected: B256,
+    ) -> Option<(ExecutedBlock<EvmOutput>, RootOutcome, bool)> {
+        let mut faults = self.faults.draw("rollup", txs.txs.len());
+        loop {
+            let injected = faults != BlockFaults::default();
+            let pre_state = self.state.head();
+            let cancel = Cancel::new();
+            let executed = self.processor.execute_block(
+                pre_state,
+                txs.clone(),
+                Arc::new(faults.clone()),
+                Some(expected),
+                &cancel,
+            );
+            match profile::scoped(Bucket::Payload, executed).await {
+                Ok((outcome, root)) => return Some((outcome, root, injected)),
+                // Executed again, without faults: a cancellation is not a verdict.
+                Err(PayloadError::Cancelled) => {
+                    self.count(|stats| stats.cancelled += 1);
+                    faults = BlockFaults::default();
+                }
+                Err(error) => {
+                    let detail =
+                        format!("block {} ({}) does not execute: {error}", block.number(), block.hash);
+                    self.monitor.violate(Invariant::L2StateRoot, detail);
+                    return None;
+                }
+            }
         }
     }
 }

@@ -16,8 +16,9 @@ use crate::{
         self,
         block::L2Block,
         chain::{L2Chain, SharedL2},
+        costs::SimCosts,
         engine::{ExecutedState, PayloadFaultSource},
-        workload::Workload,
+        workload::{Burst, Workload},
     },
     net::{RpcFaults, RPC_TIMEOUT},
     rollup_node::{
@@ -32,13 +33,15 @@ use crate::{
     units::ether,
     verdict::Monitor,
 };
-use alloy_consensus::{Block, BlockBody};
-use kona_protocol::{BlockInfo, L2BlockInfo};
 use madsim::runtime::Handle;
 use rand::{RngCore, SeedableRng};
 use rollsim::{
+    batcher::{
+        throttle::{ControllerType, ThrottleController},
+        BatcherConfig, DaType,
+    },
     evm::OpEvmExecutor,
-    payload::{PayloadProcessor, SimCosts, WorkloadExecutor},
+    payload::{PayloadProcessor, WorkloadExecutor},
     sync::lock,
 };
 use std::{
@@ -59,12 +62,31 @@ impl World {
         trace: Option<Trace>,
         batcher: &Arc<dyn BatcherSystem>,
     ) -> Self {
+        let mut world = Self::new(scenario, seed, trace);
+        world.start_l1_and_da(scenario);
+        if let Some(config) = &scenario.l2 {
+            world.start_l2_side(scenario, config, seed, batcher);
+        }
+        world.start_faults(scenario);
+        if let (Some(batcher), Some(l2)) = (&scenario.batcher, &world.l2) {
+            let config = batcher
+                .config(batcher_node::rollup_params(&l2.rollup), &scenario.l1)
+                .expect("validated with the scenario");
+            world.num_confirmations = config.txmgr.num_confirmations;
+            world.batcher_runs = true;
+            tokio::spawn(invariants::watch(world.watched(&config)));
+        }
+        world
+    }
+
+    /// The world before any node runs.
+    fn new(scenario: &Scenario, seed: u64, trace: Option<Trace>) -> Self {
         let chain = L1Chain::new(
             scenario.l1.clone(),
             seed::stream(seed, "l1-traffic"),
             seed::stream(seed, "l1-randao"),
         );
-        let mut world = Self {
+        Self {
             handle: Handle::current(),
             nodes: Mutex::default(),
             rpc_faults: Arc::new(RpcFaults::new(seed::stream(seed, "rpc-faults"))),
@@ -85,89 +107,100 @@ impl World {
             num_confirmations: 0,
             batcher_runs: false,
             batcher_flush: Arc::default(),
-        };
-        tokio::spawn(l1::produce_blocks(world.l1.clone()));
-        let (chain, addr) = (world.l1.clone(), world.rpc_addr_of_next_node());
-        world.add_node("l1", move || l1::serve(chain.clone(), addr));
+        }
+    }
+
+    /// L1 block production, node `l1`, and node `da` when the scenario has `[da]`.
+    fn start_l1_and_da(&mut self, scenario: &Scenario) {
+        tokio::spawn(l1::produce_blocks(self.l1.clone()));
+        let (chain, addr) = (self.l1.clone(), self.rpc_addr_of_next_node());
+        self.add_node("l1", move || l1::serve(chain.clone(), addr));
         if scenario.da.is_some() {
-            let (store, addr) = (SharedDa::default(), world.rpc_addr_of_next_node());
+            let (store, addr) = (SharedDa::default(), self.rpc_addr_of_next_node());
             let served = store.clone();
-            world.add_node("da", move || da::serve(served.clone(), addr));
-            world.da = Some(store);
+            self.add_node("da", move || da::serve(served.clone(), addr));
+            self.da = Some(store);
         }
-        if let Some(config) = &scenario.l2 {
-            let mut config = config.clone();
-            // DA backlog faults are workload bursts: users send them whatever the nodes do.
-            config.workload.bursts.extend(scenario.faults.iter().filter_map(|fault| match fault {
-                faults::Fault::DaBacklog { at, duration, txs_per_block, tx_bytes } => {
-                    Some(crate::l2::workload::Burst {
-                        at: *at,
-                        duration: *duration,
-                        txs_per_block: *txs_per_block,
-                        tx_bytes: *tx_bytes,
-                    })
-                }
-                _ => None,
-            }));
-            world.l2 = Some(world.start_l2(&config, seed));
-            world.block_oracle = config.oracle_every > 0;
-            world.drain_from = config.workload.stop_at.filter(|stop| {
-                scenario.batcher.is_some() && *stop + invariants::DRAIN_TIME <= scenario.duration
-            });
-            world.start_submitters(scenario, seed, batcher);
-            if scenario.batcher.is_some() || scenario.submitter.is_some() {
-                world.safe_lag_bound_blocks = Some(SAFE_LAG_BOUND.as_secs() / config.block_time_s);
-            }
+    }
+
+    /// The L2 nodes, then the batcher and the submitter that post for them.
+    fn start_l2_side(
+        &mut self,
+        scenario: &Scenario,
+        config: &l2::L2Config,
+        seed: u64,
+        batcher: &Arc<dyn BatcherSystem>,
+    ) {
+        let mut config = config.clone();
+        // DA backlog faults are workload bursts: users send them whatever the nodes do.
+        config.workload.bursts.extend(scenario.faults.iter().filter_map(|fault| match fault {
+            faults::Fault::DaBacklog { at, duration, txs_per_block, tx_bytes } => Some(Burst {
+                at: *at,
+                duration: *duration,
+                txs_per_block: *txs_per_block,
+                tx_bytes: *tx_bytes,
+            }),
+            _ => None,
+        }));
+        self.l2 = Some(self.start_l2(&config, seed));
+        self.block_oracle = config.oracle_every > 0;
+        self.drain_from = config
+            .workload
+            .stop_at
+            .filter(|stop| scenario.batcher.is_some() && *stop + invariants::DRAIN_TIME <= scenario.duration);
+        self.start_submitter(scenario, seed);
+        self.start_batcher(scenario, seed, batcher);
+        if scenario.batcher.is_some() || scenario.submitter.is_some() {
+            self.safe_lag_bound_blocks = Some(SAFE_LAG_BOUND.as_secs() / config.block_time_s);
         }
-        let l1_chain_id = l1::lock(&world.l1).config().chain_id;
+    }
+
+    /// The fault injector, over every node started so far.
+    fn start_faults(&self, scenario: &Scenario) {
+        let l1_chain_id = l1::lock(&self.l1).config().chain_id;
         let injector = faults::Injector {
-            handle: world.handle.clone(),
+            handle: self.handle.clone(),
             nodes: Arc::new(Mutex::new(
-                lock(&world.nodes).iter().map(|(name, e)| (name.clone(), e.id)).collect(),
+                lock(&self.nodes).iter().map(|(name, e)| (name.clone(), e.id)).collect(),
             )),
-            l1: world.l1.clone(),
-            rpc_faults: world.rpc_faults.clone(),
-            da: world.da.clone(),
-            rollup_paused: world.rollup_paused.clone(),
-            payload_faults: world.payload_faults.clone(),
+            l1: self.l1.clone(),
+            rpc_faults: self.rpc_faults.clone(),
+            da: self.da.clone(),
+            rollup_paused: self.rollup_paused.clone(),
+            payload_faults: self.payload_faults.clone(),
             batcher: scenario
                 .batcher
                 .as_ref()
                 .map(|_| Wallet { signer: batcher_signer(), chain_id: l1_chain_id }),
-            inbox: world.l2.as_ref().map(|l2| l2.rollup.batch_inbox_address).unwrap_or_default(),
-            activity: world.fault_activity.clone(),
+            inbox: self.l2.as_ref().map(|l2| l2.rollup.batch_inbox_address).unwrap_or_default(),
+            activity: self.fault_activity.clone(),
             down: Arc::default(),
-            batcher_flush: world.batcher_flush.clone(),
+            batcher_flush: self.batcher_flush.clone(),
         };
         tokio::spawn(injector.run(scenario.faults.clone()));
-        if let (Some(batcher), Some(l2)) = (&scenario.batcher, &world.l2) {
-            let config = batcher
-                .config(batcher_node::rollup_params(&l2.rollup), &scenario.l1)
-                .expect("validated with the scenario");
-            world.num_confirmations = config.txmgr.num_confirmations;
-            world.batcher_runs = true;
-            tokio::spawn(invariants::watch(invariants::Watched {
-                monitor: world.monitor.clone(),
-                l1: world.l1.clone(),
-                l2: l2.chain.clone(),
-                batcher: batcher_signer().address(),
-                stats: world.batcher_stats.clone(),
-                da_limits: world.da_limits.clone().expect("an L2 runs"),
-                faults: world.fault_activity.clone(),
-                poll: config.poll_interval,
-                throttle_threshold_bytes: config.throttle.lower_threshold_bytes,
-                unthrottled_limits: {
-                    let p = rollsim::batcher::throttle::ThrottleController::new(config.throttle).params(0.0);
-                    (p.max_tx_size_bytes, p.max_block_size_bytes)
-                },
-                throttle_pid: config.throttle.controller == rollsim::batcher::throttle::ControllerType::Pid,
-                auto_da: (config.da_type == rollsim::batcher::DaType::Auto).then(|| invariants::AutoDa {
-                    calldata_bytes: config.max_frame_size(rollsim::batcher::DaType::Calldata) as u128 + 1,
-                    blobs: config.target_num_frames as u128,
-                }),
-            }));
+    }
+
+    /// What the online invariants on the batcher watch, for a batcher configured as `config`.
+    fn watched(&self, config: &BatcherConfig) -> invariants::Watched {
+        let l2 = self.l2.as_ref().expect("a batcher runs with an L2");
+        let unthrottled = ThrottleController::new(config.throttle).params(0.0);
+        invariants::Watched {
+            monitor: self.monitor.clone(),
+            l1: self.l1.clone(),
+            l2: l2.chain.clone(),
+            batcher: batcher_signer().address(),
+            stats: self.batcher_stats.clone(),
+            da_limits: self.da_limits.clone().expect("an L2 runs"),
+            faults: self.fault_activity.clone(),
+            poll: config.poll_interval,
+            throttle_threshold_bytes: config.throttle.lower_threshold_bytes,
+            unthrottled_limits: (unthrottled.max_tx_size_bytes, unthrottled.max_block_size_bytes),
+            throttle_pid: config.throttle.controller == ControllerType::Pid,
+            auto_da: (config.da_type == DaType::Auto).then(|| invariants::AutoDa {
+                calldata_bytes: config.max_frame_size(DaType::Calldata) as u128 + 1,
+                blobs: config.target_num_frames as u128,
+            }),
         }
-        world
     }
 
     /// Genesis, the sequencer and the rollup node.
@@ -195,24 +228,7 @@ impl World {
             header.timestamp,
             batcher,
         ));
-        let genesis = L2Block {
-            info: L2BlockInfo::new(
-                BlockInfo::new(hash, 0, header.parent_hash, header.timestamp),
-                l1_genesis.num_hash(),
-                0,
-            ),
-            block: Block {
-                header,
-                body: BlockBody {
-                    transactions: Vec::new(),
-                    ommers: Vec::new(),
-                    withdrawals: Some(Default::default()),
-                },
-            },
-            hash,
-            raw_txs: Vec::new(),
-            senders: Vec::new(),
-        };
+        let genesis = L2Block::genesis(header, hash, l1_genesis.num_hash());
         // The rollup node re-executes on a state of its own, from the same genesis.
         let verifier_state = state.clone();
         let chain: SharedL2 = Arc::new(Mutex::new(L2Chain::new(genesis, l1_genesis.num_hash(), state)));
@@ -221,7 +237,7 @@ impl World {
         let processor = |node: &str| {
             let seed = seed::stream(seed, &format!("payload-{node}")).next_u64();
             PayloadProcessor::new(
-                WorkloadExecutor::sim(seed, SimCosts::default()),
+                WorkloadExecutor::inline(SimCosts::default().seeded(seed)),
                 OpEvmExecutor::new(config.chain_id),
                 Default::default(),
             )
@@ -249,38 +265,42 @@ impl World {
         let l1 = L1Client::new(self.rpc_client("sequencer", "l1", RPC_TIMEOUT));
         let addr = self.rpc_addr_of_next_node();
         self.add_node("sequencer", move || sequencer.clone().run(addr, l1.clone()));
-
-        let rollup_node = Arc::new(RollupNode {
+        let verifier_node = Verifier::new(
+            verifier_state,
+            hash,
+            processor("rollup"),
+            self.payload_faults.clone(),
+            self.monitor.clone(),
+            verifier.clone(),
+        );
+        let verifier_node = match config.oracle_every {
+            0 => verifier_node,
+            every => verifier_node.with_oracle(rollup.clone(), every),
+        };
+        self.start_rollup_node(RollupNode {
             chain: chain.clone(),
             rollup: rollup.clone(),
             system_config,
             executor: OpEvmExecutor::new(config.chain_id),
             l1_config: l1_config.clone(),
             paused: self.rollup_paused.clone(),
-            verifier: tokio::sync::Mutex::new({
-                let verifier = Verifier::new(
-                    verifier_state,
-                    hash,
-                    processor("rollup"),
-                    self.payload_faults.clone(),
-                    self.monitor.clone(),
-                    verifier.clone(),
-                );
-                match config.oracle_every {
-                    0 => verifier,
-                    every => verifier.with_oracle(rollup.clone(), every),
-                }
-            }),
+            verifier: tokio::sync::Mutex::new(verifier_node),
         });
-        let l1 = L1Client::new(self.rpc_client("rollup", "l1", RPC_TIMEOUT));
-        let da = self.da.as_ref().map(|_| DaClient::new(self.rpc_client("rollup", "da", RPC_TIMEOUT)));
-        let addr = self.rpc_addr_of_next_node();
-        self.add_node("rollup", move || rollup_node.clone().run(addr, l1.clone(), da.clone()));
         L2World { chain, rollup, verifier, tx_types: config.workload.tx_types }
     }
 
-    /// The real batcher and the test submitter, as the scenario asks.
-    fn start_submitters(&mut self, scenario: &Scenario, seed: u64, system: &Arc<dyn BatcherSystem>) {
+    /// Node `rollup`: derivation from `l1` (and `da`), re-execution of safe blocks.
+    fn start_rollup_node(&self, node: RollupNode) {
+        let node = Arc::new(node);
+        let l1 = L1Client::new(self.rpc_client("rollup", "l1", RPC_TIMEOUT));
+        let da = self.da.as_ref().map(|_| DaClient::new(self.rpc_client("rollup", "da", RPC_TIMEOUT)));
+        let addr = self.rpc_addr_of_next_node();
+        self.add_node("rollup", move || node.clone().run(addr, l1.clone(), da.clone()));
+    }
+
+    /// The test submitter (node `submitter`), as the scenario asks: a rogue one posting garbage
+    /// only when the scenario has garbage faults and no submitter.
+    fn start_submitter(&mut self, scenario: &Scenario, seed: u64) {
         let l2 = self.l2.as_ref().expect("started after the L2 side");
         let (inbox, l2_chain_id, l2_genesis_timestamp) =
             (l2.rollup.batch_inbox_address, l2.rollup.l2_chain_id.id(), l2.rollup.genesis.l2_time);
@@ -329,32 +349,33 @@ impl World {
                 .run()
             });
         }
-        if let Some(batcher) = &scenario.batcher {
-            let config = batcher
-                .config(batcher_node::rollup_params(&l2.rollup), &scenario.l1)
-                .expect("validated with the scenario");
-            let node = "batcher";
-            let sequencer = SimL2(self.rpc_client(node, "sequencer", RPC_TIMEOUT));
-            let ports = rollsim::batcher::BatcherPorts {
-                l1: SimL1(L1Client::new(self.rpc_client(node, "l1", RPC_TIMEOUT))),
-                l2: sequencer.clone(),
-                rollup: SimRollup(self.rpc_client(node, "rollup", RPC_TIMEOUT)),
-                alt_da: self
-                    .da
-                    .as_ref()
-                    .map(|_| SimDa(DaClient::new(self.rpc_client(node, "da", RPC_TIMEOUT)))),
-                throttle_endpoints: vec![sequencer],
-            };
-            let rng_seed = seed::stream(seed, "batcher-channel-ids").next_u64();
-            let init = batcher_node::init(
-                system.clone(),
-                config,
-                ports,
-                rng_seed,
-                self.batcher_flush.clone(),
-                self.batcher_stats.clone(),
-            );
-            self.add_node(node, init);
-        }
+    }
+
+    /// Node `batcher` running `system`, when the scenario has `[batcher]`.
+    fn start_batcher(&mut self, scenario: &Scenario, seed: u64, system: &Arc<dyn BatcherSystem>) {
+        let l2 = self.l2.as_ref().expect("started after the L2 side");
+        let Some(batcher) = &scenario.batcher else { return };
+        let config = batcher
+            .config(batcher_node::rollup_params(&l2.rollup), &scenario.l1)
+            .expect("validated with the scenario");
+        let node = "batcher";
+        let sequencer = SimL2(self.rpc_client(node, "sequencer", RPC_TIMEOUT));
+        let ports = rollsim::batcher::BatcherPorts {
+            l1: SimL1(L1Client::new(self.rpc_client(node, "l1", RPC_TIMEOUT))),
+            l2: sequencer.clone(),
+            rollup: SimRollup(self.rpc_client(node, "rollup", RPC_TIMEOUT)),
+            alt_da: self.da.as_ref().map(|_| SimDa(DaClient::new(self.rpc_client(node, "da", RPC_TIMEOUT)))),
+            throttle_endpoints: vec![sequencer],
+        };
+        let rng_seed = seed::stream(seed, "batcher-channel-ids").next_u64();
+        let init = batcher_node::init(
+            system.clone(),
+            config,
+            ports,
+            rng_seed,
+            self.batcher_flush.clone(),
+            self.batcher_stats.clone(),
+        );
+        self.add_node(node, init);
     }
 }

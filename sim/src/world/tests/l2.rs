@@ -20,7 +20,7 @@ use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::B256;
 use rollsim::{
     evm::{EvmBlock, OpEvmExecutor},
-    payload::{PayloadConfig, PayloadProcessor, SimCosts, WorkloadExecutor},
+    payload::{PayloadConfig, PayloadProcessor, WorkloadExecutor},
 };
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -201,7 +201,7 @@ fn re_execution_verifies_the_sequencers_roots_and_reports_a_wrong_one() {
         let monitor = Arc::new(Monitor::new(None));
         let stats = Arc::<std::sync::Mutex<VerifierStats>>::default();
         let processor = PayloadProcessor::new(
-            WorkloadExecutor::sim(5, SimCosts::default()),
+            WorkloadExecutor::inline(crate::l2::costs::SimCosts::default().seeded(5)),
             executor,
             PayloadConfig::default(),
         );

@@ -8,8 +8,8 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use alloy_consensus::{transaction::Recovered, Transaction, TxEip1559, TxReceipt};
-use alloy_primitives::{address, keccak256, Address, Bytes, Sealable, TxKind, B256, U256};
+use alloy_consensus::{transaction::Recovered, SignableTransaction, Transaction, TxEip1559, TxReceipt};
+use alloy_primitives::{address, keccak256, Address, Bytes, Sealable, Signature, TxKind, B256, U256};
 use madsim::runtime::Runtime;
 use op_alloy_consensus::{OpTxEnvelope, TxDeposit};
 use rand::{Rng, SeedableRng};
@@ -18,10 +18,7 @@ use rollsim::{
     cancel::Cancel,
     evm::{BlockContext, EvmBlock, OpEvmExecutor},
     execution::{L2State, StateView},
-    payload::{
-        prewarm_targets, BlockExecutor, PayloadConfig, PayloadFaults, PayloadProcessor, PreState, SimCosts,
-        WorkloadExecutor,
-    },
+    payload::{prewarm_targets, BlockExecutor, PayloadConfig, PayloadProcessor, PreState},
     trie::{Account, HashedPostState, HashedStorage, KECCAK_EMPTY},
 };
 
@@ -140,7 +137,7 @@ fn random_block(rng: &mut ChaCha8Rng, senders: usize, txs: usize) -> EvmBlock {
             access_list: Default::default(),
         };
         nonces[from] += 1;
-        let signed = OpTxEnvelope::Eip1559(rollsim::simsig::sign(tx, sender(from)));
+        let signed = OpTxEnvelope::Eip1559(tx.into_signed(Signature::test_signature()));
         block.push(Recovered::new_unchecked(signed, sender(from)));
     }
     let context = BlockContext {
@@ -170,11 +167,7 @@ fn simulate<T>(seed: u64, run: impl std::future::Future<Output = T> + 'static) -
 
 fn processor(seed: u64) -> PayloadProcessor<OpEvmExecutor> {
     let config = PayloadConfig { prewarm_max_concurrency: 8, proof_chunk_size: 10, max_concurrent_proofs: 4 };
-    PayloadProcessor::new(
-        WorkloadExecutor::sim(seed, SimCosts::default()),
-        OpEvmExecutor::new(CHAIN_ID),
-        config,
-    )
+    PayloadProcessor::new(crate::common::executor(seed), OpEvmExecutor::new(CHAIN_ID), config)
 }
 
 /// The task's root equals the sequential one on every seed, with no fallback, and the pipeline saw
@@ -195,7 +188,7 @@ fn evm_pipeline_root_matches_sequential_root() {
         let expected = case.pre.sequential_root(&merged);
         let (pre, block) = (case.pre.clone(), case.block.clone());
         let (executed, root) = simulate(seed, async move {
-            processor(seed).execute_block(pre, block, PayloadFaults::default(), None, &Cancel::new()).await
+            processor(seed).execute_block(pre, block, Arc::new(()), None, &Cancel::new()).await
         })
         .expect("no faults, no error");
         assert_eq!(root.fallback, None, "seed {seed}: the task itself got it right");
@@ -245,7 +238,7 @@ fn a_revert_leaves_only_the_fee_and_the_nonce() {
         ..Default::default()
     };
     block.txs = vec![Recovered::new_unchecked(
-        OpTxEnvelope::Eip1559(rollsim::simsig::sign(call, sender(1))),
+        OpTxEnvelope::Eip1559(call.into_signed(Signature::test_signature())),
         sender(1),
     )];
     let (output, merged) = executor.execute_sequential(&pre, &block).expect("executes");
@@ -293,7 +286,7 @@ fn create_and_destroy_in_one_transaction_leaves_no_account() {
         ..Default::default()
     };
     block.txs = vec![Recovered::new_unchecked(
-        OpTxEnvelope::Eip1559(rollsim::simsig::sign(create, sender(0))),
+        OpTxEnvelope::Eip1559(create.into_signed(Signature::test_signature())),
         sender(0),
     )];
     let (output, merged) = executor.execute_sequential(&pre, &block).expect("executes");

@@ -1,11 +1,9 @@
 //! `StateTrie` roots against alloy-trie's `state_root_unsorted` over a plainly kept model of the
 //! state, after every update (inserts, changes, zero-value deletes, wipes, destroyed accounts).
 
-mod trie_common;
-
+use crate::common::{post_state, Model};
 use proptest::prelude::*;
 use rollsim::trie::{StateTrie, EMPTY_ROOT_HASH};
-use trie_common::{post_state, Model};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]

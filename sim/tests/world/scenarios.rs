@@ -4,7 +4,6 @@
 //! A scenario passes when exactly its `expected_violations` fail. The snapshot pins the outcome:
 //! heads, counters, invariant verdicts and the trace hash, so any behaviour change shows up in
 //! review. Accept intended changes with `cargo insta review` (or `INSTA_UPDATE=always`).
-#![cfg(madsim)]
 
 use rollsim_sim::{spawn_run, Invariant, Outcome, RunOptions, Scenario};
 use std::{
@@ -53,8 +52,8 @@ fn every_scenario_at_its_pinned_seeds() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").canonicalize().expect("scenarios/");
     let outcomes = run_all(&dir);
     let mut failures = Vec::new();
-    insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false }, {
-        insta::glob!("../../scenarios", "*.toml", |path| {
+    insta::with_settings!({ snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false }, {
+        insta::glob!("../../../scenarios", "*.toml", |path| {
             let scenario = Scenario::load(path).unwrap();
             let runs = &outcomes[path];
             for outcome in runs {

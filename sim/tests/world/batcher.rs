@@ -1,14 +1,11 @@
 //! The real batcher end to end in the world: calldata, blobs with span batches, auto DA
 //! switching to calldata when blob fees climb, and AltDA. Each run must keep every invariant and
 //! post with the DA type it was asked for.
-#![cfg(madsim)]
-
-mod common;
 
 use rollsim_sim::{run, Outcome, RunOptions, Scenario};
 
 fn outcome(duration: &str, tables: &str) -> Outcome {
-    common::outcome(duration, 21, tables)
+    crate::common::outcome(duration, 21, tables)
 }
 
 fn assert_healthy(o: &Outcome) {
@@ -169,4 +166,69 @@ fn flush_closes_a_filling_channel_and_stop_ends_the_loops() {
         outcome.failures().collect::<Vec<_>>()
     );
     assert!(done.load(Ordering::Relaxed), "the test batcher ran to its end");
+}
+
+/// A throttling endpoint without `miner_setMaxDASize` stops the batcher with a typed critical
+/// error, as upstream's does: the ported batcher runs over the world's ports with the endpoint
+/// replaced (any port implementation goes through `BatcherSystem`).
+#[test]
+fn an_endpoint_without_set_max_da_size_stops_the_batcher() {
+    use rollsim::{
+        batcher::{Batcher, BatcherPorts, BatcherStats, FatalError},
+        ports::{self, PortError, PortResult, METHOD_NOT_FOUND},
+    };
+    use rollsim_sim::{BatcherNode, BatcherSystem, SimL2};
+    use std::{
+        future::Future,
+        pin::Pin,
+        sync::{Arc, Mutex},
+        time::Duration,
+    };
+
+    /// The sequencer's L2 port, but an op-geth without the miner API.
+    #[derive(Clone)]
+    struct NoMinerApi(SimL2);
+    impl ports::L2 for NoMinerApi {
+        async fn block_by_number(&self, number: u64) -> PortResult<Option<Arc<op_alloy_consensus::OpBlock>>> {
+            ports::L2::block_by_number(&self.0, number).await
+        }
+        async fn set_max_da_size(&self, _: u64, _: u64) -> PortResult<bool> {
+            let message = "the method miner_setMaxDASize does not exist".to_owned();
+            Err(PortError::Server { method: "miner_setMaxDASize", code: METHOD_NOT_FOUND, message })
+        }
+    }
+
+    struct Stats(Arc<Mutex<Option<Arc<Mutex<BatcherStats>>>>>);
+    impl BatcherSystem for Stats {
+        fn run(&self, node: BatcherNode) -> Pin<Box<dyn Future<Output = ()>>> {
+            let stats = self.0.clone();
+            Box::pin(async move {
+                let l2 = NoMinerApi(node.ports.l2.clone());
+                let ports = BatcherPorts {
+                    l1: node.ports.l1.clone(),
+                    l2: l2.clone(),
+                    rollup: node.ports.rollup.clone(),
+                    alt_da: node.ports.alt_da.clone(),
+                    throttle_endpoints: vec![l2],
+                };
+                let mut batcher =
+                    Batcher::new(node.config.clone(), ports, node.signer.clone(), node.seed).unwrap();
+                node.report(batcher.stats());
+                *stats.lock().unwrap() = Some(batcher.stats());
+                batcher.start().await.unwrap();
+                std::future::pending::<()>().await
+            })
+        }
+    }
+
+    let scenario =
+        Scenario::builder("no-miner-api").duration(Duration::from_secs(120)).table("l2").table("batcher");
+    let stats = Arc::new(Mutex::new(None));
+    run(&scenario.build().unwrap(), RunOptions::seed(2).batcher(Stats(stats.clone())));
+    let stats = stats.lock().unwrap().clone().expect("the batcher started");
+    let fatal = stats.lock().unwrap().fatal.clone();
+    assert!(
+        matches!(&fatal, Some(FatalError::ThrottlingUnavailable { endpoint: 0, source }) if source.is_method_not_found()),
+        "{fatal:?}"
+    );
 }

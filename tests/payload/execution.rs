@@ -1,9 +1,7 @@
 //! The deterministic executor and the state hook's view of a block.
 
-mod payload_common;
-
+use crate::common::{address, random_block, random_state, rng, Shape};
 use alloy_primitives::{keccak256, Address, B256, U256};
-use payload_common::{address, random_block, random_state, rng, Shape};
 use rollsim::{
     execution::{execute_block, L2State, SimpleExecutor, StateView, Tx, TxExecutor, TxState},
     trie::{Account, HashedPostState, HashedStorage, StateTrie, KECCAK_EMPTY},

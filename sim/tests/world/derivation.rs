@@ -1,11 +1,8 @@
 //! The rollup node derives what the test submitter posts: calldata and blobs, singular and span
 //! batches, garbage of every kind from the batcher and from a stranger, and an L1 reorg below the
 //! safe head.
-#![cfg(madsim)]
 
-mod common;
-
-use common::outcome as run_scenario;
+use crate::common::outcome as run_scenario;
 use rollsim_sim::Outcome;
 
 fn outcome(duration: &str, tables: &str) -> Outcome {

@@ -71,8 +71,8 @@ pub fn recover_signer(tx: &OpTxEnvelope) -> Result<Address, RecoverError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signer::LocalSigner;
     use alloy_consensus::TxEip1559;
+    use rollsim::signer::LocalSigner;
 
     fn tx(nonce: u64) -> TxEip1559 {
         TxEip1559 { chain_id: 901, nonce, gas_limit: 21_000, ..Default::default() }

@@ -1,5 +1,4 @@
 //! The `rollsim` binary's contract: JSON keys, exit codes, replay, and errors that name the problem.
-#![cfg(madsim)]
 
 use std::{path::PathBuf, process::Command};
 

@@ -3,10 +3,6 @@
 //! channel, force publish with no current channel (upstream bug 18701), and the timed-out check
 //! with no confirmations (upstream bug 12363).
 
-#[allow(dead_code)]
-#[path = "protocol/common.rs"]
-mod common;
-
 use alloy_consensus::{Block, BlockBody, Header};
 use alloy_eips::BlockNumHash;
 use alloy_primitives::B256;
@@ -41,8 +37,8 @@ fn config(max_frame_size: usize, use_blobs: bool, max_channel_duration: u64) -> 
         compressor: CompressorKind::Shadow,
         compression_algo: CompressionAlgo::Zlib,
         approx_compr_ratio: 0.6,
-        l2_chain_id: common::CHAIN_ID,
-        l2_genesis_timestamp: common::GENESIS_TIME,
+        l2_chain_id: crate::protocol_common::CHAIN_ID,
+        l2_genesis_timestamp: crate::protocol_common::GENESIS_TIME,
     }
 }
 
@@ -55,10 +51,16 @@ fn chain(seed: u64, parent: B256, first: u64, count: usize, epoch: u64) -> Vec<S
     (0..count as u64)
         .map(|i| {
             let number = first + i;
-            let timestamp = common::GENESIS_TIME + common::BLOCK_TIME * number;
-            let mut transactions =
-                vec![common::l1_info_deposit(epoch, B256::with_last_byte(epoch as u8), timestamp - 1, i)];
-            transactions.extend((0..rng.gen_range(2..5)).map(|_| common::user_tx(&mut rng, 600)));
+            let timestamp =
+                crate::protocol_common::GENESIS_TIME + crate::protocol_common::BLOCK_TIME * number;
+            let mut transactions = vec![crate::protocol_common::l1_info_deposit(
+                epoch,
+                B256::with_last_byte(epoch as u8),
+                timestamp - 1,
+                i,
+            )];
+            transactions
+                .extend((0..rng.gen_range(2..5)).map(|_| crate::protocol_common::user_tx(&mut rng, 600)));
             let block: OpBlock = Block {
                 header: Header { parent_hash: parent, number, timestamp, ..Default::default() },
                 body: BlockBody { transactions, ommers: vec![], withdrawals: None },

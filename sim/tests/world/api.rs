@@ -1,6 +1,5 @@
 //! The public API as a user's test sees it: load or build a scenario, run it at a seed, read typed
 //! results.
-#![cfg(madsim)]
 
 use rollsim_sim::{for_each_seed, run, Fault, Invariant, RunOptions, Scenario};
 use std::time::Duration;

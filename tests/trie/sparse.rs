@@ -2,10 +2,9 @@
 //! few random nibbles so paths collide, batches of updates then removals, the sparse trie revealed
 //! only through proofs of the keys each batch touches.
 
-mod trie_common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::common::{colliding_key, oracle_root};
 use alloy_primitives::{keccak256, Bytes, B256};
 use alloy_trie::{
     nodes::{LeafNode, TrieNode},
@@ -14,7 +13,6 @@ use alloy_trie::{
 };
 use proptest::prelude::*;
 use rollsim::trie::{prove_leaves, SparseNode, SparseTrie, TrieError};
-use trie_common::{colliding_key, oracle_root};
 
 /// A batch: key to new value, `None` removing.
 type Batch = BTreeMap<B256, Option<Vec<u8>>>;

@@ -4,19 +4,14 @@
 //! applied, recomputed in full with `HashBuilder` (`StateTrie::root`).
 #![cfg(madsim)]
 
-mod payload_common;
-
 use std::{sync::Arc, time::Duration};
 
+use crate::common::{address, case, processor, random_state, rng, run_block, simulate, Case, Faults, Shape};
 use alloy_primitives::U256;
-use payload_common::{address, case, processor, random_state, rng, run_block, simulate, Case, Shape};
 use rollsim::{
     cancel::Cancel,
     execution::{execute_block, L2State, SimpleExecutor, Tx, TxState},
-    payload::{
-        Fallback, PayloadConfig, PayloadError, PayloadFaults, PayloadProcessor, PreState, SimCosts,
-        WorkloadExecutor,
-    },
+    payload::{Fallback, PayloadConfig, PayloadError, PayloadProcessor, PreState},
     trie::{StateTrie, EMPTY_ROOT_HASH},
 };
 
@@ -30,7 +25,7 @@ fn pipeline_root_matches_sequential_root() {
         let (result, fallbacks) = simulate(seed, {
             let case =
                 Case { pre_state: case.pre_state.clone(), txs: case.txs.clone(), expected: case.expected };
-            async move { run_block(seed, &case, PayloadFaults::default()).await }
+            async move { run_block(seed, &case, Faults::default()).await }
         });
         let (_, root) = result.expect("no faults, no error");
         assert_eq!(root.fallback, None, "seed {seed}: the task itself got it right");
@@ -55,8 +50,7 @@ fn larger_blocks_match_sequential_root() {
     for seed in 0..6 {
         let case = case(seed, shape);
         let expected = case.expected;
-        let (result, _) =
-            simulate(seed, async move { run_block(seed, &case, PayloadFaults::default()).await });
+        let (result, _) = simulate(seed, async move { run_block(seed, &case, Faults::default()).await });
         let (_, root) = result.unwrap();
         assert_eq!((root.state_root, root.fallback), (expected, None), "seed {seed}");
     }
@@ -69,13 +63,13 @@ fn failing_proof_jobs_are_errors_and_fall_back_never_wrong_roots() {
         let expected = case.expected;
         // The first 4 jobs start at once (limit 4); later requests may merge into fewer jobs.
         let failing = rng(seed, "failing").next_u64_below(4);
-        let faults = PayloadFaults { failing_proofs: [failing].into(), ..Default::default() };
+        let faults = Faults { failing_proofs: [failing].into(), ..Default::default() };
         // The task alone: an error, not a root.
         let task = simulate(seed, {
             let (pre_state, txs, faults) = (case.pre_state.clone(), case.txs.clone(), faults.clone());
             async move {
                 let mut handle =
-                    processor(seed).spawn(pre_state.clone(), txs.clone(), faults, &Cancel::new());
+                    processor(seed).spawn(pre_state.clone(), txs.clone(), Arc::new(faults), &Cancel::new());
                 let mut hook = handle.state_hook();
                 execute_block(&SimpleExecutor, &*pre_state, &txs, |changes| hook.on_state(changes));
                 drop(hook);
@@ -115,7 +109,7 @@ fn delayed_proofs_arrive_out_of_order_and_the_root_is_right() {
         let delayed_proofs = (0..4)
             .map(|_| (draw.next_u64_below(12), Duration::from_millis(1 + draw.next_u64_below(20))))
             .collect();
-        let faults = PayloadFaults { delayed_proofs, ..Default::default() };
+        let faults = Faults { delayed_proofs, ..Default::default() };
         let (result, _) = simulate(seed, async move { run_block(seed, &case, faults).await });
         let (_, root) = result.unwrap();
         assert_eq!((root.state_root, &root.fallback), (expected, &None), "seed {seed}");
@@ -128,7 +122,7 @@ fn cancellation_mid_block_stops_every_task() {
     for seed in 0..SEEDS {
         let case = case(seed, Shape::SMALL);
         let cancel_before_tx = Some(rng(seed, "cancel").next_u64_below(Shape::SMALL.txs as u64) as usize);
-        let faults = PayloadFaults { cancel_before_tx, ..Default::default() };
+        let faults = Faults { cancel_before_tx, ..Default::default() };
         let (result, fallbacks) = simulate(seed, async move {
             let outcome = run_block(seed, &case, faults).await;
             // Whatever is still running must stop: the runtime ends only when this future does,
@@ -143,7 +137,7 @@ fn cancellation_mid_block_stops_every_task() {
     let case = case(1, Shape::SMALL);
     let result = simulate(1, async move {
         let mut handle =
-            processor(1).spawn(case.pre_state.clone(), case.txs.clone(), Default::default(), &Cancel::new());
+            processor(1).spawn(case.pre_state.clone(), case.txs.clone(), Arc::new(()), &Cancel::new());
         let mut hook = handle.state_hook();
         execute_block(&SimpleExecutor, &*case.pre_state, &case.txs, |changes| hook.on_state(changes));
         drop(hook);
@@ -164,8 +158,7 @@ fn all_empty_updates_keep_the_pre_state_root() {
             // No update at all, or only empty ones: the trie never sees a proof (reth#14449).
             let pre_state = pre_state.clone();
             let result = simulate(seed, async move {
-                let mut handle =
-                    processor(seed).spawn(pre_state, Arc::new([]), Default::default(), &Cancel::new());
+                let mut handle = processor(seed).spawn(pre_state, Arc::new([]), Arc::new(()), &Cancel::new());
                 let mut hook = handle.state_hook();
                 for _ in 0..updates {
                     hook.on_state(&TxState::default());
@@ -219,16 +212,8 @@ fn removals_proved_in_separate_chunks_fetch_blinded_siblings() {
         let pre_state = Arc::new(PreState::new(state));
         let config = PayloadConfig { proof_chunk_size: 1, ..PayloadConfig::default() };
         let root = simulate(seed, async move {
-            let processor = PayloadProcessor::new(
-                WorkloadExecutor::sim(seed, SimCosts::default()),
-                SimpleExecutor,
-                config,
-            );
-            processor
-                .execute_block(pre_state, txs, PayloadFaults::default(), None, &Cancel::new())
-                .await
-                .unwrap()
-                .1
+            let processor = PayloadProcessor::new(crate::common::executor(seed), SimpleExecutor, config);
+            processor.execute_block(pre_state, txs, Arc::new(()), None, &Cancel::new()).await.unwrap().1
         });
         assert_eq!((root.state_root, &root.fallback), (expected, &None), "seed {seed}");
         fetches += root.task.unwrap().sparse_trie.node_fetches;

@@ -1,5 +1,4 @@
 //! Oracles shared by the trie tests: roots straight from alloy-trie's `HashBuilder`.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,4 @@
 //! Same scenario and seed => same trace hash; another seed => another hash.
-#![cfg(madsim)]
 
 use rollsim_sim::{run, RunOptions, Scenario};
 

@@ -1,5 +1,4 @@
 //! Random states and blocks for the payload processor tests, from seeded streams.
-#![allow(dead_code)]
 
 use alloy_primitives::{keccak256, Address, B256, U256};
 use rand::{seq::SliceRandom, Rng, SeedableRng};
@@ -134,10 +133,38 @@ mod sim {
         cancel::Cancel,
         execution::{execute_block, SimpleExecutor, Tx, TxState},
         payload::{
-            ExecutedBlock, PayloadConfig, PayloadError, PayloadFaults, PayloadProcessor, PreState,
-            RootOutcome, SimCosts, WorkloadExecutor,
+            ExecutedBlock, Job, JobCosts, PayloadConfig, PayloadError, PayloadHook, PayloadProcessor,
+            PreState, ProofJobFate, RootOutcome, WorkloadExecutor,
         },
+        sync::lock,
     };
+    use std::{
+        collections::{BTreeMap, BTreeSet},
+        sync::Mutex,
+        time::Duration,
+    };
+
+    /// Faults a test scripts into one block: proof jobs (by start order) that fail or are held
+    /// back, and a transaction before which the block is cancelled.
+    #[derive(Debug, Clone, Default)]
+    pub struct Faults {
+        pub failing_proofs: BTreeSet<u64>,
+        pub delayed_proofs: BTreeMap<u64, Duration>,
+        pub cancel_before_tx: Option<usize>,
+    }
+
+    impl PayloadHook for Faults {
+        fn proof_job(&self, index: u64) -> ProofJobFate {
+            ProofJobFate {
+                delay: self.delayed_proofs.get(&index).copied(),
+                fails: self.failing_proofs.contains(&index),
+            }
+        }
+
+        fn cancel_before_tx(&self, index: usize) -> bool {
+            self.cancel_before_tx == Some(index)
+        }
+    }
 
     use super::{random_block, random_state, rng, Shape};
 
@@ -160,11 +187,28 @@ mod sim {
         Case { pre_state: Arc::new(PreState::new(state)), txs, expected }
     }
 
+    /// CPU jobs cost a uniform draw of up to 1 ms from a stream seeded with `seed`: each seed
+    /// another interleaving of proof, prewarm and trie work.
+    pub struct DrawnCosts(Mutex<rand_chacha::ChaCha8Rng>);
+
+    impl JobCosts for DrawnCosts {
+        fn cost(&self, _job: Job) -> Duration {
+            use rand::Rng;
+            Duration::from_micros(lock(&self.0).gen_range(0..=1_000))
+        }
+    }
+
+    /// An inline executor whose job costs follow `seed`.
+    pub fn executor(seed: u64) -> WorkloadExecutor {
+        use rand::SeedableRng;
+        WorkloadExecutor::inline(DrawnCosts(Mutex::new(rand_chacha::ChaCha8Rng::seed_from_u64(seed))))
+    }
+
     pub fn processor(seed: u64) -> PayloadProcessor<SimpleExecutor> {
         // Small limits so the queue, the chunking and the prewarm batching all happen in small blocks.
         let config =
             PayloadConfig { prewarm_max_concurrency: 8, proof_chunk_size: 10, max_concurrent_proofs: 4 };
-        PayloadProcessor::new(WorkloadExecutor::sim(seed, SimCosts::default()), SimpleExecutor, config)
+        PayloadProcessor::new(executor(seed), SimpleExecutor, config)
     }
 
     pub fn simulate<T>(seed: u64, run: impl std::future::Future<Output = T> + 'static) -> T {
@@ -174,11 +218,11 @@ mod sim {
     pub async fn run_block(
         seed: u64,
         case: &Case,
-        faults: PayloadFaults,
+        faults: Faults,
     ) -> (Result<(ExecutedBlock<Vec<bool>>, RootOutcome), PayloadError>, u64) {
         let processor = processor(seed);
         let result = processor
-            .execute_block(case.pre_state.clone(), case.txs.clone(), faults, None, &Cancel::new())
+            .execute_block(case.pre_state.clone(), case.txs.clone(), Arc::new(faults), None, &Cancel::new())
             .await;
         (result, processor.fallbacks())
     }

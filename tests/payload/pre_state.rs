@@ -1,9 +1,7 @@
 //! The pre-state's stored nodes answer exactly the proofs `StateTrie` computes with a full pass.
 
-mod payload_common;
-
+use crate::common::{address, random_block, random_state, rng, Shape};
 use alloy_primitives::{keccak256, B256, U256};
-use payload_common::{address, random_block, random_state, rng, Shape};
 use rand::Rng;
 use rollsim::{
     execution::{execute_block, L2State, SimpleExecutor},

@@ -3,15 +3,13 @@
 //! second phase's proofs are stale with respect to the first phase's changes, as in the payload
 //! processor). Deletions collapse branches; destroyed accounts drop their storage.
 
-mod trie_common;
-
+use crate::common::{pool_key, post_state, Model};
 use alloy_primitives::{B256, U256};
 use proptest::prelude::*;
 use rollsim::trie::{
     HashedPostState, HashedStorage, MultiProofTargets, Nibbles, SparseStateTrie, StateTrie, StateTrieError,
     TrieError,
 };
-use trie_common::{pool_key, post_state, Model};
 
 /// The part of `update` for the addresses `keep` selects.
 fn part(update: &HashedPostState, keep: impl Fn(&B256) -> bool) -> HashedPostState {

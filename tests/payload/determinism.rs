@@ -3,17 +3,14 @@
 //! so events recorded by a thread-local subscriber while other tests run in parallel can go missing.
 #![cfg(madsim)]
 
-mod payload_common;
-
 use std::{
     io::Write,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
+use crate::common::{case, run_block, simulate, Faults, Shape};
 use alloy_primitives::B256;
-use payload_common::{case, run_block, simulate, Shape};
-use rollsim::payload::PayloadFaults;
 
 /// Every rollsim event (debug level included) of executing block `block_seed` in a simulation
 /// seeded with `sim_seed`, in order, and the root.
@@ -38,8 +35,7 @@ fn recorded_events(block_seed: u64, sim_seed: u64) -> (Vec<String>, B256) {
         .with_writer(move || writer.clone())
         .finish();
     let case = case(block_seed, Shape::SMALL);
-    let faults =
-        PayloadFaults { delayed_proofs: [(2, Duration::from_millis(3))].into(), ..Default::default() };
+    let faults = Faults { delayed_proofs: [(2, Duration::from_millis(3))].into(), ..Default::default() };
     let root = tracing::subscriber::with_default(subscriber, || {
         simulate(sim_seed, async move { run_block(sim_seed, &case, faults).await.0.unwrap().1.state_root })
     });

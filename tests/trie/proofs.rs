@@ -2,16 +2,14 @@
 //! present or absent, verifies against the model's roots; a tampered node fails; and every branch on
 //! a target path that removals could collapse comes with all its hashed children.
 
-mod trie_common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::common::{pool_key, post_state, Model};
 use alloy_primitives::{Bytes, B256};
 use alloy_rlp::Decodable;
 use alloy_trie::{nodes::TrieNode, proof::verify_proof, Nibbles};
 use proptest::prelude::*;
 use rollsim::trie::{MultiProofTargets, StateTrie};
-use trie_common::{pool_key, post_state, Model};
 
 fn targets() -> impl Strategy<Value = MultiProofTargets> {
     proptest::collection::btree_map(pool_key(), proptest::collection::btree_set(pool_key(), 0..4), 1..8)

@@ -1,0 +1,10 @@
+//! The payload processor (prewarm, multiproof, sparse trie) and the execution under it: against the
+//! sequential root, across task interleavings, with op-revm and kona-executor (docs/payload.md).
+
+mod common;
+mod determinism;
+mod evm;
+mod execution;
+mod multiproof;
+mod pre_state;
+mod processor;

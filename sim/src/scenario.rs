@@ -326,7 +326,12 @@ impl ScenarioBuilder {
             return Err(error.clone());
         }
         let text = toml::to_string(&self.table).expect("a TOML table serializes");
-        Scenario::parse(&text, &format!("{} (built in Rust)", self.name))
+        Scenario::parse(&text, &self.label())
+    }
+
+    /// What errors name as the scenario's file.
+    fn label(&self) -> String {
+        format!("{} (built in Rust)", self.name)
     }
 
     fn lookup(&self, path: &str) -> Option<&toml::Value> {
@@ -342,7 +347,7 @@ impl ScenarioBuilder {
             let entry = table.entry(part).or_insert_with(|| toml::Value::Table(toml::Table::new()));
             let Some(inner) = entry.as_table_mut() else {
                 self.error.get_or_insert(ScenarioError {
-                    file: format!("{} (built in Rust)", self.name),
+                    file: self.label(),
                     field: Some(path.to_owned()),
                     reason: format!("{part} is not a table"),
                 });
@@ -359,7 +364,7 @@ impl ScenarioBuilder {
             Some(array) => array.push(value),
             None => {
                 self.error.get_or_insert(ScenarioError {
-                    file: format!("{} (built in Rust)", self.name),
+                    file: self.label(),
                     field: Some(key.to_owned()),
                     reason: "is not an array".to_owned(),
                 });

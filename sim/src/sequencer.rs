@@ -47,6 +47,14 @@ use std::{
 /// The max sequencer drift after Fjord (a protocol constant).
 pub const MAX_SEQUENCER_DRIFT_S: u64 = 1_800;
 
+/// A block being built: the users' transactions taken from the pool, the state and the
+/// ancestors' hashes it executes on.
+struct Building {
+    user: Vec<PendingTx>,
+    pre_state: Arc<PreState>,
+    ancestor_hashes: BTreeMap<u64, B256>,
+}
+
 /// What the sequencer shares with the world across restarts.
 pub struct Sequencer {
     pub chain: SharedL2,
@@ -192,12 +200,11 @@ impl Sequencer {
     /// `(gas, max_tx_da, max_block_da)` (none when the block may not include any), marking them as
     /// building; with the pre-state and the ancestors' hashes to execute on. Fails if the head
     /// moved off `parent` meanwhile.
-    #[allow(clippy::type_complexity)]
     fn take_user_txs(
         &self,
         parent: &L2Block,
         limits: Option<(u64, u64, u64)>,
-    ) -> Result<(Vec<PendingTx>, Arc<PreState>, BTreeMap<u64, B256>), SequencingError> {
+    ) -> Result<Building, SequencingError> {
         let mut chain = lock(&self.chain);
         if chain.head().hash != parent.hash {
             return Err(SequencingError::HeadMoved);
@@ -211,7 +218,11 @@ impl Sequencer {
             Some((gas, max_tx_da, max_block_da)) => chain.take_txs(gas, max_tx_da, max_block_da),
         };
         chain.set_building(user.clone());
-        Ok((user, chain.state().head(), chain.ancestor_hashes(parent.number())))
+        Ok(Building {
+            user,
+            pre_state: chain.state().head(),
+            ancestor_hashes: chain.ancestor_hashes(parent.number()),
+        })
     }
 
     async fn build_next(&self, l1: &L1Client, limits: &Mutex<(u64, u64)>) -> Result<(), SequencingError> {
@@ -229,7 +240,7 @@ impl Sequencer {
         let (max_tx_da, max_block_da) = *rollsim::sync::lock(limits);
         let deposit_raw = deposit.encoded_2718();
         let gas = self.system_config.gas_limit - deposit.gas_limit;
-        let (user, pre_state, ancestor_hashes) =
+        let Building { user, pre_state, ancestor_hashes } =
             self.take_user_txs(&parent, (!no_tx_pool).then_some((gas, max_tx_da, max_block_da)))?;
         let da_bytes: u64 = user.iter().map(|tx| tx.da_bytes).sum();
         let mut txs = Vec::with_capacity(1 + user.len());

@@ -53,8 +53,7 @@ fn main() {
     for seed in 0..cases {
         let case = fuzz_case(seed);
         let outcome = run(&case, options(case.seeds()[0]));
-        let failure = outcome.failures().map(|v| v.invariant).next();
-        if let Some(invariant) = failure {
+        if let Some(invariant) = outcome.first_failure() {
             let (shrunk, _) = shrink(&case.to_toml(), invariant, &options(0));
             println!("fuzz case {seed}: {invariant} failed; shrunk:\n{shrunk}");
         }

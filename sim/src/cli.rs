@@ -506,7 +506,7 @@ fn search(
                     }
                     Ok((scenario, outcome)) => {
                         cases.fetch_add(1, Ordering::Relaxed);
-                        if let Some(invariant) = fuzz::first_failure(&outcome) {
+                        if let Some(invariant) = outcome.first_failure() {
                             let failure = (k, case_seed, invariant, text, scenario.faults.len());
                             lock(&failures).push(failure);
                             stop.store(true, Ordering::Relaxed);

@@ -278,11 +278,6 @@ pub fn swarm_case(seed: u64, base: Option<&toml::Table>, plant: Option<&str>, ki
     scenario_text(&table, &format!("fuzz-{seed}"), CASE_DURATION, seed, faults)
 }
 
-/// The first failing invariant.
-pub fn first_failure(outcome: &Outcome) -> Option<Invariant> {
-    outcome.invariants.iter().find(|i| !i.ok).map(|i| i.invariant)
-}
-
 /// Runs a scenario text at its first seed, with `options`' batcher.
 pub fn run_text(text: &str, label: &str, options: &RunOptions) -> Result<(Scenario, Outcome), String> {
     let scenario = Scenario::parse(text, label).map_err(|e| e.to_string())?;
@@ -383,7 +378,7 @@ pub fn shrink(text: &str, invariant: Invariant, options: &RunOptions) -> (String
             // A candidate the scenario rules reject (e.g. a fault now past the end) is no step.
             let Ok((_, outcome)) = run_text(&candidate_text, &name, options) else { continue };
             runs += 1;
-            if outcome.invariants.iter().any(|i| !i.ok && i.invariant == invariant) {
+            if outcome.failures().any(|v| v.invariant == invariant) {
                 (faults, duration, best) = (candidate, candidate_duration, candidate_text);
                 if let Some(lighter) = candidate_base {
                     base = lighter;
@@ -500,7 +495,7 @@ mod tests {
             let scenario = scenario_text(&default_base(), "proptest", Duration::from_secs(900), 1, faults);
             let scenario = Scenario::parse(&scenario, "proptest").unwrap();
             let outcome = spawn_run(scenario.clone(), RunOptions::seed(1)).join();
-            let failed: Vec<_> = outcome.invariants.iter().filter(|i| !i.ok).collect();
+            let failed: Vec<_> = outcome.failures().collect();
             prop_assert!(failed.is_empty(), "faults {:?} broke {:?}", scenario.faults, failed);
         }
     }

@@ -100,6 +100,11 @@ impl Outcome {
         self.invariants.iter().filter(|v| !v.ok)
     }
 
+    /// The first invariant that failed, in the order the run reports them.
+    pub fn first_failure(&self) -> Option<Invariant> {
+        self.failures().next().map(|v| v.invariant)
+    }
+
     /// The command that replays this run. A scenario built or edited in Rust is first written to
     /// the system's temporary directory, so the command works from any shell.
     pub fn replay_command(&self) -> String {

@@ -16,17 +16,13 @@ fn outcome(scenario: &Scenario) -> Outcome {
     run(scenario, RunOptions::seed(scenario.seeds()[0]))
 }
 
-fn first_failure(outcome: &Outcome) -> Option<Invariant> {
-    outcome.failures().next().map(|v| v.invariant)
-}
-
 /// The reproducer of `bug` fails `invariant` (the first to fail), and passes with the bug off.
 fn found_and_fixed(bug: &str, invariant: Invariant) {
     let scenario = reproducer(bug);
     assert_eq!(scenario.planted_bug(), Some(bug));
     assert!(scenario.faults().len() <= 3, "{bug}: {} faults", scenario.faults().len());
     let found = outcome(&scenario);
-    assert_eq!(first_failure(&found), Some(invariant), "{bug}: {:?}", found.failures().collect::<Vec<_>>());
+    assert_eq!(found.first_failure(), Some(invariant), "{bug}: {:?}", found.failures().collect::<Vec<_>>());
 
     outcome(&scenario.edit().remove("planted_bug").build().unwrap()).assert_all_hold();
 }
@@ -61,7 +57,7 @@ fn force_publish_no_channel_panics_and_shrinks() {
     assert!(panic.detail.contains("nil pointer dereference"), "{}", panic.detail);
     let (shrunk, _) = shrink(&scenario.to_toml(), Invariant::NoPanic, &RunOptions::default());
     let shrunk = Scenario::parse(&shrunk, "force-publish shrunk").unwrap();
-    assert_eq!(first_failure(&outcome(&shrunk)), Some(Invariant::NoPanic), "{}", shrunk.to_toml());
+    assert_eq!(outcome(&shrunk).first_failure(), Some(Invariant::NoPanic), "{}", shrunk.to_toml());
 }
 
 /// reth: proof targets deduplicated per account. A slot written after its account was proved is

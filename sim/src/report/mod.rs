@@ -238,7 +238,7 @@ pub fn render(
 ) -> String {
     let svg = chart(outcome, timeline, &panels(timeline, thresholds));
 
-    let failed: Vec<_> = outcome.invariants.iter().filter(|i| !i.ok).collect();
+    let failed: Vec<_> = outcome.failures().collect();
     let verdict = if failed.is_empty() {
         r#"<p class="verdict ok">every invariant holds</p>"#.to_owned()
     } else {
@@ -374,11 +374,7 @@ fn chart(outcome: &Outcome, timeline: &Timeline, panels: &[Panel]) -> String {
     }
     // The first online violation where it happened; else an end-of-run check, at the end.
     let violation = timeline.violation.clone().or_else(|| {
-        outcome
-            .invariants
-            .iter()
-            .find(|i| !i.ok)
-            .map(|i| (timeline.end_s, format!("{}: {}", i.invariant, i.detail)))
+        outcome.failures().next().map(|i| (timeline.end_s, format!("{}: {}", i.invariant, i.detail)))
     });
     if let Some((at, message)) = violation {
         let x = frame0.x(at);

@@ -2,18 +2,32 @@
 //!
 //! [`ChannelCompressor`] is a streaming writer with op-node's `ChannelCompressor` semantics: `len` is
 //! the compressed bytes produced and not yet read out into frames, `flush` forces everything written
-//! so far into the output (the shadow compressor measures with it), `close` ends the stream.
+//! so far into the output (the shadow compressor measures with it), `close` ends the stream. A zlib
+//! stream can be [forked](ChannelCompressor::fork) into two that continue independently.
 //! [`decompress`] is the reader side, detecting the algorithm from the first byte as op-node does and
 //! bounding the output by the channel's RLP-bytes limit.
 
-use flate2::{Compress, Compression, FlushCompress, Status};
-use std::{fmt, io::Read, io::Write, str::FromStr};
+use libz_rs_sys::{
+    z_stream, Z_BUF_ERROR, Z_DEFAULT_STRATEGY, Z_DEFLATED, Z_FINISH, Z_NO_FLUSH, Z_OK, Z_STREAM_END,
+    Z_SYNC_FLUSH,
+};
+use std::{
+    ffi::{c_int, c_uint},
+    fmt,
+    io::Read,
+    io::Write,
+    ptr,
+    str::FromStr,
+};
 use thiserror::Error;
 
 /// First byte of a brotli channel.
 pub const CHANNEL_VERSION_BROTLI: u8 = 0x01;
-/// zlib level op-batcher uses (Go's `BestCompression`).
+/// zlib level op-batcher uses (Go's `BestCompression`), also the highest there is.
 pub const ZLIB_LEVEL: u8 = 9;
+/// zlib's window (log2) and memory level: its defaults, which flate2 used before.
+const ZLIB_WINDOW_BITS: c_int = 15;
+const ZLIB_MEM_LEVEL: c_int = 8;
 /// Brotli window (log2), the Go encoder's default.
 const BROTLI_LGWIN: u32 = 22;
 const BROTLI_BUFFER_BYTES: usize = 4096;
@@ -93,9 +107,9 @@ pub enum CompressionError {
 }
 
 enum Engine {
-    /// zlib-rs (through flate2): about twice miniz_oxide's speed at level 9, and zlib at level 9
-    /// is most of a busy simulated hour's wall time.
-    Zlib { state: Box<Compress>, out: Vec<u8>, closed: bool },
+    /// zlib-rs: about twice miniz_oxide's speed at level 9, and zlib at level 9 is most of a busy
+    /// simulated hour's wall time.
+    Zlib { stream: Deflate, out: Vec<u8>, closed: bool },
     /// The writer's sink starts with the version byte, as op-node's buffer does.
     Brotli { level: u32, writer: Option<Box<brotli::CompressorWriter<Vec<u8>>>>, finished: Vec<u8> },
 }
@@ -125,15 +139,26 @@ impl ChannelCompressor {
         }
     }
 
-    /// A zlib compressor at `level` (0 = stored blocks, for the none compressor).
+    /// A zlib compressor at `level` (0 = stored blocks, for the none compressor; above 9 = 9).
     pub fn zlib(level: u8) -> Self {
         Self {
-            engine: Engine::Zlib {
-                state: Box::new(Compress::new(Compression::new(u32::from(level)), true)),
-                out: Vec::new(),
-                closed: false,
-            },
+            engine: Engine::Zlib { stream: Deflate::new(level), out: Vec::new(), closed: false },
             read_bytes: 0,
+        }
+    }
+
+    /// An independent copy of the stream as it is now (compressor state, output, read position):
+    /// both continue exactly as this one would. zlib only: the brotli crate offers no copy of its
+    /// encoder state, and replaying the input into a new stream would cost what a copy saves.
+    pub fn fork(&mut self) -> Result<Self, CompressionError> {
+        match &mut self.engine {
+            Engine::Zlib { stream, out, closed } => Ok(Self {
+                engine: Engine::Zlib { stream: stream.try_clone()?, out: out.clone(), closed: *closed },
+                read_bytes: self.read_bytes,
+            }),
+            Engine::Brotli { .. } => {
+                Err(CompressionError::Internal("a brotli stream cannot be forked".into()))
+            }
         }
     }
 
@@ -163,13 +188,18 @@ impl ChannelCompressor {
         self.len() == 0
     }
 
+    /// Compressed bytes produced since the stream started, read or not.
+    pub fn output_bytes(&self) -> usize {
+        self.output().len()
+    }
+
     /// Compresses `data` (the output may lag until a flush or close).
     pub fn write(&mut self, data: &[u8]) -> Result<(), CompressionError> {
         match &mut self.engine {
             Engine::Zlib { closed: true, .. } | Engine::Brotli { writer: None, .. } => {
                 Err(CompressionError::Closed)
             }
-            Engine::Zlib { state, out, .. } => deflate(state, out, data, FlushCompress::None),
+            Engine::Zlib { stream, out, .. } => deflate(stream, out, data, Z_NO_FLUSH),
             Engine::Brotli { writer: Some(w), .. } => {
                 w.write_all(data).map_err(|e| CompressionError::Internal(e.to_string()))
             }
@@ -180,7 +210,7 @@ impl ChannelCompressor {
     pub fn flush(&mut self) -> Result<(), CompressionError> {
         match &mut self.engine {
             Engine::Zlib { closed: true, .. } | Engine::Brotli { writer: None, .. } => Ok(()),
-            Engine::Zlib { state, out, .. } => deflate(state, out, &[], FlushCompress::Sync),
+            Engine::Zlib { stream, out, .. } => deflate(stream, out, &[], Z_SYNC_FLUSH),
             Engine::Brotli { writer: Some(w), .. } => {
                 w.flush().map_err(|e| CompressionError::Internal(e.to_string()))
             }
@@ -191,9 +221,9 @@ impl ChannelCompressor {
     pub fn close(&mut self) -> Result<(), CompressionError> {
         match &mut self.engine {
             Engine::Zlib { closed: true, .. } | Engine::Brotli { writer: None, .. } => Ok(()),
-            Engine::Zlib { state, out, closed } => {
+            Engine::Zlib { stream, out, closed } => {
                 *closed = true;
-                deflate(state, out, &[], FlushCompress::Finish)
+                deflate(stream, out, &[], Z_FINISH)
             }
             Engine::Brotli { writer, finished, .. } => {
                 if let Some(w) = writer.take() {
@@ -208,8 +238,8 @@ impl ChannelCompressor {
     pub fn reset(&mut self) {
         self.read_bytes = 0;
         match &mut self.engine {
-            Engine::Zlib { state, out, closed } => {
-                state.reset();
+            Engine::Zlib { stream, out, closed } => {
+                stream.reset();
                 out.clear();
                 *closed = false;
             }
@@ -241,34 +271,123 @@ fn new_brotli(level: u32) -> Box<brotli::CompressorWriter<Vec<u8>>> {
 
 /// Runs zlib until `input` is consumed and, for a flush, all pending output is out.
 fn deflate(
-    state: &mut Compress,
+    stream: &mut Deflate,
     out: &mut Vec<u8>,
     mut input: &[u8],
-    flush: FlushCompress,
+    flush: c_int,
 ) -> Result<(), CompressionError> {
     loop {
         // A flush gets room for everything the compressor buffers, so its marker is written once.
         let room = match flush {
-            FlushCompress::None => input.len() + ZLIB_WRITE_SLACK_BYTES,
+            Z_NO_FLUSH => input.len() + ZLIB_WRITE_SLACK_BYTES,
             _ => input.len() + ZLIB_FLUSH_ROOM_BYTES,
         };
         out.reserve(room);
-        let (before_in, before_out) = (state.total_in(), out.len());
-        let status = state
-            .compress_vec(input, out, flush)
-            .map_err(|e| CompressionError::Internal(format!("deflate: {e}")))?;
-        let consumed = usize::try_from(state.total_in() - before_in).expect("bounded by the input");
-        let produced = out.len() - before_out;
+        let (consumed, produced, code) = stream.deflate(input, out, flush);
         input = &input[consumed..];
-        match status {
-            Status::StreamEnd => return Ok(()),
+        match code {
+            Z_STREAM_END => return Ok(()),
             // Input consumed, and output space left over or nothing more produced: all is out.
-            _ if input.is_empty() && (out.len() < out.capacity() || produced == 0) => return Ok(()),
-            Status::BufError if consumed == 0 && produced == 0 => {
+            Z_OK | Z_BUF_ERROR if input.is_empty() && (out.len() < out.capacity() || produced == 0) => {
+                return Ok(())
+            }
+            Z_BUF_ERROR if consumed == 0 && produced == 0 => {
                 return Err(CompressionError::Internal("deflate made no progress".into()))
             }
-            Status::Ok | Status::BufError => {}
+            Z_OK | Z_BUF_ERROR => {}
+            code => return Err(CompressionError::Internal(format!("deflate returned {code}"))),
         }
+    }
+}
+
+/// A zlib-rs deflate stream driven through its zlib C API (libz-rs-sys), for `deflateCopy`: the
+/// safe `zlib_rs::Deflate`, and flate2's `Compress` over it, cannot be copied.
+///
+/// Invariant: `strm` was initialised by `deflateInit2_` (or `deflateCopy`) and is ended only by
+/// `drop`; between calls `next_in`/`next_out` are null, so no pointer outlives a call's buffers.
+struct Deflate {
+    /// Boxed so the stream zlib initialised never moves.
+    strm: Box<z_stream>,
+}
+
+// SAFETY: the stream's state is a heap allocation reached only through this value (`&mut self`
+// for every call into zlib), and it holds no pointer into other data between calls. zlib-rs
+// declares its own stream type `Send` for the same reason.
+unsafe impl Send for Deflate {}
+
+impl Deflate {
+    fn new(level: u8) -> Self {
+        let mut strm = Box::new(z_stream::default());
+        // SAFETY: `strm` is a valid z_stream with the allocator `z_stream::default` sets, and the
+        // version and size are the library's own.
+        let code = unsafe {
+            libz_rs_sys::deflateInit2_(
+                &mut *strm,
+                c_int::from(level.min(ZLIB_LEVEL)),
+                Z_DEFLATED,
+                ZLIB_WINDOW_BITS,
+                ZLIB_MEM_LEVEL,
+                Z_DEFAULT_STRATEGY,
+                libz_rs_sys::zlibVersion(),
+                size_of::<z_stream>() as c_int,
+            )
+        };
+        // The parameters are valid, so only a failed allocation is left: zlib-rs's own
+        // constructor (what flate2 called) asserts the same.
+        assert_eq!(code, Z_OK, "zlib could not allocate a deflate stream");
+        Self { strm }
+    }
+
+    /// One `deflate` call from `input` into `out`'s spare capacity; returns the input bytes
+    /// consumed, the output bytes produced and zlib's return code.
+    fn deflate(&mut self, input: &[u8], out: &mut Vec<u8>, flush: c_int) -> (usize, usize, c_int) {
+        let spare = out.spare_capacity_mut();
+        let avail_in = c_uint::try_from(input.len()).unwrap_or(c_uint::MAX);
+        let avail_out = c_uint::try_from(spare.len()).unwrap_or(c_uint::MAX);
+        self.strm.next_in = input.as_ptr();
+        self.strm.avail_in = avail_in;
+        self.strm.next_out = spare.as_mut_ptr().cast();
+        self.strm.avail_out = avail_out;
+        // SAFETY: the stream is initialised (type invariant); `next_in`/`avail_in` describe
+        // `input` and `next_out`/`avail_out` the spare capacity of `out` (which zlib-rs may
+        // write uninitialised), both borrowed for the whole call.
+        let code = unsafe { libz_rs_sys::deflate(&mut *self.strm, flush) };
+        let consumed = (avail_in - self.strm.avail_in) as usize;
+        let produced = (avail_out - self.strm.avail_out) as usize;
+        self.strm.next_in = ptr::null();
+        self.strm.avail_in = 0;
+        self.strm.next_out = ptr::null_mut();
+        self.strm.avail_out = 0;
+        // SAFETY: zlib wrote the first `produced` bytes of the spare capacity.
+        unsafe { out.set_len(out.len() + produced) };
+        (consumed, produced, code)
+    }
+
+    /// A copy of the stream's whole state (`deflateCopy`).
+    fn try_clone(&mut self) -> Result<Self, CompressionError> {
+        let mut strm = Box::new(z_stream::default());
+        // SAFETY: `strm` is writable z_stream memory holding no allocation (a failed copy leaves
+        // it to be dropped as plain memory, never ended), and `self.strm` is initialised.
+        let code = unsafe { libz_rs_sys::deflateCopy(&mut *strm, &mut *self.strm) };
+        match code {
+            Z_OK => Ok(Self { strm }),
+            code => Err(CompressionError::Internal(format!("deflateCopy returned {code}"))),
+        }
+    }
+
+    /// Starts a new stream with the same settings, keeping the allocation.
+    fn reset(&mut self) {
+        // SAFETY: the stream is initialised. deflateReset fails only for a stream that is not,
+        // so its return code carries nothing.
+        unsafe { libz_rs_sys::deflateReset(&mut *self.strm) };
+    }
+}
+
+impl Drop for Deflate {
+    fn drop(&mut self) {
+        // SAFETY: the stream is initialised and ended only here. Its Z_DATA_ERROR for a stream
+        // ended before it finished is no error for a dropped one.
+        unsafe { libz_rs_sys::deflateEnd(&mut *self.strm) };
     }
 }
 
@@ -339,5 +458,50 @@ mod tests {
                 "{algo}: truncated stream accepted"
             );
         }
+    }
+
+    /// A fork and its original continue exactly as a stream that was never forked, whether it
+    /// forks before any write, mid-stream after reads and flushes, or once closed; brotli cannot.
+    #[test]
+    fn forked_zlib_streams_continue_as_the_original() {
+        let data: Vec<u8> =
+            (0..300_000u32).map(|i| if i % 7 < 3 { 0 } else { (i.wrapping_mul(i) >> 5) as u8 }).collect();
+        let chunks: Vec<&[u8]> = data.chunks(37_000).collect();
+        for fork_at in [0, 1, 4, chunks.len()] {
+            let mut whole = ChannelCompressor::new(CompressionAlgo::Zlib);
+            let mut original = ChannelCompressor::new(CompressionAlgo::Zlib);
+            let mut fork = None;
+            for (i, chunk) in chunks.iter().enumerate() {
+                if i == fork_at {
+                    fork = Some(original.fork().unwrap());
+                }
+                let streams = [Some(&mut whole), Some(&mut original), fork.as_mut()];
+                for stream in streams.into_iter().flatten() {
+                    stream.write(chunk).unwrap();
+                    if i % 3 == 2 {
+                        stream.flush().unwrap();
+                    }
+                    stream.read_into(1_000, &mut Vec::new());
+                }
+                assert_eq!(original.output(), whole.output(), "fork at {fork_at}, chunk {i}");
+                if let Some(fork) = &fork {
+                    assert_eq!(
+                        (fork.output(), fork.len()),
+                        (whole.output(), whole.len()),
+                        "fork at {fork_at}"
+                    );
+                }
+            }
+            whole.close().unwrap();
+            original.close().unwrap();
+            let mut fork = fork.unwrap_or_else(|| original.fork().unwrap());
+            fork.close().unwrap();
+            assert_eq!(fork.write(b"x"), Err(CompressionError::Closed));
+            for stream in [&original, &fork] {
+                assert_eq!(stream.output(), whole.output(), "fork at {fork_at}, closed");
+            }
+            assert_eq!(decompress(whole.output(), data.len()).unwrap(), data);
+        }
+        assert!(ChannelCompressor::new(CompressionAlgo::Brotli9).fork().is_err());
     }
 }

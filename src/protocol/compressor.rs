@@ -3,11 +3,12 @@
 //! A channel should fill its target output size (frames x frame data) as closely as possible without
 //! exceeding it, but the compressed size of a stream is only known after a flush, and flushing the
 //! real stream costs ratio. So:
-//! - [`ShadowCompressor`] (the default) writes everything twice: into the real stream, and into a
-//!   shadow stream it flushes to measure once a cheap upper bound passes the target. A write is
-//!   rejected when the measured size would pass the target, except the channel's first write, which is
+//! - [`ShadowCompressor`] (the default) writes everything into the real stream and into a shadow
+//!   stream it flushes to measure once a cheap upper bound passes the target. A write is rejected
+//!   when the measured size would pass the target, except the channel's first write, which is
 //!   always accepted (upstream bug 18485: counting brotli's version byte as content made a large first
-//!   block never fit, and the batcher looped on empty channels).
+//!   block never fit, and the batcher looped on empty channels). Until either stream is first
+//!   flushed the two are equal, so zlib compresses once and forks the shadow off there.
 //! - [`RatioCompressor`] assumes a fixed compression ratio and is full once its input reaches
 //!   `target / ratio`.
 //! - [`NonCompressor`] (tests) stores data uncompressed in a zlib stream and is full past the target.
@@ -147,7 +148,11 @@ impl Compressor {
 
     /// Flushes the real stream so frames can be cut from everything written.
     pub fn flush(&mut self) -> Result<(), CompressionError> {
-        self.stream_mut().flush()
+        match self {
+            Self::Shadow(c) => c.flush(),
+            Self::Ratio(c) => c.stream.flush(),
+            Self::None(c) => c.stream.flush(),
+        }
     }
 
     /// Ends the real stream.
@@ -180,8 +185,13 @@ impl Compressor {
 #[derive(Debug)]
 pub struct ShadowCompressor {
     target_output_bytes: usize,
+    algo: CompressionAlgo,
     real: ChannelCompressor,
-    shadow: ChannelCompressor,
+    /// The shadow stream, or `None` while the real stream stands in for it: until either is flushed
+    /// both have had the same input with the same settings, so their states and outputs are equal.
+    /// zlib forks the shadow off at the first flush; brotli has its own from the start, its encoder
+    /// state having no copy.
+    shadow: Option<ChannelCompressor>,
     full: bool,
     /// Best known upper bound on the real stream's size once closed.
     bound_bytes: usize,
@@ -193,8 +203,9 @@ impl ShadowCompressor {
     pub fn new(target_output_bytes: usize, algo: CompressionAlgo) -> Self {
         Self {
             target_output_bytes,
+            algo,
             real: ChannelCompressor::new(algo),
-            shadow: ChannelCompressor::new(algo),
+            shadow: new_shadow(algo),
             full: false,
             bound_bytes: SAFE_COMPRESSION_OVERHEAD_BYTES,
             input_bytes: 0,
@@ -205,11 +216,15 @@ impl ShadowCompressor {
         if self.full {
             return Err(CompressorError::Full);
         }
-        self.shadow.write(data)?;
         let mut bound = self.bound_bytes + data.len();
         if bound > self.target_output_bytes {
-            self.shadow.flush()?;
-            bound = self.shadow.len() + CLOSE_OVERHEAD_ZLIB_BYTES;
+            // The measuring flush parts the streams: fork before the write, which the real stream
+            // takes only if it is accepted.
+            let shadow = self.own_shadow()?;
+            shadow.write(data)?;
+            shadow.flush()?;
+            // All the shadow's output counts: frames read from the real stream do not shrink it.
+            bound = shadow.output_bytes() + CLOSE_OVERHEAD_ZLIB_BYTES;
             if bound > self.target_output_bytes {
                 self.full = true;
                 // Upstream keeps the first write by comparing the real stream's length with its
@@ -224,19 +239,42 @@ impl ShadowCompressor {
                     return Err(CompressorError::Full);
                 }
             }
+        } else if let Some(shadow) = &mut self.shadow {
+            shadow.write(data)?;
         }
         self.bound_bytes = bound;
         self.input_bytes += data.len();
         Ok(self.real.write(data)?)
     }
 
+    /// The shadow stream, forked from the real one if it still stands in for it.
+    fn own_shadow(&mut self) -> Result<&mut ChannelCompressor, CompressionError> {
+        let shadow = match self.shadow.take() {
+            Some(shadow) => shadow,
+            None => self.real.fork()?,
+        };
+        Ok(self.shadow.insert(shadow))
+    }
+
+    /// Flushes the real stream; the shadow, not flushed upstream, forks off first.
+    fn flush(&mut self) -> Result<(), CompressionError> {
+        self.own_shadow()?;
+        self.real.flush()
+    }
+
     fn reset(&mut self) {
         self.real.reset();
-        self.shadow.reset();
+        self.shadow = new_shadow(self.algo);
         self.full = false;
         self.bound_bytes = SAFE_COMPRESSION_OVERHEAD_BYTES;
         self.input_bytes = 0;
     }
+}
+
+/// A channel's first shadow: none for zlib (it forks off the real stream when they part), its own
+/// stream for brotli.
+fn new_shadow(algo: CompressionAlgo) -> Option<ChannelCompressor> {
+    (algo != CompressionAlgo::Zlib).then(|| ChannelCompressor::new(algo))
 }
 
 /// Full once the input reaches `target / approx_compr_ratio`.

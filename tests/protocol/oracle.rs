@@ -6,6 +6,7 @@ use alloy_primitives::FixedBytes;
 use alloy_rlp::Encodable;
 use kona_genesis::{ChainGenesis, HardForkConfig, RollupConfig};
 use kona_protocol::{Batch as KonaBatch, BatchReader, BlockInfo, Channel, SingleBatch, SpanBatch};
+use op_alloy_consensus::OpBlock;
 use proptest::prelude::*;
 use rollsim::protocol::{
     batch::{l1_info_from_calldata, Batch, BatchType, SingularBatch},
@@ -38,7 +39,7 @@ fn kona_single(b: &SingularBatch) -> SingleBatch {
     }
 }
 
-fn singular_batches(blocks: &[op_alloy_consensus::OpBlock]) -> Vec<(SingularBatch, u64)> {
+fn singular_batches(blocks: &[OpBlock]) -> Vec<(SingularBatch, u64)> {
     blocks
         .iter()
         .map(|b| {
@@ -46,6 +47,52 @@ fn singular_batches(blocks: &[op_alloy_consensus::OpBlock]) -> Vec<(SingularBatc
             (batch, l1.sequence_number)
         })
         .collect()
+}
+
+/// Reads one channel's frames with kona (frame parser, `Channel`, `BatchReader`) and checks that
+/// it returns exactly `blocks`' batches: epoch, timestamp, transactions, and the parent hash where
+/// the batch carries one (singular batches). `Err` says what differed.
+pub fn kona_reads_channel(frames: &[Frame], blocks: &[OpBlock]) -> Result<(), String> {
+    let first = frames.first().ok_or("no frames")?;
+    let mut channel = Channel::new(first.id, BlockInfo::default());
+    for frame in frames {
+        let parsed = kona_protocol::Frame::parse_frames(&calldata_from_frames(std::slice::from_ref(frame)))
+            .map_err(|e| format!("kona cannot parse frame {}: {e:?}", frame.number))?;
+        if parsed.len() != 1 || parsed[0].data != frame.data {
+            return Err(format!("kona parses frame {} differently", frame.number));
+        }
+        channel
+            .add_frame(parsed[0].clone(), BlockInfo::default())
+            .map_err(|e| format!("kona refuses frame {}: {e:?}", frame.number))?;
+    }
+    if !channel.is_ready() {
+        return Err("kona's channel is not ready".into());
+    }
+    let data = channel.frame_data().ok_or("kona's channel holds no data")?;
+    let mut reader = BatchReader::new(data.to_vec(), FJORD_MAX_RLP_BYTES_PER_CHANNEL);
+    let rollup = rollup_config();
+    let mut read = Vec::new();
+    while let Some(batch) = reader.next_batch(&rollup) {
+        match batch {
+            KonaBatch::Single(b) => {
+                read.push((b.epoch_num, b.timestamp, b.transactions, Some(b.parent_hash)))
+            }
+            KonaBatch::Span(s) => {
+                read.extend(s.batches.into_iter().map(|e| (e.epoch_num, e.timestamp, e.transactions, None)))
+            }
+        }
+    }
+    if read.len() != blocks.len() {
+        return Err(format!("kona read {} blocks of {}", read.len(), blocks.len()));
+    }
+    for (i, ((epoch, ts, txs, parent), (b, _))) in read.iter().zip(singular_batches(blocks)).enumerate() {
+        if (*epoch, *ts, txs) != (b.epoch_num, b.timestamp, &b.transactions)
+            || parent.is_some_and(|p| p != b.parent_hash)
+        {
+            return Err(format!("kona reads block {i} differently"));
+        }
+    }
+    Ok(())
 }
 
 fn algo() -> impl Strategy<Value = CompressionAlgo> {
@@ -83,37 +130,12 @@ proptest! {
         prop_assert!(accepted >= 1, "the first block is always accepted");
         let expected = singular_batches(&blocks[..accepted]);
 
-        let mut kona_channel = Channel::new(frames[0].id, BlockInfo::default());
+        prop_assert_eq!(kona_reads_channel(&frames, &blocks[..accepted]), Ok(()));
+
         let mut ours = ChannelIn::new(frames[0].id);
         for frame in &frames {
-            let kona_frames = kona_protocol::Frame::parse_frames(&calldata_from_frames(std::slice::from_ref(frame)))
-                .expect("kona parses our frame");
-            prop_assert_eq!(kona_frames.len(), 1);
-            prop_assert_eq!(&kona_frames[0].data, &frame.data);
-            kona_channel.add_frame(kona_frames[0].clone(), BlockInfo::default()).expect("kona takes the frame");
             ours.add_frame(frame.clone()).expect("we take the frame");
         }
-        prop_assert!(kona_channel.is_ready());
-        let data = kona_channel.frame_data().expect("ready");
-        let mut reader = BatchReader::new(data.to_vec(), FJORD_MAX_RLP_BYTES_PER_CHANNEL);
-        let rollup = rollup_config();
-        let mut kona_blocks = Vec::new();
-        while let Some(batch) = reader.next_batch(&rollup) {
-            match batch {
-                KonaBatch::Single(b) => kona_blocks.push((b.epoch_num, b.timestamp, b.transactions, Some(b.parent_hash))),
-                KonaBatch::Span(s) => {
-                    kona_blocks.extend(s.batches.into_iter().map(|e| (e.epoch_num, e.timestamp, e.transactions, None)))
-                }
-            }
-        }
-        prop_assert_eq!(kona_blocks.len(), accepted, "kona read every accepted block");
-        for ((epoch, ts, txs, parent), (b, _)) in kona_blocks.iter().zip(&expected) {
-            prop_assert_eq!((*epoch, *ts, txs), (b.epoch_num, b.timestamp, &b.transactions));
-            if let Some(parent) = parent {
-                prop_assert_eq!(*parent, b.parent_hash);
-            }
-        }
-
         let mut our_blocks = Vec::new();
         for batch in ours.read_batches(FJORD_MAX_RLP_BYTES_PER_CHANNEL).expect("we read our channel") {
             match batch {

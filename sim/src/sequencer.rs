@@ -162,6 +162,8 @@ impl Sequencer {
             keep -= 1;
         }
         let mut chain = lock(&self.chain);
+        // The rollup node may have moved the safe head while L1 was asked: safe blocks stay.
+        let keep = keep.max(chain.safe().number());
         if keep < chain.head().number() {
             let from = chain.head().number();
             let dropped = chain.truncate(keep);

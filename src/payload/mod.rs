@@ -45,14 +45,14 @@ pub use executor::{Job, JobCosts, WorkloadExecutor};
 pub use multiproof::{
     chunk_targets, FetchedTargets, MultiProofMessage, MultiProofStats, ProofSequencer, SparseTrieUpdate,
 };
-pub use pre_state::PreState;
+pub use pre_state::{PreState, PreservedSparseTrie};
 pub use prewarm::targets as prewarm_targets;
 pub use sparse_trie::SparseTrieStats;
 
 use crate::{
     cancel::Cancel,
     execution::{extend_post_state, TxState},
-    trie::{HashedPostState, SparseStateTrie, StateTrieError},
+    trie::{HashedPostState, StateTrieError},
 };
 
 /// Tuning, with reth v1.4.8's defaults.
@@ -172,7 +172,7 @@ pub struct ExecutedBlock<O> {
     pub state: HashedPostState,
     /// The sparse trie the task computed the block's root on, when that root is the one returned
     /// (no fallback): [`PreState::advance_with`] takes it instead of computing the trie again.
-    pub trie: Option<SparseStateTrie>,
+    pub trie: Option<PreservedSparseTrie>,
 }
 
 /// Spawns the pipeline for one block after another; keeps the fallback count.
@@ -214,6 +214,8 @@ impl<E: BlockExecutor> PayloadProcessor<E> {
         let (to_sparse_trie, sparse_trie_rx) = unbounded_channel();
         let terminate_prewarm = Arc::new(AtomicBool::new(false));
         let executed = Arc::new(AtomicUsize::new(0));
+        // The trie the parent block's root was computed on, or a blind one anchored at its root.
+        let trie = pre_state.take_trie();
         let prewarm = prewarm::spawn(
             &self.executor,
             self.block_executor.clone(),
@@ -230,6 +232,7 @@ impl<E: BlockExecutor> PayloadProcessor<E> {
             to_sparse_trie,
             self.executor.clone(),
             pre_state.clone(),
+            trie.revealed.clone(),
             hook,
             &self.config,
             cancel.clone(),
@@ -239,6 +242,7 @@ impl<E: BlockExecutor> PayloadProcessor<E> {
             sparse_trie_rx,
             self.executor.clone(),
             pre_state.clone(),
+            trie,
             cancel.clone(),
         ));
         PayloadHandle {
@@ -337,7 +341,7 @@ impl PayloadHandle {
     }
 
     /// The task's root and the trie it computed it on.
-    async fn task_root(&mut self) -> Result<(StateRootOutcome, SparseStateTrie), PayloadError> {
+    async fn task_root(&mut self) -> Result<(StateRootOutcome, PreservedSparseTrie), PayloadError> {
         let sparse_trie = join(self.sparse_trie.take().expect("taken once")).await;
         let multiproof = self.multiproof.take().expect("taken once");
         let result = match sparse_trie {
@@ -381,7 +385,7 @@ impl PayloadHandle {
         mut self,
         block: &HashedPostState,
         expected: Option<B256>,
-    ) -> Result<(RootOutcome, Option<SparseStateTrie>), PayloadError> {
+    ) -> Result<(RootOutcome, Option<PreservedSparseTrie>), PayloadError> {
         let (pre_state, executor, fallbacks) =
             (self.pre_state.clone(), self.executor.clone(), self.fallbacks.clone());
         let fallback = match self.task_root().await {

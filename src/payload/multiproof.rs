@@ -143,13 +143,20 @@ impl ProofSequencer {
     }
 }
 
-/// The targets requested so far, per account and slot.
+/// The targets requested so far, per account and slot, on top of those the block's sparse trie
+/// holds revealed from earlier blocks (its preserved trie's): neither needs a proof.
 #[derive(Debug, Default)]
 pub struct FetchedTargets {
+    revealed: Arc<MultiProofTargets>,
     fetched: MultiProofTargets,
 }
 
 impl FetchedTargets {
+    /// Nothing requested yet; `revealed` are revealed in the block's trie already.
+    pub fn new(revealed: Arc<MultiProofTargets>) -> Self {
+        Self { revealed, fetched: MultiProofTargets::new() }
+    }
+
     /// Drops what was requested already from `targets` (an account whose slots were all requested
     /// disappears) and records the rest as requested.
     pub fn take_new(&mut self, mut targets: MultiProofTargets) -> MultiProofTargets {
@@ -172,15 +179,17 @@ impl FetchedTargets {
         targets
     }
 
-    /// Drops the slots requested already, and the accounts left with nothing new.
+    /// Drops the slots requested or revealed already, and the accounts left with nothing new.
     fn drop_fetched(&self, targets: &mut MultiProofTargets) {
-        targets.retain(|address, slots| match self.fetched.get(address) {
-            Some(fetched) => {
-                slots.retain(|slot| !fetched.contains(slot));
-                !slots.is_empty()
-            }
-            None => true,
-        });
+        for known in [&*self.revealed, &self.fetched] {
+            targets.retain(|address, slots| match known.get(address) {
+                Some(known) => {
+                    slots.retain(|slot| !known.contains(slot));
+                    !slots.is_empty()
+                }
+                None => true,
+            });
+        }
     }
 }
 
@@ -345,6 +354,7 @@ impl MultiProofTask {
         to_sparse_trie: UnboundedSender<SparseTrieMessage>,
         executor: WorkloadExecutor,
         pre_state: Arc<PreState>,
+        revealed: Arc<MultiProofTargets>,
         hook: Arc<dyn PayloadHook>,
         config: &super::PayloadConfig,
         cancel: Cancel,
@@ -366,7 +376,7 @@ impl MultiProofTask {
             rx,
             to_sparse_trie,
             manager,
-            fetched: FetchedTargets::default(),
+            fetched: FetchedTargets::new(revealed),
             sequencer: ProofSequencer::default(),
             chunk_size: config.proof_chunk_size,
             cancel,

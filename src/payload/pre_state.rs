@@ -7,16 +7,20 @@
 //! that retains every node, and answers the same proofs `StateTrie::multiproof` would, node for
 //! node (`tests/payload/pre_state.rs` checks it). It is also the state prewarm and execution read.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_trie::{proof::ProofRetainer, HashBuilder, Nibbles};
 
 use crate::{
     execution::{L2State, StateView},
+    sync::lock,
     trie::{
         encode_slot, key_range, proof_paths, Account, HashedPostState, HashedStorage, MultiProof,
-        MultiProofTargets, RevealedTrie, SparseNode, SparseStateTrie, SparseTrie, StateTrieError, TrieError,
+        MultiProofTargets, SparseStateTrie, StateTrieChanges, StateTrieError, TrieChanges, TrieError,
         TrieProof, EMPTY_ROOT_HASH,
     },
 };
@@ -35,7 +39,7 @@ struct StoredTrie {
 }
 
 /// The pre-block state, read by execution and proved by the proof workers.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PreState {
     state: L2State,
     accounts: StoredTrie,
@@ -43,6 +47,35 @@ pub struct PreState {
     storages: BTreeMap<B256, StoredTrie>,
     /// The storage trie of every other account.
     empty_storage: StoredTrie,
+    /// The sparse trie the last block's root was computed on, kept for the next block, and the
+    /// root it was computed for: reused only by a block whose parent root that is. Behind a lock
+    /// because the block's pipeline takes it from a shared state; absent while a pipeline has it,
+    /// or after one failed.
+    preserved: Mutex<Option<(B256, PreservedSparseTrie)>>,
+}
+
+/// A sparse trie kept from block to block (reth's `PreservedSparseTrie`): its upper levels and the
+/// paths blocks touched stay revealed, so a block reveals and hashes only what is new to it.
+#[derive(Debug, Clone, Default)]
+pub struct PreservedSparseTrie {
+    /// The trie.
+    pub trie: SparseStateTrie,
+    /// Keys (accounts, and slots by account) revealed in it: what blocks changed. Their proofs
+    /// are not requested again ([`FetchedTargets`](super::multiproof::FetchedTargets)).
+    pub revealed: Arc<MultiProofTargets>,
+}
+
+/// Another state of its own: the preserved trie is copied with it.
+impl Clone for PreState {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+            accounts: self.accounts.clone(),
+            storages: self.storages.clone(),
+            empty_storage: self.empty_storage.clone(),
+            preserved: Mutex::new(lock(&self.preserved).clone()),
+        }
+    }
 }
 
 impl PreState {
@@ -67,7 +100,7 @@ impl PreState {
             })
             .collect();
         let empty_storage = store(&BTreeMap::<B256, U256>::new(), |_, _, _| {});
-        Self { state, accounts, storages, empty_storage }
+        Self { state, accounts, storages, empty_storage, preserved: Mutex::new(None) }
     }
 
     /// The pre-block state root.
@@ -181,36 +214,48 @@ impl PreState {
         undo
     }
 
+    /// A sparse trie for the next block: the preserved one when it is anchored at this state's root
+    /// (otherwise it is dropped), else a blind one anchored at the root, so a block without a single
+    /// proof still has a root (reth#14449). The block gives it back through [`Self::advance_with`].
+    pub fn take_trie(&self) -> PreservedSparseTrie {
+        let root = self.root();
+        match lock(&self.preserved).take() {
+            Some((anchor, preserved)) if anchor == root => preserved,
+            _ => {
+                let mut trie = SparseStateTrie::new();
+                let anchor = MultiProof { root, ..Default::default() };
+                trie.reveal_multiproof(&anchor).expect("a root alone reveals into a blind trie");
+                PreservedSparseTrie { trie, revealed: Arc::default() }
+            }
+        }
+    }
+
     /// Applies `update` and brings the stored nodes up to date without a pass over the whole state:
-    /// the update's keys are proved from the stored nodes, applied to a sparse trie, and the sparse
-    /// trie's live nodes replace the stored ones on their paths (reth writes a block's `TrieUpdates`
-    /// the same way). Returns the new state root. An error means the stored nodes and the state
-    /// disagree: a bug.
+    /// the update's keys are proved from the stored nodes and revealed into the preserved sparse
+    /// trie (only the nodes it does not hold yet are read), the update is applied, and the nodes it
+    /// changed replace the stored ones (reth writes a block's `TrieUpdates` the same way). Returns
+    /// the new state root. An error means the stored nodes and the state disagree: a bug.
     pub fn advance(&mut self, update: &HashedPostState) -> Result<B256, StateTrieError> {
-        let targets = update.targets();
-        let mut trie = SparseStateTrie::new();
-        trie.reveal_multiproof(&self.multiproof(&targets))?;
-        self.apply_fetching(&mut trie, update)?;
-        self.advance_with(trie, update)
+        let mut preserved = self.take_trie();
+        preserved.trie.reveal_multiproof(&self.multiproof(&update.targets()))?;
+        self.apply_fetching(&mut preserved.trie, update)?;
+        self.advance_with(preserved, update)
     }
 
     /// [`Self::advance`] on a trie that already holds `update` applied to this state: the payload
-    /// task's, whose root the node computed (or checked) for the block. Its revealed nodes are
-    /// what `advance` would have proved and revealed, and more (prewarm's targets): the block's
-    /// trie is computed once per node.
+    /// task's, whose root the node computed (or checked) for the block. The block's trie is computed
+    /// once per node; the trie is kept for the next block.
     pub fn advance_with(
         &mut self,
-        mut trie: SparseStateTrie,
+        mut preserved: PreservedSparseTrie,
         update: &HashedPostState,
     ) -> Result<B256, StateTrieError> {
-        let targets = update.targets();
-        let root = trie.root()?;
+        let StateTrieChanges { accounts, mut storages } = preserved.trie.take_changes()?;
+        let root = accounts.root;
         self.state.apply(update);
-        let accounts = revealed(Some(trie.account_trie()));
-        let accounts = accounts.ok_or(StateTrieError { account: None, error: TrieError::Blind })?;
         self.accounts.update(accounts);
-        debug_assert_eq!(self.accounts.root, root, "the account trie's stored root is the sparse trie's");
         let state = self.state.trie();
+        let targets = update.targets();
         for address in targets.keys() {
             let Some(slots) = state.storage(address).filter(|slots| !slots.is_empty()) else {
                 self.storages.remove(address);
@@ -218,16 +263,37 @@ impl PreState {
             };
             let replaced = update.accounts.get(address).is_some_and(Option::is_none)
                 || update.storages.get(address).is_some_and(|storage| storage.wiped);
-            match revealed(trie.storage_trie(address)) {
+            match storages.remove(address) {
                 // A wiped storage trie starts afresh: none of its old nodes survive.
                 _ if replaced => {
                     self.storages.insert(*address, store(slots, slot_leaf));
                 }
-                Some(sparse) => self.storages.entry(*address).or_default().update(sparse),
+                Some(changes) => self.storages.entry(*address).or_default().update(changes),
                 // Only the account changed.
                 None => {}
             }
         }
+        // The block's keys are revealed now. Deleted ones are forgotten (a later block proves them
+        // again): the set stays within the live state, however much a long run creates and deletes.
+        let revealed = Arc::make_mut(&mut preserved.revealed);
+        for (address, slots) in targets {
+            if state.account(&address).is_none() {
+                revealed.remove(&address);
+                continue;
+            }
+            let live = |slot: &B256| state.storage(&address).is_some_and(|live| live.contains_key(slot));
+            let known = revealed.entry(address).or_default();
+            if update.storages.get(&address).is_some_and(|storage| storage.wiped) {
+                known.retain(live);
+            }
+            for slot in slots {
+                match live(&slot) {
+                    true => known.insert(slot),
+                    false => known.remove(&slot),
+                };
+            }
+        }
+        *self.preserved.get_mut().unwrap_or_else(PoisonError::into_inner) = Some((root, preserved));
         Ok(root)
     }
 
@@ -271,28 +337,19 @@ impl StateView for PreState {
 }
 
 impl StoredTrie {
-    /// Brings the nodes up to date with `sparse`, the trie after updates (and its root): removed
-    /// paths go, every live revealed node is written; blinded subtrees were not touched.
-    fn update(&mut self, sparse: &RevealedTrie) {
-        for path in sparse.removed_paths() {
-            self.nodes.remove(path);
-        }
-        let live = sparse.live_nodes();
-        self.root = match (sparse.node(&Nibbles::new()), live.first()) {
-            (Some(SparseNode::Hash(hash)), _) => *hash,
-            // The root is hashed even when its RLP is shorter than a hash.
-            (_, Some((path, encoded))) if path.is_empty() => alloy_primitives::keccak256(encoded),
-            _ => EMPTY_ROOT_HASH,
-        };
+    /// Brings the nodes up to date with a sparse trie's changes: removed paths go, every node
+    /// created or changed is written; the rest of the trie was not touched.
+    fn update(&mut self, changes: TrieChanges) {
+        self.root = changes.root;
         if self.root == EMPTY_ROOT_HASH {
             self.nodes.clear();
+            return;
         }
-        self.nodes.extend(live.into_iter().map(|(path, encoded)| (path, Bytes::from(encoded))));
+        for path in &changes.removed {
+            self.nodes.remove(path);
+        }
+        self.nodes.extend(changes.updated.into_iter().map(|(path, encoded)| (path, Bytes::from(encoded))));
     }
-}
-
-fn revealed(trie: Option<&SparseTrie>) -> Option<&RevealedTrie> {
-    trie.and_then(SparseTrie::as_revealed)
 }
 
 /// A storage leaf's value, for [`store`].

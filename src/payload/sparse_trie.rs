@@ -13,7 +13,7 @@ use tokio::sync::mpsc::{error::TryRecvError, UnboundedReceiver};
 use super::{
     executor::{Job, WorkloadExecutor},
     multiproof::{SparseTrieMessage, SparseTrieUpdate},
-    PayloadError, PreState,
+    PayloadError, PreState, PreservedSparseTrie,
 };
 use crate::{
     cancel::Cancel,
@@ -32,7 +32,7 @@ pub struct SparseTrieStats {
 }
 
 /// What the task ends with: the root, its counters and the trie the root was computed on.
-pub(super) type TaskRoot = (B256, SparseTrieStats, SparseStateTrie);
+pub(super) type TaskRoot = (B256, SparseTrieStats, PreservedSparseTrie);
 
 /// Runs the sparse-trie task of one block; returns the state root, and the trie it was computed on
 /// (the node's stored state can take it over instead of computing the block's trie again).
@@ -40,12 +40,10 @@ pub(super) async fn run(
     mut rx: UnboundedReceiver<SparseTrieMessage>,
     executor: WorkloadExecutor,
     pre_state: Arc<PreState>,
+    preserved: PreservedSparseTrie,
     cancel: Cancel,
 ) -> Result<TaskRoot, PayloadError> {
-    let mut trie = SparseStateTrie::new();
-    // Anchored at the pre-block root, so a block without a single proof still has a root (reth#14449).
-    let anchor = MultiProof { root: pre_state.root(), ..Default::default() };
-    trie.reveal_multiproof(&anchor).map_err(PayloadError::SparseTrie)?;
+    let PreservedSparseTrie { mut trie, revealed: revealed_keys } = preserved;
     let mut stats = SparseTrieStats::default();
     let mut revealed = Revealed::default();
     loop {
@@ -102,7 +100,7 @@ pub(super) async fn run(
         .await
         .map_err(PayloadError::SparseTrie)?;
     tracing::debug!(%root, batches = stats.batches, node_fetches = stats.node_fetches, "sparse trie root");
-    Ok((root, stats, trie))
+    Ok((root, stats, PreservedSparseTrie { trie, revealed: revealed_keys }))
 }
 
 /// Proof nodes handed to the trie so far: (storage trie's account, or `None` for the account trie;

@@ -34,6 +34,13 @@ pub enum TrieError {
         /// Path of the conflicting node.
         path: Nibbles,
     },
+    /// A node an update changed was not re-hashed by the root: the root is stale (a bug in the
+    /// trie's bookkeeping of changed paths, such as reth#17331).
+    #[error("node changed at {path:?} was not re-hashed: stale root")]
+    Unhashed {
+        /// Path of the changed node.
+        path: Nibbles,
+    },
     /// A proof node does not hash to the reference its parent holds, or is malformed for its place.
     #[error("bad proof node at {path:?}: {reason}")]
     BadProof {

@@ -29,6 +29,6 @@ pub(crate) use post_state::encode_slot;
 pub use post_state::{Account, HashedPostState, HashedStorage};
 pub(crate) use proof::{key_range, proof_paths};
 pub use proof::{prove_leaves, MultiProof, MultiProofTargets, TrieProof};
-pub use sparse::{RevealedTrie, SparseNode, SparseTrie};
-pub use sparse_state::SparseStateTrie;
+pub use sparse::{RevealedTrie, SparseNode, SparseTrie, TrieChanges};
+pub use sparse_state::{SparseStateTrie, StateTrieChanges};
 pub use state::StateTrie;

@@ -12,7 +12,8 @@ use alloy_trie::{Nibbles, TrieAccount, EMPTY_ROOT_HASH};
 
 use super::{
     post_state::{encode_account, encode_slot},
-    Account, HashedPostState, MultiProof, SparseTrie, StateTrieError, TrieError, TrieProof,
+    Account, HashedPostState, MultiProof, RevealedTrie, SparseTrie, StateTrieError, TrieChanges, TrieError,
+    TrieProof,
 };
 
 /// Account trie plus storage tries, all sparse.
@@ -22,6 +23,17 @@ pub struct SparseStateTrie {
     storages: BTreeMap<B256, SparseTrie>,
     /// Accounts whose storage changed since their leaf last took its storage root.
     dirty_storages: BTreeSet<B256>,
+    /// Accounts whose storage trie changed since the changes were last taken.
+    changed_storages: BTreeSet<B256>,
+}
+
+/// What changed in a state trie since the changes were last taken: [`SparseStateTrie::take_changes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateTrieChanges {
+    /// The account trie's (its root is the state root).
+    pub accounts: TrieChanges,
+    /// Each changed storage trie's, by hashed address.
+    pub storages: BTreeMap<B256, TrieChanges>,
 }
 
 impl SparseStateTrie {
@@ -73,16 +85,17 @@ impl SparseStateTrie {
         trie.reveal_proof_nodes(&proof.subtree).map_err(wrap)
     }
 
-    /// Sets an account (its storage root is filled in by [`Self::root`]).
+    /// Sets an account. Its leaf keeps the storage root it has (none for a new account); a changed
+    /// storage trie gives the leaf its new root in [`Self::root`]: once per block, not once per
+    /// update of a contract that many transactions call.
     pub fn update_account(&mut self, hashed_address: B256, account: Account) -> Result<(), StateTrieError> {
-        let storage_root = match self.storages.get_mut(&hashed_address) {
-            Some(SparseTrie::Revealed(trie)) => trie.root(),
-            _ => self
-                .account_leaf(&hashed_address)
-                .map_err(StateTrieError::account_trie)?
-                .map_or(EMPTY_ROOT_HASH, |leaf| leaf.storage_root),
+        let leaf = self.account_leaf(&hashed_address).map_err(StateTrieError::account_trie)?;
+        let storage_root = match (leaf, self.storages.get_mut(&hashed_address)) {
+            (Some(leaf), _) => leaf.storage_root,
+            // A new account takes whatever storage its key holds already.
+            (None, Some(SparseTrie::Revealed(trie))) => trie.root(),
+            (None, _) => EMPTY_ROOT_HASH,
         };
-        self.dirty_storages.remove(&hashed_address);
         let value = encode_account(&account.into_trie_account(storage_root));
         self.accounts
             .update_leaf(Nibbles::unpack(hashed_address), value)
@@ -94,6 +107,7 @@ impl SparseStateTrie {
         self.accounts.remove_leaf(&Nibbles::unpack(hashed_address)).map_err(StateTrieError::account_trie)?;
         self.storages.insert(hashed_address, SparseTrie::wiped());
         self.dirty_storages.remove(&hashed_address);
+        self.changed_storages.insert(hashed_address);
         Ok(())
     }
 
@@ -125,6 +139,7 @@ impl SparseStateTrie {
     pub fn wipe_storage(&mut self, hashed_address: B256) {
         self.storages.insert(hashed_address, SparseTrie::wiped());
         self.dirty_storages.insert(hashed_address);
+        self.changed_storages.insert(hashed_address);
     }
 
     /// Applies a state update with the same meaning as `StateTrie::apply`. Within a storage trie the
@@ -172,11 +187,28 @@ impl SparseStateTrie {
         self.accounts.root().map_err(StateTrieError::account_trie)
     }
 
+    /// The state root and what changed in each trie since the changes were last taken (see
+    /// [`RevealedTrie::take_changes`](super::RevealedTrie::take_changes)).
+    pub fn take_changes(&mut self) -> Result<StateTrieChanges, StateTrieError> {
+        self.root()?;
+        let accounts = self.accounts.revealed_mut().and_then(RevealedTrie::take_changes);
+        let accounts = accounts.map_err(StateTrieError::account_trie)?;
+        let mut storages = BTreeMap::new();
+        for address in std::mem::take(&mut self.changed_storages) {
+            if let Some(SparseTrie::Revealed(trie)) = self.storages.get_mut(&address) {
+                let changes = trie.take_changes().map_err(|e| StateTrieError::storage(address, e))?;
+                storages.insert(address, changes);
+            }
+        }
+        Ok(StateTrieChanges { accounts, storages })
+    }
+
     /// The revealed storage trie of an account, marked as changed.
     fn storage_mut(&mut self, hashed_address: B256) -> Result<&mut SparseTrie, StateTrieError> {
         let trie = self.storages.get_mut(&hashed_address).filter(|trie| !trie.is_blind());
         let trie = trie.ok_or(StateTrieError::storage(hashed_address, TrieError::Blind))?;
         self.dirty_storages.insert(hashed_address);
+        self.changed_storages.insert(hashed_address);
         Ok(trie)
     }
 

@@ -2,7 +2,6 @@
 //! sequential root, across task interleavings, with op-revm and kona-executor (docs/payload.md).
 
 mod common;
-mod determinism;
 mod evm;
 mod execution;
 mod multiproof;

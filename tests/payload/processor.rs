@@ -6,7 +6,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use crate::common::{address, case, processor, random_state, rng, run_block, simulate, Case, Faults, Shape};
+use crate::common::{
+    address, case, processor, random_block, random_state, rng, run_block, simulate, Case, Faults, Shape,
+};
 use alloy_primitives::U256;
 use rollsim::{
     cancel::Cancel,
@@ -219,4 +221,53 @@ fn removals_proved_in_separate_chunks_fetch_blinded_siblings() {
         fetches += root.task.unwrap().sparse_trie.node_fetches;
     }
     assert!(fetches > 0, "some removal met a blinded sibling and fetched it");
+}
+
+/// Block after block on one state, each block's trie kept for the next (reth's preserved sparse
+/// trie): every root is the reference's, the stored nodes are a full rebuild's node for node, and
+/// the kept trie saves proofs: the same blocks on states without it request more.
+#[test]
+fn the_trie_kept_from_block_to_block_gives_the_same_roots_with_fewer_proofs() {
+    let (mut kept_proofs, mut fresh_proofs) = (0, 0);
+    for seed in 0..16 {
+        let shape = Shape { txs: 30, ..Shape::SMALL };
+        let state = random_state(&mut rng(seed, "state"), shape);
+        let mut reference = state.clone();
+        let mut pre = Some(PreState::new(state));
+        for block in 0..5 {
+            let txs: Arc<[Tx]> = random_block(&mut rng(seed, &format!("block {block}")), shape).into();
+            let fresh = Arc::new(PreState::new(reference.clone()));
+            execute_block(&SimpleExecutor, &reference.clone(), &txs, |changes: &TxState| {
+                reference.apply(&changes.to_hashed())
+            });
+            let expected = reference.root();
+            let kept = Arc::new(pre.take().expect("given back after every block"));
+            let run = |pre_state: Arc<PreState>| {
+                let txs = txs.clone();
+                simulate(seed, async move {
+                    let processor = processor(seed);
+                    let faults = Arc::new(Faults::default());
+                    processor.execute_block(pre_state, txs, faults, None, &Cancel::new()).await
+                })
+            };
+            let (executed, root) = run(kept.clone()).expect("no faults, no error");
+            let (_, fresh_root) = run(fresh).expect("no faults, no error");
+            let context = format!("seed {seed} block {block}");
+            assert_eq!((root.state_root, root.fallback), (expected, None), "{context}");
+            assert_eq!(fresh_root.state_root, expected, "{context}");
+            if block > 0 {
+                kept_proofs += root.task.expect("task outcome").multiproof.proofs_requested;
+                fresh_proofs += fresh_root.task.expect("task outcome").multiproof.proofs_requested;
+            }
+            let mut kept = Arc::try_unwrap(kept).expect("every task of the block has ended");
+            let trie = executed.trie.expect("no fallback: the task's trie comes back");
+            assert_eq!(kept.advance_with(trie, &executed.state).unwrap(), expected, "{context}");
+            let rebuilt = PreState::new(reference.clone());
+            let nodes =
+                |state: &PreState| state.trie_nodes().cloned().collect::<std::collections::BTreeSet<_>>();
+            assert_eq!(nodes(&kept), nodes(&rebuilt), "{context}: node for node");
+            pre = Some(kept);
+        }
+    }
+    assert!(kept_proofs < fresh_proofs, "the kept trie saves proofs: {kept_proofs} against {fresh_proofs}");
 }

@@ -18,8 +18,8 @@ use rand_chacha::ChaCha8Rng;
 use rollsim::{
     evm::{EvmBlock, EvmOutput, OpEvmExecutor},
     execution::L2State,
-    payload::{PayloadError, PayloadHook, PreState, ProofJobFate},
-    trie::{HashedPostState, SparseStateTrie},
+    payload::{PayloadError, PayloadHook, PreState, PreservedSparseTrie, ProofJobFate},
+    trie::HashedPostState,
 };
 
 use crate::{
@@ -94,7 +94,7 @@ impl ExecutedState {
         &mut self,
         post: &HashedPostState,
         codes: &BTreeMap<B256, Bytes>,
-        trie: Option<SparseStateTrie>,
+        trie: Option<PreservedSparseTrie>,
     ) -> B256 {
         let _profile = profile::scope(Bucket::State);
         let undo = self.head.undo(post);

@@ -7,8 +7,9 @@
 //! of leaf paths changed since the last root (the prefix set) tells which caches are stale, so a root
 //! after `k` changes re-hashes only the `k` paths to the root.
 //!
-//! Simplified from reth: no branch-node masks and no `TrieUpdates` (nothing here writes a database),
-//! and a single serial trie instead of the parallel one split into subtries.
+//! Simplified from reth: no branch-node masks, [`TrieChanges`] in place of `TrieUpdates` (nodes by
+//! path, for the node's store of the state), and a single serial trie instead of the parallel one
+//! split into subtries.
 
 mod reveal;
 mod update;
@@ -16,7 +17,6 @@ mod update;
 use std::collections::BTreeSet;
 
 use alloy_primitives::{keccak256, B256};
-use alloy_rlp::Encodable;
 use alloy_trie::{
     nodes::{BranchNodeRef, ExtensionNodeRef, LeafNodeRef, RlpNode},
     Nibbles, TrieMask, EMPTY_ROOT_HASH,
@@ -158,6 +158,9 @@ pub struct RevealedTrie {
     modified: FixedSet<Nibbles>,
     /// Paths whose node an update removed (a node may have been put there again since).
     removed: FixedSet<Nibbles>,
+    /// Nodes a root re-hashed (an update created or changed them) since the changes were last
+    /// taken, with the RLP encoding hashed: what a store of the trie's nodes writes.
+    rehashed: FixedMap<Nibbles, Vec<u8>>,
     /// Reused RLP buffer.
     rlp_buf: Vec<u8>,
 }
@@ -180,6 +183,7 @@ impl RevealedTrie {
             prefix_set: BTreeSet::new(),
             modified: FixedSet::default(),
             removed: FixedSet::default(),
+            rehashed: FixedMap::default(),
             rlp_buf: Vec::new(),
         }
     }
@@ -199,59 +203,33 @@ impl RevealedTrie {
         self.values.get(full_path)
     }
 
-    /// Paths whose node an update removed: a store of the trie's nodes drops them before it takes
-    /// [`Self::live_nodes`].
-    pub fn removed_paths(&self) -> impl Iterator<Item = &Nibbles> {
-        self.removed.iter()
-    }
-
-    /// Every node reachable from the root without crossing a blinded one, with its RLP encoding (as a
-    /// `HashBuilder`'s proof retainer stores it), after [`Self::root`]: what a database keeping the
-    /// trie's nodes by path writes after the updates (blinded subtrees are unchanged). The root first.
-    pub fn live_nodes(&self) -> Vec<(Nibbles, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut stack = vec![Nibbles::new()];
-        let mut children = Vec::with_capacity(16);
-        while let Some(path) = stack.pop() {
-            let mut buf = Vec::new();
-            match self.nodes.get(&path).expect("a child's parent references it") {
-                SparseNode::Empty | SparseNode::Hash(_) => continue,
-                SparseNode::Leaf { key, .. } => {
-                    let value = self.values.get(&path.join(key)).expect("every leaf has a value");
-                    LeafNodeRef::new(key, value).encode(&mut buf);
-                }
-                SparseNode::Extension { key, .. } => {
-                    let child = path.join(key);
-                    ExtensionNodeRef::new(key, &self.cached_rlp(&child)).encode(&mut buf);
-                    stack.push(child);
-                }
-                SparseNode::Branch { state_mask, .. } => {
-                    children.clear();
-                    for nibble in state_mask.iter() {
-                        let mut child = path;
-                        child.push_unchecked(nibble);
-                        children.push(self.cached_rlp(&child));
-                        stack.push(child);
-                    }
-                    BranchNodeRef::new(&children, *state_mask).encode(&mut buf);
-                }
-            }
-            out.push((path, buf));
+    /// The root, and what changed since the changes were last taken: the paths whose node went, and
+    /// every node an update created or changed with its RLP encoding (as a `HashBuilder`'s proof
+    /// retainer stores it). What a database keeping the trie's nodes by path writes after a block
+    /// (reth's `TrieUpdates`): a block costs its own changes, however much of the trie stays
+    /// revealed. Starts the next block afresh: proofs of paths changed before it are not stale.
+    ///
+    /// # Errors
+    /// [`TrieError::Unhashed`] when a node an update changed still hangs from the trie but the root
+    /// did not re-hash it: the root is stale, and a store taking these changes would go wrong.
+    pub fn take_changes(&mut self) -> Result<TrieChanges, TrieError> {
+        let root = self.root();
+        // A node re-hashed, then removed by a later update, is gone.
+        let live = |path: &Nibbles| {
+            matches!(
+                self.nodes.get(path),
+                Some(SparseNode::Leaf { .. } | SparseNode::Extension { .. } | SparseNode::Branch { .. })
+            )
+        };
+        if let Some(path) = self.modified.iter().find(|path| live(path) && !self.rehashed.contains_key(*path))
+        {
+            return Err(TrieError::Unhashed { path: *path });
         }
-        out
-    }
-
-    /// The `RlpNode` of the node at `path` as the last [`Self::root`] left it.
-    fn cached_rlp(&self, path: &Nibbles) -> RlpNode {
-        match self.nodes.get(path).expect("a child's parent references it") {
-            SparseNode::Empty => RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE]),
-            SparseNode::Hash(hash) => RlpNode::word_rlp(hash),
-            SparseNode::Leaf { hash, .. }
-            | SparseNode::Extension { hash, .. }
-            | SparseNode::Branch { hash, .. } => {
-                hash.clone().expect("hashed by the last root: no changes since")
-            }
-        }
+        let removed: Vec<Nibbles> = self.removed.drain().collect();
+        let mut updated: Vec<(Nibbles, Vec<u8>)> = std::mem::take(&mut self.rehashed).into_iter().collect();
+        updated.retain(|(path, _)| live(path));
+        self.modified.clear();
+        Ok(TrieChanges { root, removed, updated })
     }
 
     /// Forgets everything: the trie becomes the revealed empty trie (a wiped storage).
@@ -317,8 +295,21 @@ impl RevealedTrie {
             ) => *hash = Some(rlp.clone()),
             _ => unreachable!("the node was hashed above"),
         }
+        self.rehashed.insert(path, self.rlp_buf.clone());
         rlp
     }
+}
+
+/// A trie's changes since they were last taken: [`RevealedTrie::take_changes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrieChanges {
+    /// The root hash after the changes.
+    pub root: B256,
+    /// Paths whose node was removed (a node may have been put there again since: it is in
+    /// `updated`, so removals go first).
+    pub removed: Vec<Nibbles>,
+    /// Nodes created or changed, RLP-encoded, by path.
+    pub updated: Vec<(Nibbles, Vec<u8>)>,
 }
 
 /// The keys of sorted `keys` that start with `prefix` (a contiguous run).

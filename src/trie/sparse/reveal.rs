@@ -5,7 +5,8 @@
 //! tampered proof is rejected before it changes anything, and every reference a placed node makes is
 //! backed by a node in the map. Proofs may be stale (computed before updates the trie has since
 //! applied): nodes at paths an update has changed, or that no longer hang from the trie, are skipped.
-//! A different node at a revealed path that no update touched is a [`TrieError::ConflictingReveal`].
+//! A proof's nodes at revealed paths are skipped unread; a single node revealed at a revealed path
+//! that no update touched must be the one there, else [`TrieError::ConflictingReveal`].
 
 use alloy_primitives::{keccak256, Bytes};
 use alloy_rlp::{Decodable, Encodable};
@@ -21,7 +22,10 @@ use crate::trie::TrieError;
 const MAX_PATH: usize = 64;
 
 impl RevealedTrie {
-    /// Reveals RLP-encoded proof nodes by path (sorted here, so parents come before children).
+    /// Reveals RLP-encoded proof nodes by path (sorted here, so parents come before children). Only
+    /// nodes at blinded paths are read: one at a revealed path is the node placed there (checked
+    /// against its parent's reference then) or a stale one, and a trie kept across blocks has its
+    /// upper levels revealed, which every proof repeats; reth skips them the same way.
     pub fn reveal_proof_nodes<'a>(
         &mut self,
         nodes: impl IntoIterator<Item = (&'a Nibbles, &'a Bytes)>,
@@ -29,8 +33,10 @@ impl RevealedTrie {
         let mut nodes: Vec<_> = nodes.into_iter().collect();
         nodes.sort_unstable_by_key(|(path, _)| **path);
         for (path, encoded) in nodes {
-            let node = TrieNode::decode(&mut &encoded[..])?;
-            self.reveal_encoded(*path, node, encoded)?;
+            if let Some(SparseNode::Hash(_)) = self.nodes.get(path) {
+                let node = TrieNode::decode(&mut &encoded[..])?;
+                self.reveal_encoded(*path, node, encoded)?;
+            }
         }
         Ok(())
     }

@@ -1,5 +1,7 @@
 //! The `rollsim` command line (simulation build only): `main` is the binary.
 
+mod matrix;
+
 use crate::{
     fuzz,
     harness::{self, Outcome, RunOptions},
@@ -87,7 +89,8 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
-    /// Measure a scenario's speed: simulated/wall time ratio and where the wall time goes.
+    /// Measure a scenario's speed: simulated/wall time ratio and where the wall time goes; with
+    /// --matrix, how wall time and peak memory scale with the load and the L2 state.
     Bench {
         /// Scenario file (TOML).
         #[arg(default_value = "scenarios/baseline.toml")]
@@ -101,6 +104,23 @@ enum Command {
         /// Print one JSON object instead of the table.
         #[arg(long)]
         json: bool,
+        /// Sets a scenario key as the file would, e.g. `l2.workload.txs_per_block=200` or
+        /// `duration=10m` (a TOML value; anything else is a string). Repeatable.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Simulate only the scenario's first stretch, e.g. "10m": faults starting later are left
+        /// out.
+        #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "matrix")]
+        duration: Option<Duration>,
+        /// Measure every cell of user transactions per L2 block (20, 200, 1,000) by L2 accounts at
+        /// genesis (10k, 100k, 1M), each in a child process: wall time per simulated hour and
+        /// peak RSS, as a markdown table.
+        #[arg(long)]
+        matrix: bool,
+        /// With --matrix, also a row for the scenario run for 24 simulated hours (minutes of wall
+        /// time).
+        #[arg(long, requires = "matrix")]
+        day: bool,
     },
     /// List the planted bugs `fuzz --plant` can activate: name, tab, the upstream bug.
     Planted,
@@ -133,7 +153,14 @@ pub fn main() -> ExitCode {
         Command::Fuzz { runs, time, seed, shard, base, out, json, plant, report_dir, jobs } => {
             fuzz(FuzzOptions { runs, time, seed, shard, base, out, json, plant, report_dir, jobs })
         }
-        Command::Bench { scenario, seed, runs, json } => bench(&scenario, seed, runs, json),
+        Command::Bench { scenario, seed, runs, json, set, duration, matrix, day } => {
+            let options = BenchOptions { seed, runs, json, edits: Edits { set, duration } };
+            if matrix {
+                matrix::run(&scenario, &options, day)
+            } else {
+                bench(&scenario, &options)
+            }
+        }
         Command::Planted => planted(),
         Command::List { dir } => list(&dir),
     };
@@ -335,12 +362,78 @@ const OVERHEAD: [&str; 2] = ["rpc", "trace"];
 /// drive them (block building, derivation).
 const SYSTEMS: [&str; 5] = ["payload", "state", "batcher", "sequencer", "rollup"];
 
-fn bench(path: &Path, seed: Option<u64>, runs: u32, json: bool) -> Result<ExitCode, String> {
+/// What `bench` measures, besides the scenario file.
+struct BenchOptions {
+    seed: Option<u64>,
+    runs: u32,
+    json: bool,
+    edits: Edits,
+}
+
+/// How `bench` edits the scenario file before it runs it.
+#[derive(Debug, Clone, Default)]
+struct Edits {
+    /// `KEY=VALUE`: keys set as the file would set them.
+    set: Vec<String>,
+    /// Simulate only this much of the scenario.
+    duration: Option<Duration>,
+}
+
+impl Edits {
+    /// The command-line arguments that ask for these edits.
+    fn args(&self) -> Vec<String> {
+        let duration = self
+            .duration
+            .iter()
+            .flat_map(|d| ["--duration".to_owned(), humantime::format_duration(*d).to_string()]);
+        duration.chain(self.set.iter().flat_map(|item| ["--set".to_owned(), item.clone()])).collect()
+    }
+}
+
+/// The scenario at `path` with `edits`: cut to its first `duration` (faults starting later left
+/// out), then every key set, through the scenario builder, so it validates as a file would.
+fn load_with(path: &Path, edits: &Edits) -> Result<Scenario, String> {
     let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
-    let seed = seed.unwrap_or(scenario.seeds[0]);
+    if edits.set.is_empty() && edits.duration.is_none() {
+        return Ok(scenario);
+    }
+    let mut builder = scenario.edit();
+    if let Some(duration) = edits.duration {
+        builder = builder.duration(duration).remove("faults");
+        for fault in scenario.faults().iter().filter(|fault| fault.at() < duration) {
+            builder = builder.fault(fault.clone());
+        }
+    }
+    for item in &edits.set {
+        let (key, text) = item.split_once('=').ok_or(format!("--set {item}: write KEY=VALUE"))?;
+        builder = builder.set(key.trim(), toml_value(text.trim()));
+    }
+    builder.build().map_err(|e| {
+        let field = e.field.map(|field| format!("{field}: ")).unwrap_or_default();
+        format!("{} with {}: {field}{}", path.display(), edits.args().join(" "), e.reason)
+    })
+}
+
+/// `text` as a TOML value (`1000`, `0.5`, `true`, `"10m"`), or else as a string (`10m`).
+fn toml_value(text: &str) -> toml::Value {
+    serde::Deserialize::deserialize(toml::de::ValueDeserializer::new(text))
+        .unwrap_or_else(|_| toml::Value::String(text.to_owned()))
+}
+
+/// The process's peak resident set size (Linux's `VmHWM`), if the system reports it.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|line| line.strip_prefix("VmHWM:"))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn bench(path: &Path, o: &BenchOptions) -> Result<ExitCode, String> {
+    let scenario = load_with(path, &o.edits)?;
+    let (seed, json) = (o.seed.unwrap_or(scenario.seeds[0]), o.json);
     let mut best: Option<(Outcome, harness::Profile)> = None;
     let mut walls = Vec::new();
-    for _ in 0..runs.max(1) {
+    for _ in 0..o.runs.max(1) {
         let (outcome, profile) = harness::profile_run(&scenario, seed);
         walls.push(profile.wall.as_secs_f64());
         if best.as_ref().is_none_or(|(_, b)| profile.wall < b.wall) {
@@ -360,6 +453,7 @@ fn bench(path: &Path, seed: Option<u64>, runs: u32, json: bool) -> Result<ExitCo
     let systems = sum_of(&SYSTEMS);
     let wall_s = profile.wall.as_secs_f64();
     let ratio = outcome.sim_time_s / wall_s.max(1e-9);
+    let setup_s = profile.setup().as_secs_f64();
     if json {
         let value = serde_json::json!({
             "scenario": outcome.scenario,
@@ -367,16 +461,20 @@ fn bench(path: &Path, seed: Option<u64>, runs: u32, json: bool) -> Result<ExitCo
             "sim_time_s": outcome.sim_time_s,
             "wall_time_s": wall_s,
             "wall_times_s": walls,
+            "setup_s": setup_s,
             "sim_wall_ratio": ratio,
             "overhead_share": overhead,
             "systems_share": systems,
             "components": components.iter().map(|(n, s)| (n.to_string(), serde_json::json!(s))).collect::<serde_json::Map<_, _>>(),
+            "peak_rss_bytes": peak_rss_bytes(),
+            "stats": outcome.stats,
             "ok": outcome.ok(),
         });
         println!("{value}");
     } else {
         println!("scenario   {}  (seed {seed}, fastest of {} runs)", outcome.scenario, walls.len());
         println!("wall       {wall_s:.3} s for {:.0} s simulated: {ratio:.0}x real time", outcome.sim_time_s);
+        println!("setup      {setup_s:.3} s (the world built, genesis included)");
         println!("systems    {:5.1}%  ({})", systems * 100.0, SYSTEMS.join(", "));
         println!("overhead   {:5.1}%  (runtime, {})", overhead * 100.0, OVERHEAD.join(", "));
         for (name, s) in &components {

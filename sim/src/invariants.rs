@@ -10,7 +10,9 @@ use crate::{
     clock::{sim_now, sim_time_of},
     faults::FaultActivity,
     l1::{self, chain::L1Chain, SharedChain},
-    l2::chain::{self as l2_chain, L2Chain, SharedL2},
+    l1::{chain::L1Block, forks::L1Fork},
+    l2::block::L2Block,
+    l2::chain::{self as l2_chain, L2Chain, PrunedBlock, SharedL2},
     l2::workload::{TxType, TxTypeMix},
     rollup_node::verifier::VerifierStats,
     verdict::{Invariant, Monitor, Verdict},
@@ -26,168 +28,247 @@ use rollsim::sync::lock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::{sync::Arc, sync::Mutex, time::Duration};
 
-/// Every L1 invariant over the final canonical chain.
-pub fn check_l1(chain: &L1Chain) -> Vec<Verdict> {
-    vec![
-        Verdict::of(Invariant::L1ChainLinked, chain_linked(chain)),
-        Verdict::of(Invariant::L1FeeMarket, fee_market(chain)),
-        Verdict::of(Invariant::L1NonceOrder, nonce_order(chain)),
-        Verdict::of(Invariant::L1Receipts, receipts(chain)),
-        Verdict::of(Invariant::L1HeadsOrdered, heads_ordered(chain)),
-    ]
+/// The L1 invariants as a fold over the canonical chain, oldest block first. Blocks pruned below
+/// finality are judged as they leave the chain ([`L1Judge::judge`]), the rest at the end of the
+/// run ([`L1Judge::verdicts`]), so the verdicts are those of one pass over the whole chain. What
+/// it keeps grows with the chain only by each transaction's hash (`l1_receipts`: no repeat
+/// anywhere) and each block's timestamp (`batcher_confirmation_depth`).
+#[derive(Debug, Clone, Default)]
+pub struct L1Judge {
+    /// Blocks judged so far.
+    blocks: u64,
+    /// The newest block judged: the next one links to it and follows its fees.
+    parent: Option<Arc<L1Block>>,
+    forks_seen: Vec<L1Fork>,
+    /// Each sender's next nonce along the chain.
+    next_nonce: BTreeMap<Address, u64>,
+    /// Every included transaction's hash.
+    seen: BTreeSet<B256>,
+    /// Each judged block's timestamp, by number.
+    timestamps: Vec<u64>,
+    /// The first failure of each check, in the order of the chain.
+    linked: Option<String>,
+    fee_market: Option<String>,
+    nonce_order: Option<String>,
+    receipts: Option<String>,
 }
 
-/// Parent hashes link, numbers and slots increase, timestamps sit on slot boundaries, and every
-/// hash is the keccak of its header.
-fn chain_linked(chain: &L1Chain) -> Result<String, String> {
-    let config = chain.config();
-    let blocks = chain.canonical();
-    for (i, block) in blocks.iter().enumerate() {
-        let h = &block.header;
-        if block.hash != h.hash_slow() {
-            return Err(format!("block {}: stored hash {} is not the header's hash", h.number, block.hash));
+impl L1Judge {
+    /// Judges `block`, the canonical block after the last one judged, while `chain` still holds
+    /// it (receipts are looked up by hash).
+    pub fn judge(&mut self, chain: &L1Chain, block: &Arc<L1Block>) {
+        let parent = self.parent.as_deref();
+        if self.linked.is_none() {
+            self.linked = link_error(chain.config(), self.blocks, parent, block);
         }
-        if h.number != i as u64 {
-            return Err(format!("block at height {i} has number {}", h.number));
-        }
-        if h.timestamp != config.genesis_timestamp + block.slot * config.slot_s {
-            return Err(format!(
-                "block {}: timestamp {} is not slot {}'s start",
-                h.number, h.timestamp, block.slot
-            ));
-        }
-        if let Some(parent) = i.checked_sub(1).map(|p| &blocks[p]) {
-            if h.parent_hash != parent.hash {
-                return Err(format!(
-                    "block {}: parent hash {} is not block {}'s hash",
-                    h.number,
-                    h.parent_hash,
-                    i - 1
-                ));
+        match parent {
+            None => self.forks_seen.push(block.fork),
+            Some(parent) if self.fee_market.is_none() => {
+                self.fee_market = fee_error(chain, parent, block, &mut self.forks_seen);
             }
-            if block.slot <= parent.slot {
-                return Err(format!(
-                    "block {}: slot {} is not after the parent's {}",
-                    h.number, block.slot, parent.slot
-                ));
-            }
+            Some(_) => {}
         }
+        if self.nonce_order.is_none() {
+            self.nonce_order = nonce_error(&mut self.next_nonce, block);
+        }
+        if self.receipts.is_none() {
+            self.receipts = receipt_error(chain, &mut self.seen, block);
+        }
+        self.timestamps.push(block.header.timestamp);
+        self.blocks += 1;
+        self.parent = Some(block.clone());
     }
-    Ok(format!("{} blocks linked", blocks.len()))
+
+    /// The number of the next block to judge: how far the fold has come.
+    pub fn next_block(&self) -> u64 {
+        self.blocks
+    }
+
+    /// Judges the blocks `chain` still holds and gives every L1 verdict; the timestamps of all
+    /// canonical blocks by number come back for the confirmation-depth check.
+    pub fn verdicts(mut self, chain: &L1Chain) -> (Vec<Verdict>, Vec<u64>) {
+        let first = chain.canonical().first().map_or(0, |block| block.number());
+        let skip = self.blocks.saturating_sub(first) as usize;
+        for block in chain.canonical().iter().skip(skip) {
+            self.judge(chain, block);
+        }
+        let blocks = self.blocks;
+        let linked = self.linked.map_or_else(|| Ok(format!("{blocks} blocks linked")), Err);
+        let fee_market = match self.fee_market {
+            Some(error) => Err(error),
+            None => {
+                let head = chain.head();
+                let forks: Vec<String> = self.forks_seen.iter().map(ToString::to_string).collect();
+                Ok(format!(
+                    "{blocks} blocks follow EIP-1559/EIP-4844/EIP-7918 across {}; head base fee {} wei, blob fee {} wei",
+                    forks.join(" -> "),
+                    head.base_fee(),
+                    head.blob_fee()
+                ))
+            }
+        };
+        let nonce_order = match self.nonce_order {
+            Some(error) => Err(error),
+            None => nonces_agree(chain, &self.next_nonce),
+        };
+        let receipts = self
+            .receipts
+            .map_or_else(|| Ok(format!("{} included txs have their receipts", self.seen.len())), Err);
+        let verdicts = vec![
+            Verdict::of(Invariant::L1ChainLinked, linked),
+            Verdict::of(Invariant::L1FeeMarket, fee_market),
+            Verdict::of(Invariant::L1NonceOrder, nonce_order),
+            Verdict::of(Invariant::L1Receipts, receipts),
+            Verdict::of(Invariant::L1HeadsOrdered, heads_ordered(chain)),
+        ];
+        (verdicts, self.timestamps)
+    }
 }
 
-/// Base fee and excess blob gas follow alloy-eips' formulas from the parent, with the blob
-/// parameters of the block's own fork (EIP-7918's reserve price from Osaka); gas and blobs stay
-/// within the fork's limits; every included transaction pays the base fee and blob base fee and
-/// keeps the fork's per-transaction rules (Osaka: cell-proof sidecars, 6 blobs, 2^24 gas).
-fn fee_market(chain: &L1Chain) -> Result<String, String> {
-    let blocks = chain.canonical();
-    let mut forks_seen = vec![blocks[0].fork];
-    for pair in blocks.windows(2) {
-        let (parent, block) = (&pair[0].header, &pair[1]);
-        let h = &block.header;
-        let fork = chain.config().fork_at(h.timestamp);
-        if block.fork != fork {
-            return Err(format!(
-                "block {}: built under {}, its timestamp is in {fork}",
-                h.number, block.fork
-            ));
-        }
-        if forks_seen.last() != Some(&fork) {
-            forks_seen.push(fork);
-        }
-        let params = fork.blob_params();
-        let parent_base_fee = parent.base_fee_per_gas.unwrap_or_default();
-        let base_fee = calc_next_block_base_fee(
-            parent.gas_used,
-            parent.gas_limit,
-            parent_base_fee,
-            BaseFeeParams::ethereum(),
-        );
-        if h.base_fee_per_gas != Some(base_fee) {
-            return Err(format!(
-                "block {}: base fee {:?}, formula gives {base_fee}",
-                h.number, h.base_fee_per_gas
-            ));
-        }
-        let excess = params.next_block_excess_blob_gas_osaka(
-            parent.excess_blob_gas.unwrap_or_default(),
-            parent.blob_gas_used.unwrap_or_default(),
-            parent_base_fee,
-        );
-        if h.excess_blob_gas != Some(excess) {
-            return Err(format!(
-                "block {}: excess blob gas {:?}, formula gives {excess}",
-                h.number, h.excess_blob_gas
-            ));
-        }
-        let gas: u64 = block.txs.iter().map(|tx| tx.gas_used).sum();
-        if gas != h.gas_used || gas > h.gas_limit {
-            return Err(format!(
-                "block {}: header gas {} vs txs {gas}, limit {}",
-                h.number, h.gas_used, h.gas_limit
-            ));
-        }
-        let blob_gas: u64 = block.txs.iter().map(|tx| tx.blob_gas()).sum();
-        if Some(blob_gas) != h.blob_gas_used || blob_gas > params.max_blob_gas_per_block() {
-            return Err(format!("block {}: blob gas {blob_gas} vs header {:?}", h.number, h.blob_gas_used));
-        }
-        let blob_fee = params.calc_blob_fee(excess);
-        if let Some(tx) = block.txs.iter().find(|tx| {
-            tx.effective_tip(base_fee).is_none() || (tx.is_blob() && tx.max_fee_per_blob_gas < blob_fee)
-        }) {
-            return Err(format!(
-                "block {}: tx {} does not pay the base fee or blob base fee",
-                h.number, tx.hash
-            ));
-        }
-        if let Some(tx) = block.txs.iter().find(|tx| {
-            tx.blob_count > params.max_blobs_per_tx
-                || fork.max_tx_gas().is_some_and(|cap| tx.gas_limit > cap)
-                || (fork.is_osaka() && tx.has_legacy_sidecar())
-                || (!fork.is_osaka() && tx.has_cell_proofs())
-        }) {
-            return Err(format!(
-                "block {}: tx {} breaks {fork}'s rules: {} blobs, gas limit {}, version-0 sidecar {}, cell proofs {}",
-                h.number,
-                tx.hash,
-                tx.blob_count,
-                tx.gas_limit,
-                tx.has_legacy_sidecar(),
-                tx.has_cell_proofs()
-            ));
-        }
+/// `l1_chain_linked` for block `index` of the chain: its hash is the keccak of its header, its
+/// number is its height, its timestamp its slot's start, and it links to `parent` at an earlier
+/// slot.
+fn link_error(
+    config: &l1::L1Config,
+    index: u64,
+    parent: Option<&L1Block>,
+    block: &L1Block,
+) -> Option<String> {
+    let h = &block.header;
+    if block.hash != h.hash_slow() {
+        return Some(format!("block {}: stored hash {} is not the header's hash", h.number, block.hash));
     }
-    let head = chain.head();
-    let forks: Vec<String> = forks_seen.iter().map(ToString::to_string).collect();
-    Ok(format!(
-        "{} blocks follow EIP-1559/EIP-4844/EIP-7918 across {}; head base fee {} wei, blob fee {} wei",
-        blocks.len(),
-        forks.join(" -> "),
-        head.base_fee(),
-        head.blob_fee()
-    ))
+    if h.number != index {
+        return Some(format!("block at height {index} has number {}", h.number));
+    }
+    if h.timestamp != config.genesis_timestamp + block.slot * config.slot_s {
+        return Some(format!(
+            "block {}: timestamp {} is not slot {}'s start",
+            h.number, h.timestamp, block.slot
+        ));
+    }
+    let parent = parent?;
+    if h.parent_hash != parent.hash {
+        return Some(format!(
+            "block {}: parent hash {} is not block {}'s hash",
+            h.number,
+            h.parent_hash,
+            index - 1
+        ));
+    }
+    if block.slot <= parent.slot {
+        return Some(format!(
+            "block {}: slot {} is not after the parent's {}",
+            h.number, block.slot, parent.slot
+        ));
+    }
+    None
 }
 
-/// Along the canonical chain each sender's nonces run 0, 1, 2, ... with no gap or repeat, and the
-/// final state agrees.
-fn nonce_order(chain: &L1Chain) -> Result<String, String> {
-    let mut next: BTreeMap<Address, u64> = BTreeMap::new();
-    for block in chain.canonical() {
-        for tx in &block.txs {
-            let expected = next.entry(tx.sender).or_default();
-            if tx.nonce != *expected {
-                return Err(format!(
-                    "block {}: sender {} included nonce {} where {} was next",
-                    block.number(),
-                    tx.sender,
-                    tx.nonce,
-                    expected
-                ));
-            }
-            *expected += 1;
-        }
+/// `l1_fee_market` for `block` on `parent`: base fee and excess blob gas follow alloy-eips'
+/// formulas from the parent, with the blob parameters of the block's own fork (EIP-7918's reserve
+/// price from Osaka); gas and blobs stay within the fork's limits; every included transaction pays
+/// the base fee and blob base fee and keeps the fork's per-transaction rules (Osaka: cell-proof
+/// sidecars, 6 blobs, 2^24 gas). Adds the block's fork to `forks_seen` when it changes.
+fn fee_error(
+    chain: &L1Chain,
+    parent: &L1Block,
+    block: &L1Block,
+    forks_seen: &mut Vec<L1Fork>,
+) -> Option<String> {
+    let (parent, h) = (&parent.header, &block.header);
+    let fork = chain.config().fork_at(h.timestamp);
+    if block.fork != fork {
+        return Some(format!("block {}: built under {}, its timestamp is in {fork}", h.number, block.fork));
     }
+    if forks_seen.last() != Some(&fork) {
+        forks_seen.push(fork);
+    }
+    let params = fork.blob_params();
+    let parent_base_fee = parent.base_fee_per_gas.unwrap_or_default();
+    let base_fee = calc_next_block_base_fee(
+        parent.gas_used,
+        parent.gas_limit,
+        parent_base_fee,
+        BaseFeeParams::ethereum(),
+    );
+    if h.base_fee_per_gas != Some(base_fee) {
+        return Some(format!(
+            "block {}: base fee {:?}, formula gives {base_fee}",
+            h.number, h.base_fee_per_gas
+        ));
+    }
+    let excess = params.next_block_excess_blob_gas_osaka(
+        parent.excess_blob_gas.unwrap_or_default(),
+        parent.blob_gas_used.unwrap_or_default(),
+        parent_base_fee,
+    );
+    if h.excess_blob_gas != Some(excess) {
+        return Some(format!(
+            "block {}: excess blob gas {:?}, formula gives {excess}",
+            h.number, h.excess_blob_gas
+        ));
+    }
+    let gas: u64 = block.txs.iter().map(|tx| tx.gas_used).sum();
+    if gas != h.gas_used || gas > h.gas_limit {
+        return Some(format!(
+            "block {}: header gas {} vs txs {gas}, limit {}",
+            h.number, h.gas_used, h.gas_limit
+        ));
+    }
+    let blob_gas: u64 = block.txs.iter().map(|tx| tx.blob_gas()).sum();
+    if Some(blob_gas) != h.blob_gas_used || blob_gas > params.max_blob_gas_per_block() {
+        return Some(format!("block {}: blob gas {blob_gas} vs header {:?}", h.number, h.blob_gas_used));
+    }
+    let blob_fee = params.calc_blob_fee(excess);
+    if let Some(tx) = block.txs.iter().find(|tx| {
+        tx.effective_tip(base_fee).is_none() || (tx.is_blob() && tx.max_fee_per_blob_gas < blob_fee)
+    }) {
+        return Some(format!(
+            "block {}: tx {} does not pay the base fee or blob base fee",
+            h.number, tx.hash
+        ));
+    }
+    let broken = block.txs.iter().find(|tx| {
+        tx.blob_count > params.max_blobs_per_tx
+            || fork.max_tx_gas().is_some_and(|cap| tx.gas_limit > cap)
+            || (fork.is_osaka() && tx.has_legacy_sidecar())
+            || (!fork.is_osaka() && tx.has_cell_proofs())
+    });
+    broken.map(|tx| {
+        format!(
+            "block {}: tx {} breaks {fork}'s rules: {} blobs, gas limit {}, version-0 sidecar {}, cell proofs {}",
+            h.number,
+            tx.hash,
+            tx.blob_count,
+            tx.gas_limit,
+            tx.has_legacy_sidecar(),
+            tx.has_cell_proofs()
+        )
+    })
+}
+
+/// `l1_nonce_order` along the chain: each sender's nonces in `block` continue where its last
+/// transaction left them, with no gap or repeat.
+fn nonce_error(next: &mut BTreeMap<Address, u64>, block: &L1Block) -> Option<String> {
+    for tx in &block.txs {
+        let expected = next.entry(tx.sender).or_default();
+        if tx.nonce != *expected {
+            return Some(format!(
+                "block {}: sender {} included nonce {} where {} was next",
+                block.number(),
+                tx.sender,
+                tx.nonce,
+                expected
+            ));
+        }
+        *expected += 1;
+    }
+    None
+}
+
+/// `l1_nonce_order` at the end: the final state agrees with the nonces the chain used.
+fn nonces_agree(chain: &L1Chain, next: &BTreeMap<Address, u64>) -> Result<String, String> {
     if let Some((sender, count)) = next.iter().find(|(sender, &count)| chain.account(sender).nonce != count) {
         return Err(format!(
             "sender {sender}: {count} included txs but state nonce {}",
@@ -197,28 +278,26 @@ fn nonce_order(chain: &L1Chain) -> Result<String, String> {
     Ok(format!("{} senders in nonce order", next.len()))
 }
 
-/// Every canonical signed transaction appears once and its receipt points at its block.
-fn receipts(chain: &L1Chain) -> Result<String, String> {
-    let mut seen = BTreeSet::<B256>::new();
-    for block in chain.canonical() {
-        for (index, tx) in block.txs.iter().enumerate() {
-            if !seen.insert(tx.hash) {
-                return Err(format!("tx {} included twice (again in block {})", tx.hash, block.number()));
-            }
-            let stored = &block.receipts[index];
-            if stored.tx_hash != tx.hash || stored.block_hash != block.hash {
-                return Err(format!(
-                    "block {}: receipt {index} does not belong to tx {}",
-                    block.number(),
-                    tx.hash
-                ));
-            }
-            if tx.signed.is_some() && chain.receipt(&tx.hash) != Some(stored) {
-                return Err(format!("tx {}: receipt lookup does not find block {}", tx.hash, block.number()));
-            }
+/// `l1_receipts` for `block`: each transaction appears once in the chain (`seen` holds those
+/// before it) and its receipt points at its block.
+fn receipt_error(chain: &L1Chain, seen: &mut BTreeSet<B256>, block: &L1Block) -> Option<String> {
+    for (index, tx) in block.txs.iter().enumerate() {
+        if !seen.insert(tx.hash) {
+            return Some(format!("tx {} included twice (again in block {})", tx.hash, block.number()));
+        }
+        let stored = &block.receipts[index];
+        if stored.tx_hash != tx.hash || stored.block_hash != block.hash {
+            return Some(format!(
+                "block {}: receipt {index} does not belong to tx {}",
+                block.number(),
+                tx.hash
+            ));
+        }
+        if tx.signed.is_some() && chain.receipt(&tx.hash) != Some(stored) {
+            return Some(format!("tx {}: receipt lookup does not find block {}", tx.hash, block.number()));
         }
     }
-    Ok(format!("{} included txs have their receipts", seen.len()))
+    None
 }
 
 /// finalized <= safe <= head.
@@ -231,11 +310,42 @@ fn heads_ordered(chain: &L1Chain) -> Result<String, String> {
     }
 }
 
-/// Every L2 invariant over the final chain.
-pub fn check_l2(chain: &L2Chain, block_time_s: u64) -> Vec<Verdict> {
+/// What the L2 invariants keep of the blocks the chain pruned below finality, judged as they
+/// left, oldest first: the newest of them (the oldest kept block links to it), the first failure
+/// of each check and the safe transactions by type. Its size does not grow with the run.
+#[derive(Debug, Clone, Default)]
+pub struct L2History {
+    last: Option<Arc<L2Block>>,
+    blocks: u64,
+    linked: Option<String>,
+    derived: Option<String>,
+    tx_types: [u64; 5],
+}
+
+impl L2History {
+    /// Judges blocks pruned from the chain (all safe and finalized), oldest first.
+    pub fn add(&mut self, pruned: Vec<PrunedBlock>, block_time_s: u64) {
+        for PrunedBlock { block, produced } in pruned {
+            if let (Some(parent), None) = (&self.last, &self.linked) {
+                self.linked = l2_link(parent, &block, block_time_s).err();
+            }
+            if block.number() > 0 {
+                if self.derived.is_none() {
+                    self.derived = is_produced(&block, &produced).err();
+                }
+                count_tx_types(&block, &mut self.tx_types);
+            }
+            self.blocks += 1;
+            self.last = Some(block);
+        }
+    }
+}
+
+/// Every L2 invariant over the final chain and what was pruned from it.
+pub fn check_l2(chain: &L2Chain, pruned: &L2History, block_time_s: u64) -> Vec<Verdict> {
     vec![
-        Verdict::of(Invariant::L2ChainLinked, l2_chain_linked(chain, block_time_s)),
-        Verdict::of(Invariant::L2DerivedEqualsProduced, derived_equals_produced(chain)),
+        Verdict::of(Invariant::L2ChainLinked, l2_chain_linked(chain, pruned, block_time_s)),
+        Verdict::of(Invariant::L2DerivedEqualsProduced, derived_equals_produced(chain, pruned)),
     ]
 }
 
@@ -287,59 +397,79 @@ pub fn check_safe_follows_unsafe(chain: &L2Chain, max_lag_blocks: u64) -> Verdic
 
 /// Parent hashes link, timestamps advance by the block time, L1 origins never go back, and
 /// sequence numbers restart at each new origin.
-fn l2_chain_linked(chain: &L2Chain, block_time_s: u64) -> Result<String, String> {
-    let blocks = chain.canonical();
-    for pair in blocks.windows(2) {
-        let (parent, block) = (&pair[0], &pair[1]);
-        let n = block.number();
-        if block.header().parent_hash != parent.hash || n != parent.number() + 1 {
-            return Err(format!("block {n} does not link to block {}", parent.number()));
-        }
-        if block.timestamp() != parent.timestamp() + block_time_s {
-            return Err(format!(
-                "block {n}: timestamp {} after the parent's {}",
-                block.timestamp(),
-                parent.timestamp()
-            ));
-        }
-        let (origin, parent_origin) = (block.info.l1_origin, parent.info.l1_origin);
-        let expected_seq = if origin == parent_origin { parent.info.seq_num + 1 } else { 0 };
-        if origin.number < parent_origin.number || block.info.seq_num != expected_seq {
-            return Err(format!(
-                "block {n}: origin {} seq {} after origin {} seq {}",
-                origin.number, block.info.seq_num, parent_origin.number, parent.info.seq_num
-            ));
-        }
+fn l2_chain_linked(chain: &L2Chain, pruned: &L2History, block_time_s: u64) -> Result<String, String> {
+    if let Some(error) = &pruned.linked {
+        return Err(error.clone());
     }
-    Ok(format!("{} blocks linked", blocks.len()))
+    let blocks = chain.retained();
+    if let (Some(parent), Some(block)) = (&pruned.last, blocks.first()) {
+        l2_link(parent, block, block_time_s)?;
+    }
+    for pair in blocks.windows(2) {
+        l2_link(&pair[0], &pair[1], block_time_s)?;
+    }
+    Ok(format!("{} blocks linked", pruned.blocks + blocks.len() as u64))
+}
+
+/// `block` follows `parent` (see [`l2_chain_linked`]).
+fn l2_link(parent: &L2Block, block: &L2Block, block_time_s: u64) -> Result<(), String> {
+    let n = block.number();
+    if block.header().parent_hash != parent.hash || n != parent.number() + 1 {
+        return Err(format!("block {n} does not link to block {}", parent.number()));
+    }
+    if block.timestamp() != parent.timestamp() + block_time_s {
+        return Err(format!(
+            "block {n}: timestamp {} after the parent's {}",
+            block.timestamp(),
+            parent.timestamp()
+        ));
+    }
+    let (origin, parent_origin) = (block.info.l1_origin, parent.info.l1_origin);
+    let expected_seq = if origin == parent_origin { parent.info.seq_num + 1 } else { 0 };
+    if origin.number < parent_origin.number || block.info.seq_num != expected_seq {
+        return Err(format!(
+            "block {n}: origin {} seq {} after origin {} seq {}",
+            origin.number, block.info.seq_num, parent_origin.number, parent.info.seq_num
+        ));
+    }
+    Ok(())
 }
 
 /// Safety: every safe block is a block the sequencer produced at that height.
-fn derived_equals_produced(chain: &L2Chain) -> Result<String, String> {
+fn derived_equals_produced(chain: &L2Chain, pruned: &L2History) -> Result<String, String> {
+    if let Some(error) = &pruned.derived {
+        return Err(error.clone());
+    }
     let safe = chain.safe().number();
-    for number in 1..=safe {
-        let block = chain.block(number).expect("safe blocks exist");
-        if !chain.produced(number).contains(&block.hash) {
-            return Err(format!(
-                "block {number}: derived {} but the sequencer produced {:?}",
-                block.hash,
-                chain.produced(number)
-            ));
-        }
+    for number in pruned.blocks.max(1)..=safe {
+        let block = chain.block(number).expect("safe blocks are kept or pruned");
+        is_produced(block, chain.produced(number))?;
     }
     Ok(format!("{safe} safe blocks equal the sequencer's"))
 }
 
+/// The safe `block` is one of those the sequencer `produced` at its height.
+fn is_produced(block: &L2Block, produced: &[B256]) -> Result<(), String> {
+    if produced.contains(&block.hash) {
+        return Ok(());
+    }
+    Err(format!("block {}: derived {} but the sequencer produced {produced:?}", block.number(), block.hash))
+}
+
 /// User transactions of each type in the safe chain, in [`TxType::ALL`]'s order.
-pub fn safe_tx_types(chain: &L2Chain) -> [u64; 5] {
-    let mut counts = [0; 5];
-    for number in 1..=chain.safe().number() {
-        let block = chain.block(number).expect("safe blocks exist");
-        for tx_type in block.user_txs().filter_map(|(tx, _)| TxType::of(tx)) {
-            counts[TxType::ALL.iter().position(|t| *t == tx_type).expect("every type is listed")] += 1;
-        }
+pub fn safe_tx_types(chain: &L2Chain, pruned: &L2History) -> [u64; 5] {
+    let mut counts = pruned.tx_types;
+    for number in pruned.blocks.max(1)..=chain.safe().number() {
+        count_tx_types(chain.block(number).expect("safe blocks are kept or pruned"), &mut counts);
     }
     counts
+}
+
+/// Adds `block`'s user transactions to `counts`, by type in [`TxType::ALL`]'s order.
+fn count_tx_types(block: &L2Block, counts: &mut [u64; 5]) {
+    for tx_type in block.user_txs().filter_map(|(tx, _)| TxType::of(tx)) {
+        counts[TxType::ALL.iter().position(|t| *t == tx_type).expect("every type is listed")] += 1;
+    }
 }
 
 /// The expected count from which a type's absence is a failure: a type drawn with this mean is
@@ -432,18 +562,17 @@ pub fn check_timeouts_real(
 }
 
 /// `batcher_confirmation_depth`: the batcher took each transaction as confirmed only once the
-/// canonical L1 head was `num_confirmations - 1` blocks past its inclusion block. `confirmed` is
-/// (when, in L1 time, the inclusion block); confirmations in `disturbed` windows (a reorg may have
-/// moved the head since) are not judged.
+/// canonical L1 head was `num_confirmations - 1` blocks past its inclusion block. `timestamps`
+/// are the canonical blocks' by number ([`L1Judge::verdicts`]); `confirmed` is (when, in L1 time,
+/// the inclusion block); confirmations in `disturbed` windows (a reorg may have moved the head
+/// since) are not judged.
 pub fn check_confirmation_depth(
-    chain: &L1Chain,
+    timestamps: &[u64],
     confirmed: &[(u64, u64)],
     num_confirmations: u64,
     disturbed: &[std::ops::Range<u64>],
 ) -> Verdict {
-    let blocks = chain.canonical();
-    let head_at =
-        |timestamp: u64| blocks.partition_point(|b| b.header.timestamp <= timestamp).saturating_sub(1) as u64;
+    let head_at = |timestamp: u64| timestamps.partition_point(|t| *t <= timestamp).saturating_sub(1) as u64;
     let judged: Vec<_> =
         confirmed.iter().filter(|(at, _)| !disturbed.iter().any(|window| window.contains(at))).collect();
     let early = judged.iter().find(|(at, block)| head_at(*at) + 1 < block + num_confirmations);
@@ -578,7 +707,7 @@ pub fn check_da_efficiency(posted: &BTreeMap<ChannelId, PostedChannel>, ctx: &Po
             frames.filter(|(_, timestamp)| !ctx.disturbed(*timestamp)).map(|(bytes, _)| bytes).sum()
         };
         let first =
-            quiet_bytes(&mut channel.frames.values().map(|(f, l)| (f.encoded_len() as u64, l.l1_timestamp)));
+            quiet_bytes(&mut channel.frames.values().map(|f| (f.encoded_len, f.landing.l1_timestamp)));
         let repeated = quiet_bytes(&mut channel.repeats.iter().map(|(b, l)| (*b, l.l1_timestamp)));
         bytes += first + repeated;
         waste += repeated;
@@ -910,9 +1039,9 @@ mod tests {
         assert!(check_tx_types_derived([1_200, 190, 400, 8_000, 0], &no_7702).ok);
     }
 
-    /// A channel of singular batches for L2 blocks `blocks` (2 s apart from `GENESIS`) in `frames`
-    /// frames, landed in L1 block `l1_block` (timestamp `12 * l1_block`).
-    fn channel(id: u8, blocks: std::ops::RangeInclusive<u64>, frames: usize, l1_block: u64) -> PostedChannel {
+    /// The frames of a channel of singular batches for L2 blocks `blocks` (2 s apart from
+    /// `GENESIS`), in `count` frames.
+    fn frames(id: u8, blocks: std::ops::RangeInclusive<u64>, count: usize) -> Vec<Frame> {
         let mut compressor = ChannelCompressor::zlib(9);
         for number in blocks {
             let batch = SingularBatch {
@@ -927,27 +1056,41 @@ mod tests {
         compressor.close().unwrap();
         let mut data = Vec::new();
         compressor.read_into(usize::MAX, &mut data);
-        let chunk = data.len().div_ceil(frames);
-        let landing = Landing { l1_block, l1_timestamp: 12 * l1_block };
-        let mut channel = PostedChannel::default();
-        for (number, part) in data.chunks(chunk).enumerate() {
-            let frame = Frame {
+        let chunk = data.len().div_ceil(count);
+        let parts = data.chunks(chunk).enumerate();
+        parts
+            .map(|(number, part)| Frame {
                 id: [id; 16],
                 number: number as u16,
                 data: part.to_vec(),
                 is_last: (number + 1) * chunk >= data.len(),
-            };
-            channel.frames.insert(number as u16, (frame, landing));
+            })
+            .collect()
+    }
+
+    /// A channel of `frames` landed in L1 block `l1_block` (timestamp `12 * l1_block`).
+    fn landed(frames: impl IntoIterator<Item = Frame>, l1_block: u64) -> PostedChannel {
+        let mut channel = PostedChannel::default();
+        for frame in frames {
+            channel.land(frame, Landing { l1_block, l1_timestamp: 12 * l1_block }, (GENESIS, 2));
         }
-        channel.l2_blocks = channel.read_l2_blocks(GENESIS, 2);
         channel
     }
 
-    /// `channel` without frame `number`, decoded again.
-    fn without_frame(mut channel: PostedChannel, number: u16) -> PostedChannel {
-        channel.frames.remove(&number);
-        channel.l2_blocks = channel.read_l2_blocks(GENESIS, 2);
-        channel
+    /// A channel for L2 blocks `blocks` in `count` frames, landed in L1 block `l1_block`.
+    fn channel(id: u8, blocks: std::ops::RangeInclusive<u64>, count: usize, l1_block: u64) -> PostedChannel {
+        landed(frames(id, blocks, count), l1_block)
+    }
+
+    /// The same without frame `number`.
+    fn without_frame(
+        id: u8,
+        blocks: std::ops::RangeInclusive<u64>,
+        count: usize,
+        l1_block: u64,
+        number: u16,
+    ) -> PostedChannel {
+        landed(frames(id, blocks, count).into_iter().filter(|f| f.number != number), l1_block)
     }
 
     fn ctx() -> PostedContext {
@@ -956,19 +1099,30 @@ mod tests {
 
     #[test]
     fn a_posted_channel_reads_back_to_its_l2_blocks() {
-        let channel = channel(1, 10..=19, 3, 5);
+        let mut channel = channel(1, 10..=19, 3, 5);
         assert!(channel.is_complete());
         assert_eq!(channel.l2_blocks, Some(10..=19));
-        let missing = without_frame(channel, 1);
+        let missing = without_frame(1, 10..=19, 3, 5, 1);
         assert!(!missing.is_complete());
         assert_eq!(missing.l2_blocks, None);
+        // Out of order, the last frame first: decoded once the first completes it.
+        assert_eq!(landed(frames(1, 10..=19, 3).into_iter().rev(), 5).l2_blocks, Some(10..=19));
+
+        // A frame landed again is a repeat; another frame number past the last one makes the
+        // channel incomplete for good, as a whole read of the chain would find it.
+        let [first, ..] = <[Frame; 3]>::try_from(frames(1, 10..=19, 3)).unwrap();
+        channel.land(first.clone(), Landing { l1_block: 6, l1_timestamp: 72 }, (GENESIS, 2));
+        assert_eq!((channel.repeats.len(), channel.l2_blocks.clone()), (1, Some(10..=19)));
+        channel.land(Frame { number: 3, ..first }, Landing { l1_block: 7, l1_timestamp: 84 }, (GENESIS, 2));
+        assert!(!channel.is_complete());
+        assert_eq!(channel.l2_blocks, None);
     }
 
     /// Derived, dropped, lost with a restart or settling is accounted for; an old incomplete
     /// channel nobody dropped is not.
     #[test]
     fn an_abandoned_channel_breaks_channels_accounted() {
-        let incomplete = without_frame(channel(2, 20..=29, 3, 40), 2);
+        let incomplete = without_frame(2, 20..=29, 3, 40, 2);
         let posted = BTreeMap::from([([1; 16], channel(1, 10..=19, 2, 30)), ([2; 16], incomplete)]);
         let result = check_channels_accounted(&posted, &ctx());
         assert!(!result.ok);
@@ -1000,8 +1154,8 @@ mod tests {
         assert!(check_da_efficiency(&posted, &in_fault).ok);
 
         let mut repeated = first;
-        let (frame, landing) = repeated.frames[&0].clone();
-        repeated.repeats.push((frame.encoded_len() as u64, Landing { l1_block: 31, ..landing }));
+        let frame = repeated.frames[&0];
+        repeated.repeats.push((frame.encoded_len, Landing { l1_block: 31, ..frame.landing }));
         let posted = BTreeMap::from([([1; 16], repeated)]);
         let result = check_da_efficiency(&posted, &ctx());
         assert!(!result.ok && result.detail.contains("landed again"), "{}", result.detail);

@@ -370,7 +370,7 @@ fn rpc_server(chain: SharedL2, limits: Arc<Mutex<(u64, u64)>>) -> RpcServer {
     server.register::<L2BlockByHash>(move |hash| {
         let chain = lock(&shared);
         // Recent blocks are the ones asked for: search from the head.
-        Ok(chain.canonical().iter().rev().find(|b| b.hash == hash).cloned())
+        Ok(chain.retained().iter().rev().find(|b| b.hash == hash).cloned())
     });
     server.register::<SetMaxDASize>(move |(max_tx, max_block)| {
         let mut current = rollsim::sync::lock(&limits);

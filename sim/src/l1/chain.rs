@@ -7,6 +7,9 @@
 //!   the transaction hashes and receipt outcomes, not tries. Block hashes are real (keccak256 of the
 //!   RLP header), so every content change still changes the hash and every descendant's.
 //! - Fees are burned and tips are not credited to a miner.
+//!
+//! Blocks below the finalized head can be pruned ([`L1Chain::prune_below`]): no reorg reaches
+//! them, and the world prunes only those no reader asks for any more.
 
 use super::{
     forks::L1Fork,
@@ -169,8 +172,11 @@ pub struct ReorgReport {
 pub struct L1Chain {
     config: L1Config,
     rules: TxRules,
+    /// Canonical blocks `first..=head`.
     blocks: Vec<Arc<L1Block>>,
-    /// Per block, the state of each account it touched before the block: undone by reorgs.
+    /// The oldest block kept: genesis until blocks are pruned.
+    first: u64,
+    /// Per block kept, the state of each account it touched before the block: undone by reorgs.
     undo: Vec<Vec<(Address, Option<Account>)>>,
     accounts: BTreeMap<Address, Account>,
     pool: Mempool,
@@ -272,6 +278,7 @@ impl L1Chain {
             rules,
             by_hash: BTreeMap::from([(genesis.hash, 0)]),
             blocks: vec![genesis],
+            first: 0,
             undo: vec![Vec::new()],
             accounts: BTreeMap::new(),
             side_blocks: BTreeMap::new(),
@@ -313,23 +320,25 @@ impl L1Chain {
     }
 
     pub fn safe(&self) -> &Arc<L1Block> {
-        &self.blocks[self.safe as usize]
+        self.block_by_number(self.safe).expect("pruning keeps the safe head")
     }
 
     pub fn finalized(&self) -> &Arc<L1Block> {
-        &self.blocks[self.finalized as usize]
+        self.block_by_number(self.finalized).expect("pruning keeps the finalized head")
     }
 
-    /// The canonical chain, genesis first.
+    /// The canonical chain kept: from genesis until blocks are pruned.
     pub fn canonical(&self) -> &[Arc<L1Block>] {
         &self.blocks
     }
 
+    /// Canonical block `number`, unless it is above the head or was pruned.
     pub fn block_by_number(&self, number: u64) -> Option<&Arc<L1Block>> {
-        self.blocks.get(usize::try_from(number).ok()?)
+        self.blocks.get(usize::try_from(number.checked_sub(self.first)?).ok()?)
     }
 
-    /// A block by tag; `Pending` answers the head, as the fake L1 has no pending block.
+    /// A block by tag; `Pending` answers the head, as the fake L1 has no pending block, and
+    /// `Earliest` the oldest block kept, as a node with pruned history does.
     pub fn block_by_tag(&self, tag: BlockNumberOrTag) -> Option<&Arc<L1Block>> {
         match tag {
             BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => Some(self.head()),
@@ -369,7 +378,7 @@ impl L1Chain {
 
     pub fn receipt(&self, hash: &B256) -> Option<&L1Receipt> {
         let &(number, index) = self.tx_index.get(hash)?;
-        self.blocks[number as usize].receipts.get(index)
+        self.block_by_number(number)?.receipts.get(index)
     }
 
     /// Base fee of the next block (EIP-1559, alloy-eips' formula).
@@ -693,12 +702,31 @@ impl L1Chain {
         let checkpoint = |lag: u64| -> u64 {
             let Some(slot) = epoch.checked_sub(lag).map(|e| e * self.config.epoch_slots) else { return 0 };
             // The checkpoint block is the last block at or before the epoch's first slot.
+            // Below the blocks kept the checkpoint is older than the finalized head: moot.
             let index = self.blocks.partition_point(|b| b.slot <= slot);
             self.blocks[index.saturating_sub(1)].number()
         };
         let head = self.head().number();
         self.safe = self.safe.max(checkpoint(self.config.safe_lag_epochs)).min(head);
         self.finalized = self.finalized.max(checkpoint(self.config.finalized_lag_epochs)).min(self.safe);
+    }
+
+    /// Drops the canonical blocks below `number` (at most the finalized head: no reorg reaches
+    /// them), with their undo entries and their transactions' receipt index, and the reorged-out
+    /// blocks below it; returns how many canonical blocks went.
+    pub fn prune_below(&mut self, number: u64) -> u64 {
+        let number = number.min(self.finalized);
+        let Some(count) = number.checked_sub(self.first).filter(|&count| count > 0) else { return 0 };
+        self.first = number;
+        self.undo.drain(..count as usize);
+        for block in self.blocks.drain(..count as usize) {
+            self.by_hash.remove(&block.hash);
+            for tx in &block.txs {
+                self.tx_index.remove(&tx.hash);
+            }
+        }
+        self.side_blocks.retain(|_, block| block.number() >= number);
+        count
     }
 
     /// Replaces the last `depth` blocks with a branch of `branch_len` blocks built from the pool at

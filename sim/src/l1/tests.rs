@@ -469,11 +469,12 @@ fn confirmation_depth_is_judged_against_the_canonical_head_at_the_time() {
     for _ in 0..20 {
         next_slot(&mut c);
     }
-    let at_block = |n: usize| c.canonical()[n].header.timestamp;
+    let timestamps: Vec<u64> = c.canonical().iter().map(|b| b.header.timestamp).collect();
+    let at_block = |n: usize| timestamps[n];
     // Included in block 8, confirmed when block 10 was the head: 3 confirmations.
     let confirmed = [(at_block(10), 8)];
-    assert!(invariants::check_confirmation_depth(&c, &confirmed, 3, &[]).ok);
-    let early = invariants::check_confirmation_depth(&c, &confirmed, 4, &[]);
+    assert!(invariants::check_confirmation_depth(&timestamps, &confirmed, 3, &[]).ok);
+    let early = invariants::check_confirmation_depth(&timestamps, &confirmed, 4, &[]);
     assert!(!early.ok);
     assert!(
         early.detail.contains("L1 block 8") && early.detail.contains("head was block 10"),
@@ -481,5 +482,44 @@ fn confirmation_depth_is_judged_against_the_canonical_head_at_the_time() {
         early.detail
     );
     let during_fault = at_block(9)..at_block(11);
-    assert!(invariants::check_confirmation_depth(&c, &confirmed, 4, std::slice::from_ref(&during_fault)).ok);
+    assert!(
+        invariants::check_confirmation_depth(&timestamps, &confirmed, 4, std::slice::from_ref(&during_fault))
+            .ok
+    );
+}
+
+/// Pruned below the finalized head, with each pruned block judged as it leaves, a chain gets the
+/// verdicts (and the block timestamps) of the same chain kept whole; it no longer serves what it
+/// pruned, and still reorgs above the finalized head.
+#[test]
+fn a_pruned_chain_is_judged_as_the_whole_chain() {
+    let (mut whole, mut pruned) = (chain(across_forks()), chain(across_forks()));
+    let mut judge = invariants::L1Judge::default();
+    let alice = wallet(&mut whole, 1);
+    wallet(&mut pruned, 1);
+    for slot in 0..400u64 {
+        if slot % 10 == 0 {
+            let tx = alice.call(slot / 10, INBOX, Bytes::from_static(b"data"), fees(100 * GWEI, GWEI));
+            whole.submit_raw(&tx).unwrap();
+            pruned.submit_raw(&tx).unwrap();
+        }
+        next_slot(&mut whole);
+        next_slot(&mut pruned);
+        if slot % 50 == 49 {
+            let below = pruned.finalized().number();
+            let first = pruned.canonical()[0].number();
+            for block in &pruned.canonical()[..(below - first) as usize] {
+                judge.judge(&pruned, block);
+            }
+            pruned.prune_below(below);
+        }
+    }
+    assert!(pruned.canonical()[0].number() > 100, "blocks were pruned");
+    assert!(
+        pruned.block_by_number(1).is_none() && pruned.block_by_hash(&whole.canonical()[1].hash).is_none()
+    );
+    assert_eq!(pruned.reorg(3, 3).unwrap(), whole.reorg(3, 3).unwrap());
+    let (verdicts, timestamps) = judge.verdicts(&pruned);
+    assert_eq!((verdicts.clone(), timestamps), invariants::L1Judge::default().verdicts(&whole));
+    assert!(verdicts.iter().all(|v| v.ok), "{verdicts:?}");
 }

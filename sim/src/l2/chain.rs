@@ -1,5 +1,9 @@
 //! The L2 chain (the engine's database): canonical unsafe blocks, the safe and finalized heads,
 //! sender nonces at the head, and the sequencer's transaction pool.
+//!
+//! Blocks far enough below the finalized head are pruned ([`L2Chain::prune_below`]): no reorg or
+//! safe-head rewind reaches them, so a long run keeps the unfinalized chain and a window below it,
+//! not every block it built.
 
 use super::{block::L2Block, engine::ExecutedState};
 use alloy_eips::BlockNumHash;
@@ -42,15 +46,28 @@ pub struct L2Stats {
     pub sequencer_txs_rejected: u64,
 }
 
+/// A block the chain no longer keeps, with the hashes the sequencer produced at its height: what
+/// the end-of-run invariants still judge it by.
+#[derive(Debug, Clone)]
+pub struct PrunedBlock {
+    pub block: Arc<L2Block>,
+    pub produced: Vec<B256>,
+}
+
 /// The chain. Block 0 is genesis.
 #[derive(Debug)]
 pub struct L2Chain {
+    /// Blocks `first..=head`.
     blocks: Vec<Arc<L2Block>>,
+    /// The oldest block kept: 0 until blocks are pruned.
+    first: u64,
     safe: u64,
     finalized: u64,
-    /// For each safe block, the L1 block its batch was read from (genesis: L1 genesis).
+    /// For each safe block from `first`, the L1 block its batch was read from (genesis: L1
+    /// genesis).
     derived_from: Vec<BlockNumHash>,
-    /// Every change of the safe head: (simulated time, new safe block number).
+    /// Changes of the safe head: (simulated time, new safe block number), since pruning last
+    /// dropped the older ones.
     safe_history: Vec<(Duration, u64)>,
     nonces: BTreeMap<Address, u64>,
     pool: VecDeque<PendingTx>,
@@ -82,6 +99,7 @@ impl L2Chain {
         );
         Self {
             blocks: vec![Arc::new(genesis)],
+            first: 0,
             safe: 0,
             safe_history: Vec::new(),
             finalized: 0,
@@ -100,15 +118,16 @@ impl L2Chain {
     }
 
     pub fn safe(&self) -> &Arc<L2Block> {
-        &self.blocks[self.safe as usize]
+        self.block(self.safe).expect("pruning keeps the safe head")
     }
 
     pub fn finalized(&self) -> &Arc<L2Block> {
-        &self.blocks[self.finalized as usize]
+        self.block(self.finalized).expect("pruning keeps the finalized head")
     }
 
+    /// Block `number`, unless it is above the head or was pruned.
     pub fn block(&self, number: u64) -> Option<&Arc<L2Block>> {
-        self.blocks.get(usize::try_from(number).ok()?)
+        self.blocks.get(usize::try_from(number.checked_sub(self.first)?).ok()?)
     }
 
     /// Hashes of `number` and up to 255 blocks below it, by number: what `BLOCKHASH` reads in the
@@ -117,13 +136,14 @@ impl L2Chain {
         (number.saturating_sub(255)..=number).filter_map(|n| Some((n, self.block(n)?.hash))).collect()
     }
 
-    pub fn canonical(&self) -> &[Arc<L2Block>] {
+    /// The canonical blocks kept: from genesis until blocks are pruned.
+    pub fn retained(&self) -> &[Arc<L2Block>] {
         &self.blocks
     }
 
-    /// The L1 block the safe block `number` was derived from.
+    /// The L1 block the safe block `number` was derived from (unless it was pruned).
     pub fn derived_from(&self, number: u64) -> Option<BlockNumHash> {
-        self.derived_from.get(usize::try_from(number).ok()?).copied()
+        self.derived_from.get(usize::try_from(number.checked_sub(self.first)?).ok()?).copied()
     }
 
     /// Appends a block the sequencer produced.
@@ -170,7 +190,7 @@ impl L2Chain {
     /// the front of the pool, in order, as op-geth re-injects reorged transactions.
     pub fn truncate(&mut self, number: u64) -> usize {
         assert!(number >= self.safe, "truncating to {number} below the safe head {}", self.safe);
-        let dropped = self.blocks.split_off(number as usize + 1);
+        let dropped = self.blocks.split_off((number - self.first) as usize + 1);
         self.state.rewind(number);
         let mut returned = Vec::new();
         for block in dropped.iter().rev() {
@@ -203,8 +223,10 @@ impl L2Chain {
     /// Marks block `number` safe, derived from L1 block `from`.
     pub fn set_safe(&mut self, number: u64, from: BlockNumHash) {
         assert!(number <= self.head().number(), "safe head {number} above the chain");
-        self.derived_from.truncate(number as usize);
-        while self.derived_from.len() < number as usize {
+        assert!(number >= self.first, "safe head {number} below the oldest block kept {}", self.first);
+        let index = (number - self.first) as usize;
+        self.derived_from.truncate(index);
+        while self.derived_from.len() < index {
             let last = *self.derived_from.last().expect("genesis entry");
             self.derived_from.push(last);
         }
@@ -219,7 +241,8 @@ impl L2Chain {
         self.finalized = self.finalized.min(number);
     }
 
-    /// Whether block `number` was the safe head at some moment in `from..=to` (simulated time).
+    /// Whether block `number` was the safe head at some moment in `from..=to` (simulated time);
+    /// `from` no earlier than the history pruning keeps.
     pub fn was_safe_head(&self, number: u64, from: Duration, to: Duration) -> bool {
         // The safe head at `from` is the last change before it (genesis before any).
         let first = self.safe_history.partition_point(|(at, _)| *at <= from);
@@ -232,13 +255,35 @@ impl L2Chain {
     pub fn finalize(&mut self, l1_finalized: u64) {
         let newest = (self.finalized..=self.safe)
             .rev()
-            .find(|&n| self.derived_from[n as usize].number <= l1_finalized)
+            .find(|&n| self.derived_from[(n - self.first) as usize].number <= l1_finalized)
             .unwrap_or(self.finalized);
         if newest != self.finalized {
             tracing::info!(target: "rollsim_sim::l2", number = newest, "l2 finalized head");
         }
         self.finalized = newest;
         self.state.forget_below(newest);
+    }
+
+    /// Drops the blocks below `number` (at most the finalized head: nothing rewinds past it) and
+    /// the safe-head changes before `history_since` but the last one, which says where the safe
+    /// head was then; returns the dropped blocks, oldest first, for the invariants to judge.
+    pub fn prune_below(&mut self, number: u64, history_since: Duration) -> Vec<PrunedBlock> {
+        let number = number.min(self.finalized);
+        let Some(count) = number.checked_sub(self.first).filter(|&count| count > 0) else {
+            return Vec::new();
+        };
+        self.first = number;
+        self.derived_from.drain(..count as usize);
+        let mut produced = self.produced.split_off(&number);
+        std::mem::swap(&mut produced, &mut self.produced);
+        let pruned = self.blocks.drain(..count as usize).map(|block| {
+            let produced = produced.remove(&block.number()).unwrap_or_default();
+            PrunedBlock { block, produced }
+        });
+        let pruned = pruned.collect();
+        let before = self.safe_history.partition_point(|(at, _)| *at < history_since);
+        self.safe_history.drain(..before.saturating_sub(1));
+        pruned
     }
 
     pub fn pool(&self) -> &VecDeque<PendingTx> {

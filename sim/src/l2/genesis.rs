@@ -1,5 +1,6 @@
-//! The L2 genesis state: the predeploys execution needs, with their real bytecode, and the
-//! workload's funded senders.
+//! The L2 genesis state: the predeploys execution needs, with their real bytecode, the workload's
+//! funded senders, and any number of dormant funded accounts (`[l2] genesis_accounts`) that make
+//! the state as large as a scaling measurement needs.
 //!
 //! kona-hardforks ships the network-upgrade transactions of Ecotone, Fjord and Isthmus: deposits
 //! that deploy the L1Block, GasPriceOracle and OperatorFeeVault implementations and the EIP-4788
@@ -31,6 +32,9 @@ pub const SENDER_BALANCE_WEI: u128 = 1_000_000_000_000_000_000_000_000;
 /// refused (as unfunded accounts' would be), which keeps genesis cheap for huge sender populations.
 pub const FUNDED_SENDERS_MAX: u64 = 100_000;
 
+/// Balance of each dormant account: funded, never a sender or a recipient.
+pub const DORMANT_BALANCE_WEI: u128 = 1_000_000_000_000_000_000;
+
 /// `upgradeTo(address)`: the proxy upgrade the network-upgrade deposits call.
 const UPGRADE_TO_SELECTOR: [u8; 4] = [0x36, 0x59, 0xcf, 0xe6];
 
@@ -45,22 +49,43 @@ pub enum GenesisError {
 
 /// The genesis state of chain `chain_id`: the predeploys, the workload's contracts, then the first
 /// `min(senders, FUNDED_SENDERS_MAX)` senders funded (and holding tokens, `contracts.rs`).
+#[cfg(test)]
 pub fn genesis_state(
     chain_id: u64,
     senders: impl IntoIterator<Item = Address>,
 ) -> Result<L2State, GenesisError> {
+    genesis_state_with_dormant(chain_id, senders, 0)
+}
+
+/// [`genesis_state`] with `dormant` more funded accounts at [`dormant_address`]`(0..dormant)`.
+/// Every account goes into the state in one update, its keys sorted once: the state's map then
+/// takes them in order, which keeps a genesis of a million accounts within a second or so.
+pub fn genesis_state_with_dormant(
+    chain_id: u64,
+    senders: impl IntoIterator<Item = Address>,
+    dormant: u64,
+) -> Result<L2State, GenesisError> {
     let mut state = predeploys(chain_id)?;
-    let mut update = HashedPostState::default();
     let message_passer = Account { nonce: 1, balance: U256::ZERO, code_hash: KECCAK_EMPTY };
-    update.accounts.insert(keccak256(Predeploys::L2_TO_L1_MESSAGE_PASSER), Some(message_passer));
     let funded = Account { nonce: 0, balance: U256::from(SENDER_BALANCE_WEI), code_hash: KECCAK_EMPTY };
+    let asleep = Account { nonce: 0, balance: U256::from(DORMANT_BALANCE_WEI), code_hash: KECCAK_EMPTY };
     let senders: Vec<Address> = senders.into_iter().take(FUNDED_SENDERS_MAX as usize).collect();
-    for sender in &senders {
-        update.accounts.insert(keccak256(sender), Some(funded));
-    }
+    let mut accounts = Vec::with_capacity(senders.len() + dormant as usize + 1);
+    accounts.push((keccak256(Predeploys::L2_TO_L1_MESSAGE_PASSER), Some(message_passer)));
+    accounts.extend(senders.iter().map(|sender| (keccak256(sender), Some(funded))));
+    accounts.extend((0..dormant).map(|index| (keccak256(dormant_address(index)), Some(asleep))));
+    accounts.sort_unstable_by_key(|(hashed, _)| *hashed);
+    // From sorted input a `BTreeMap` is built in one pass.
+    let update = HashedPostState { accounts: accounts.into_iter().collect(), ..Default::default() };
     state.apply(&update);
     super::contracts::deploy(&mut state, &senders);
     Ok(state)
+}
+
+/// The address of dormant account `index`: the low 20 bytes of keccak256 of a label and the index,
+/// away from the workload's senders and every contract.
+pub fn dormant_address(index: u64) -> Address {
+    Address::from_word(keccak256([&b"rollsim-l2-dormant-"[..], &index.to_be_bytes()].concat()))
 }
 
 /// The state after every Ecotone, Fjord and Isthmus upgrade deposit, proxies collapsed.
@@ -149,6 +174,28 @@ mod tests {
         let isthmus_l1_block = state.account(&Isthmus::NEW_L1_BLOCK).unwrap();
         assert_eq!(l1_block.code_hash, isthmus_l1_block.code_hash, "the newest L1Block");
         assert_eq!(keccak256(state.code(&l1_block.code_hash).unwrap()), Isthmus::L1_BLOCK_DEPLOYER_CODE_HASH);
+    }
+
+    /// Dormant accounts make the state as large as asked: exactly the senders and the dormant
+    /// accounts hold a balance, and the sorted bulk update gives the root one-at-a-time inserts do.
+    #[test]
+    fn dormant_accounts_are_funded_beside_the_senders() {
+        let senders: Vec<Address> =
+            (1..=50u64).map(|i| Address::left_padding_from(&i.to_be_bytes())).collect();
+        let mut state = genesis_state_with_dormant(901, senders.iter().copied(), 950).expect("genesis");
+        let funded = state.trie().accounts().values().filter(|account| !account.balance.is_zero()).count();
+        assert_eq!(funded, 1_000);
+        let dormant = state.account(&dormant_address(949)).expect("the last dormant account exists");
+        assert_eq!(dormant.balance, U256::from(DORMANT_BALANCE_WEI));
+
+        let mut one_by_one = genesis_state(901, senders).expect("genesis");
+        let asleep = Account { nonce: 0, balance: U256::from(DORMANT_BALANCE_WEI), code_hash: KECCAK_EMPTY };
+        for index in 0..950 {
+            let mut update = HashedPostState::default();
+            update.accounts.insert(keccak256(dormant_address(index)), Some(asleep));
+            one_by_one.apply(&update);
+        }
+        assert_eq!(state.root(), one_by_one.root());
     }
 
     /// op-revm charges the L1 data fee from what the L1-info deposit wrote into the real L1Block:

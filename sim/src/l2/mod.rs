@@ -44,8 +44,16 @@ pub struct L2Config {
     /// The block oracle re-builds every block whose number is a multiple of this with
     /// kona-executor (0: off). Needs `workload.signatures = "secp256k1"`: it recovers senders.
     pub oracle_every: u64,
+    /// Funded accounts at genesis: the workload's funded senders and, up to this total, dormant
+    /// accounts that never transact (`genesis::dormant_address`); absent: the senders only. What
+    /// makes the L2 state as large as a scaling measurement needs.
+    pub genesis_accounts: Option<u64>,
     pub workload: WorkloadConfig,
 }
+
+/// The most funded accounts a genesis may hold: a million, the largest state measured
+/// (docs/world.md, "Scaling").
+pub const GENESIS_ACCOUNTS_MAX: u64 = 1_000_000;
 
 impl Default for L2Config {
     fn default() -> Self {
@@ -61,6 +69,7 @@ impl Default for L2Config {
             eip1559_denominator: 250,
             eip1559_elasticity: 6,
             oracle_every: 0,
+            genesis_accounts: None,
             workload: WorkloadConfig::default(),
         }
     }
@@ -97,7 +106,23 @@ impl L2Config {
                 "the block oracle recovers senders: it needs workload.signatures = \"secp256k1\"".to_owned(),
             );
         }
+        if let Some(accounts) = self.genesis_accounts {
+            let senders = self.workload.funded_senders();
+            if !(senders..=GENESIS_ACCOUNTS_MAX).contains(&accounts) {
+                return err(
+                    "genesis_accounts",
+                    format!(
+                        "must be in {senders}..={GENESIS_ACCOUNTS_MAX} (at least the workload's {senders} funded senders), got {accounts}"
+                    ),
+                );
+            }
+        }
         self.workload.validate(run).map_err(|(field, reason)| (format!("workload.{field}"), reason))
+    }
+
+    /// Dormant accounts genesis funds beside the workload's senders.
+    pub fn dormant_accounts(&self) -> u64 {
+        self.genesis_accounts.map_or(0, |total| total.saturating_sub(self.workload.funded_senders()))
     }
 }
 

@@ -319,6 +319,11 @@ pub struct Workload {
 }
 
 impl WorkloadConfig {
+    /// Senders funded at genesis: the first [`FUNDED_SENDERS_MAX`](super::genesis::FUNDED_SENDERS_MAX).
+    pub fn funded_senders(&self) -> u64 {
+        self.senders.min(super::genesis::FUNDED_SENDERS_MAX)
+    }
+
     /// The address of sender `index`.
     pub fn sender_address(&self, index: u64) -> Address {
         match self.signatures {

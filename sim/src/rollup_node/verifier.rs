@@ -8,7 +8,10 @@
 //! disagrees or fails it falls back to the sequential root, as reth does; a fallback with no fault
 //! injected violates `payload_no_spurious_fallback`.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+};
 
 use alloy_consensus::Header;
 use alloy_primitives::B256;
@@ -61,8 +64,10 @@ struct Oracle {
 /// The re-executing side of the rollup node: its own state at the newest verified safe block.
 pub struct Verifier {
     state: ExecutedState,
-    /// Hash of each verified block, by number (genesis first).
-    hashes: Vec<B256>,
+    /// Hash of each verified block the state can still rewind to, by number from `first`.
+    hashes: VecDeque<B256>,
+    /// The number of `hashes[0]`: genesis, until finality lets older hashes go.
+    first: u64,
     processor: PayloadProcessor<OpEvmExecutor>,
     faults: Arc<PayloadFaultSource>,
     monitor: Arc<Monitor>,
@@ -80,7 +85,8 @@ impl Verifier {
         monitor: Arc<Monitor>,
         stats: Arc<Mutex<VerifierStats>>,
     ) -> Self {
-        Self { state, hashes: vec![genesis_hash], processor, faults, monitor, stats, oracle: None }
+        let hashes = VecDeque::from([genesis_hash]);
+        Self { state, hashes, first: 0, processor, faults, monitor, stats, oracle: None }
     }
 
     /// Also re-builds every `every`th block with kona-executor (`oracle.rs`), which must give the
@@ -118,7 +124,7 @@ impl Verifier {
                 return;
             }
             let state_root = self.state.advance(&outcome.state, &outcome.output.codes, outcome.trie);
-            self.hashes.push(block.hash);
+            self.hashes.push_back(block.hash);
             if root.state_root != state_root {
                 // The payload task's root is not the root of the state it handed over: a payload
                 // processor bug, whatever the header says.
@@ -163,14 +169,21 @@ impl Verifier {
         let chain = lock(chain);
         let safe = chain.safe().number();
         while self.head() > safe
-            || chain.block(self.head()).map(|b| b.hash) != Some(self.hashes[self.head() as usize])
+            || chain.block(self.head()).map(|b| b.hash)
+                != Some(self.hashes[(self.head() - self.first) as usize])
         {
             let number = self.head() - 1;
             self.state.rewind(number);
-            self.hashes.truncate(number as usize + 1);
+            self.hashes.truncate((number - self.first) as usize + 1);
             self.count(|stats| stats.rewound += 1);
         }
-        self.state.forget_below(chain.finalized().number());
+        let finalized = chain.finalized().number();
+        self.state.forget_below(finalized);
+        // The state no longer rewinds below there: neither do the hashes.
+        while self.first < finalized.min(self.head()) {
+            self.hashes.pop_front();
+            self.first += 1;
+        }
         if self.head() == safe {
             return None;
         }

@@ -107,6 +107,7 @@ impl World {
             num_confirmations: 0,
             batcher_runs: false,
             batcher_flush: Arc::default(),
+            pruned: Mutex::default(),
         }
     }
 
@@ -212,9 +213,10 @@ impl World {
             chain.fund(stranger_signer().address(), ether(1_000));
             (chain.canonical()[0].clone(), chain.config().clone())
         };
-        let genesis_state = l2::genesis::genesis_state(
+        let genesis_state = l2::genesis::genesis_state_with_dormant(
             config.chain_id,
-            (0..config.workload.senders).map(|i| config.workload.sender_address(i)),
+            (0..config.workload.funded_senders()).map(|i| config.workload.sender_address(i)),
+            config.dormant_accounts(),
         )
         .expect("the shipped network-upgrade deposits execute");
         let state = ExecutedState::genesis(genesis_state);

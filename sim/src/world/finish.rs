@@ -3,13 +3,12 @@
 use super::{stats::*, L2World, World};
 use crate::{
     clock::{sim_now, sim_time_of},
-    invariants,
-    l1::{self, wallet::batcher_signer},
-    l2,
+    invariants::{self, L2History},
+    l1, l2,
     l2::workload::TxType,
+    posted::PostedLedger,
     verdict::{Invariant, Verdict},
 };
-use alloy_primitives::B256;
 use rollsim::{
     batcher::{BatcherStats, ResetCause},
     sync::lock,
@@ -25,17 +24,18 @@ impl World {
     /// the batcher's online invariants, the L2, the batcher's end-of-run ones.
     pub(crate) fn finish(&self) -> (Duration, Vec<Verdict>, Stats) {
         let mut stats = Stats::default();
-        let mut checks = {
+        let pruned = std::mem::take(&mut *lock(&self.pruned));
+        let (mut checks, l1_timestamps) = {
             let chain = l1::lock(&self.l1);
             stats.l1 = Some(l1_stats(&chain));
-            invariants::check_l1(&chain)
+            pruned.l1.verdicts(&chain)
         };
         let incarnations = lock(&self.batcher_stats).clone();
         if self.batcher_runs {
             checks.extend(self.monitor.results(&Invariant::BATCHER_ONLINE));
         }
         if let Some(l2) = &self.l2 {
-            checks.extend(self.finish_l2(l2, &mut stats));
+            checks.extend(self.finish_l2(l2, &pruned.l2, &mut stats));
         }
         if let Some(submitter) = &self.submitter_stats {
             let s = lock(submitter);
@@ -53,17 +53,17 @@ impl World {
                 checks.push(invariants::check_da_bytes_drained(totals.unsafe_da_bytes_last, stop));
             }
             if let Some(l2) = &self.l2 {
-                checks.extend(self.check_posted(l2, &incarnations));
+                checks.extend(self.check_posted(l2, &incarnations, pruned.posted, &l1_timestamps));
             }
         }
         (sim_now(), checks, stats)
     }
 
     /// The L2's invariants and counters.
-    fn finish_l2(&self, l2: &L2World, stats: &mut Stats) -> Vec<Verdict> {
+    fn finish_l2(&self, l2: &L2World, pruned: &L2History, stats: &mut Stats) -> Vec<Verdict> {
         let chain = l2::chain::lock(&l2.chain);
-        let mut checks = invariants::check_l2(&chain, l2.rollup.block_time);
-        let tx_types = invariants::safe_tx_types(&chain);
+        let mut checks = invariants::check_l2(&chain, pruned, l2.rollup.block_time);
+        let tx_types = invariants::safe_tx_types(&chain, pruned);
         checks.push(invariants::check_tx_types_derived(tx_types, &l2.tx_types));
         let verifier = *lock(&l2.verifier);
         checks.extend(self.monitor.results(&Invariant::L2_ONLINE));
@@ -106,8 +106,15 @@ impl World {
         checks
     }
 
-    /// The invariants on what the batcher posted, read back from the canonical L1.
-    fn check_posted(&self, l2: &L2World, incarnations: &[Arc<Mutex<BatcherStats>>]) -> Vec<Verdict> {
+    /// The invariants on what the batcher posted, read back from the canonical L1: `ledger` has
+    /// read the pruned blocks; `l1_timestamps` are every canonical block's, by number.
+    fn check_posted(
+        &self,
+        l2: &L2World,
+        incarnations: &[Arc<Mutex<BatcherStats>>],
+        mut ledger: PostedLedger,
+        l1_timestamps: &[u64],
+    ) -> Vec<Verdict> {
         let mut timed_out = BTreeSet::new();
         let mut ctx = invariants::PostedContext::default();
         let chain = l1::lock(&self.l1);
@@ -134,16 +141,14 @@ impl World {
         }
         ctx.l1_head = chain.head().number();
         ctx.settle_blocks = l2.rollup.granite_channel_timeout;
-        let skip: BTreeSet<B256> = self
-            .submitter_stats
-            .as_ref()
-            .map(|s| lock(s).batcher_garbage_txs.iter().copied().collect())
-            .unwrap_or_default();
+        let skip = self.garbage_txs();
         let da = self.da.as_ref().map(|da| lock(da));
-        let inbox = l2.rollup.batch_inbox_address;
-        let timing = (l2.rollup.genesis.l2_time, l2.rollup.block_time);
-        let posted =
-            crate::posted::read(&chain, (batcher_signer().address(), inbox), da.as_deref(), &skip, timing);
+        let reader = self.posted_reader(da.as_deref(), &skip).expect("a batcher runs");
+        let first = chain.canonical()[0].number();
+        for block in chain.canonical().iter().skip(ledger.next_block().saturating_sub(first) as usize) {
+            ledger.read_block(block, &reader);
+        }
+        let posted = ledger.channels();
         let confirmed: Vec<(u64, u64)> = incarnations
             .iter()
             .flat_map(|s| {
@@ -156,15 +161,20 @@ impl World {
             .collect();
         let bumps: Vec<_> = incarnations.iter().flat_map(|s| lock(s).fee_bumps.clone()).collect();
         let mut checks = vec![
-            invariants::check_confirmation_depth(&chain, &confirmed, self.num_confirmations, &ctx.disturbed),
+            invariants::check_confirmation_depth(
+                l1_timestamps,
+                &confirmed,
+                self.num_confirmations,
+                &ctx.disturbed,
+            ),
             invariants::check_replacements_priced(&bumps, chain.pool().config()),
         ];
         // Judged only when the batcher dropped a channel as timed out.
         if !timed_out.is_empty() {
-            checks.push(invariants::check_timeouts_real(&posted, ctx.settle_blocks, &timed_out));
+            checks.push(invariants::check_timeouts_real(posted, ctx.settle_blocks, &timed_out));
         }
-        checks.push(invariants::check_channels_accounted(&posted, &ctx));
-        checks.push(invariants::check_da_efficiency(&posted, &ctx));
+        checks.push(invariants::check_channels_accounted(posted, &ctx));
+        checks.push(invariants::check_da_efficiency(posted, &ctx));
         checks
     }
 }

@@ -4,6 +4,7 @@
 
 mod build;
 mod finish;
+mod prune;
 mod stats;
 #[cfg(test)]
 mod tests;
@@ -71,6 +72,8 @@ pub struct World {
     num_confirmations: u64,
     /// Wakes the running batcher's admin task to call `flush` (fault `batcher_flush`).
     batcher_flush: Arc<tokio::sync::Notify>,
+    /// What the end-of-run invariants keep of the blocks pruned so far.
+    pruned: Mutex<prune::Pruned>,
 }
 
 /// How far behind the unsafe head the safe head may end a run: ten minutes of L2 blocks covers

@@ -50,6 +50,32 @@ fn the_builder_validates_as_the_file_parser_does() {
     assert_eq!(error.field.as_deref(), Some("l1.slot_s"), "{error}");
 }
 
+/// A large L2 state (`[l2] genesis_accounts`: funded accounts at genesis, most of them dormant)
+/// is the baseline's world with every invariant; out of range, the scenario names the key.
+#[test]
+fn a_large_genesis_keeps_every_invariant_and_a_bad_size_is_named() {
+    let big = Scenario::builder("large-genesis")
+        .duration(Duration::from_secs(600))
+        .set("l2.genesis_accounts", 50_000)
+        .set("batcher.da_type", "blobs")
+        .build()
+        .unwrap();
+    let outcome = run(&big, RunOptions::seed(1));
+    outcome.assert_all_hold();
+    assert!(outcome.stats.l2().safe > 0, "blocks were posted and derived");
+
+    for (senders, accounts, range) in [(2_000, 1_999, "2000..=1000000"), (300, 1_000_001, "300..=1000000")] {
+        let error = Scenario::builder("x")
+            .set("l2.workload.senders", senders)
+            .set("l2.genesis_accounts", accounts)
+            .build()
+            .unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("l2.genesis_accounts"), "{error}");
+        assert!(error.reason.starts_with(&format!("must be in {range}")), "{error}");
+        assert!(error.reason.ends_with(&format!("got {accounts}")), "{error}");
+    }
+}
+
 /// A failing run's assertion names the failures and a command that replays the run; a built
 /// scenario is written out for it.
 #[test]

@@ -112,6 +112,38 @@ fn bad_scenarios_exit_2_naming_file_key_and_reason() {
     }
 }
 
+/// `bench --set` edits the scenario as its file would, `--duration` runs its first stretch (a
+/// fault starting later left out), and the JSON reports the process's peak memory (what
+/// `bench --matrix` reads from each cell's child); bad input exits 2 naming it.
+#[test]
+fn bench_edits_the_scenario_and_reports_peak_memory() {
+    let text =
+        "name = \"bench-l2\"\ndescription = \"d\"\nduration = \"1h\"\nseeds = [3]\n[l2]\n[batcher]\n\n\
+                [[faults]]\nkind = \"l1_reorg\"\nat = \"30m\"\ndepth = 1\n";
+    let l2 = scenario("bench-l2", text);
+    let path = l2.to_str().unwrap();
+    let args =
+        ["bench", path, "--json", "--runs", "1", "--duration", "2m", "--set", "l2.genesis_accounts=3000"];
+    let (code, stdout, stderr) = rollsim(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(json["sim_time_s"], 120.0);
+    assert_eq!(json["stats"]["l1_reorgs"], 0, "the reorg at 30 minutes is left out");
+    assert!(json["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{json}");
+    assert!(json["setup_s"].as_f64().unwrap() > 0.0, "{json}");
+    assert!(json["stats"]["l2_user_txs_included"].as_u64().unwrap() > 0, "{json}");
+
+    let (code, _, stderr) = rollsim(&["bench", path, "--set", "l2.genesis_accounts=10"]);
+    assert_eq!(code, 2);
+    let named =
+        "bench-l2.toml with --set l2.genesis_accounts=10: l2.genesis_accounts: must be in 2000..=1000000";
+    assert!(stderr.contains(named), "{stderr}");
+    let l1_only = scenario("bench-l1", SHORT);
+    let (code, _, stderr) = rollsim(&["bench", l1_only.to_str().unwrap(), "--matrix"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("the scenario needs an [l2] table"), "{stderr}");
+}
+
 #[test]
 fn list_shows_each_scenario_with_its_summary() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");

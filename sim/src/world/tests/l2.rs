@@ -59,12 +59,58 @@ fn sequencer_builds_every_two_seconds_on_advancing_l1_origins() {
             origin + 4 <= l1_head && origin + 6 >= l1_head,
             "origin {origin} keeps 4 confirmations behind {l1_head}"
         );
-        let user_txs: usize = chain.canonical().iter().map(|b| b.user_txs().count()).sum();
+        let user_txs: usize = chain.retained().iter().map(|b| b.user_txs().count()).sum();
         assert!((2_400..3_600).contains(&user_txs), "about 20 user txs per block: {user_txs}");
-        for block in &chain.canonical()[1..] {
+        for block in &chain.retained()[1..] {
             assert!(block.txs()[0].is_deposit(), "block {} starts with the L1-info deposit", block.number());
         }
     });
+}
+
+/// `[l2] genesis_accounts`: genesis funds exactly that many accounts (the workload's senders,
+/// then dormant ones), and the sequencer builds on that state.
+#[test]
+fn genesis_funds_as_many_accounts_as_the_scenario_asks() {
+    in_world("genesis_accounts = 5000\n[l2.workload]\nsenders = 300", |world| async move {
+        let l2 = world.l2.as_ref().unwrap();
+        let head = lock(&l2.chain).state().head();
+        let funded = head.state().trie().accounts().values().filter(|account| !account.balance.is_zero());
+        assert_eq!(funded.count(), 5_000, "300 senders and 4,700 dormant accounts");
+        until(Duration::from_secs(61)).await;
+        let chain = lock(&l2.chain);
+        assert_eq!(chain.head().number(), 30);
+        assert!(chain.retained().iter().any(|block| block.user_txs().count() > 0));
+    });
+}
+
+/// Pruning below finality changes nothing a run does or how it is judged: the world pruned every
+/// simulated minute ends with the verdicts and counters of the same world never pruned, while its
+/// chains keep only a window below their finalized heads.
+#[test]
+fn pruning_changes_neither_the_run_nor_its_verdicts() {
+    let ends = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for prune in [false, true] {
+        let ends = ends.clone();
+        let batcher = "[batcher]\ntarget_num_frames = 3\nmax_pending_transactions = 10";
+        in_world(batcher, move |world| async move {
+            for minute in 1..=40 {
+                until(Duration::from_secs(60 * minute)).await;
+                if prune {
+                    world.prune();
+                }
+            }
+            let l2 = world.l2.as_ref().unwrap();
+            let kept = (l1::lock(&world.l1).canonical()[0].number(), lock(&l2.chain).retained()[0].number());
+            let (_, verdicts, stats) = world.finish();
+            ends.lock().unwrap().push((kept, verdicts, stats));
+        });
+    }
+    let ends = ends.lock().unwrap();
+    let [(whole, verdicts, stats), (kept, pruned_verdicts, pruned_stats)] = &ends[..] else { unreachable!() };
+    assert_eq!(*whole, (0, 0));
+    assert!(kept.0 > 10 && kept.1 > 100, "L1 and L2 kept from blocks {kept:?}");
+    assert!(verdicts.iter().all(|v| v.ok), "{verdicts:?}");
+    assert_eq!((verdicts, stats), (pruned_verdicts, pruned_stats));
 }
 
 #[test]
@@ -83,7 +129,7 @@ fn miner_set_max_da_size_limits_every_new_block_and_zero_lifts_it() {
         let chain = lock(&world.l2.as_ref().unwrap().chain);
         let da = |raw: &[u8]| rollsim::protocol::da_size::tx_estimated_da_size_bytes(raw);
         let mut throttled_txs = 0;
-        for block in &chain.canonical()[throttled_from as usize..lifted_from as usize] {
+        for block in &chain.retained()[throttled_from as usize..lifted_from as usize] {
             let sizes: Vec<u64> = block.raw_txs[1..].iter().map(|raw| da(raw)).collect();
             assert!(
                 sizes.iter().all(|&s| s <= 600),
@@ -94,13 +140,13 @@ fn miner_set_max_da_size_limits_every_new_block_and_zero_lifts_it() {
             throttled_txs += sizes.len();
         }
         assert!(throttled_txs > 0, "throttled blocks still carry small txs");
-        let big_after = chain.canonical()[lifted_from as usize..]
+        let big_after = chain.retained()[lifted_from as usize..]
             .iter()
             .flat_map(|b| b.raw_txs[1..].iter())
             .filter(|raw| da(raw) > 600)
             .count();
         assert!(big_after > 0, "(0, 0) lifts the limits: large txs return");
-        let before: Vec<u64> = chain.canonical()[1..throttled_from as usize]
+        let before: Vec<u64> = chain.retained()[1..throttled_from as usize]
             .iter()
             .flat_map(|b| b.raw_txs[1..].iter().map(|r| da(r)))
             .collect();
@@ -167,7 +213,7 @@ fn re_execution_verifies_the_sequencers_roots_and_reports_a_wrong_one() {
         let l2 = world.l2.as_ref().unwrap();
         let (blocks, l1_genesis) = {
             let chain = lock(&l2.chain);
-            (chain.canonical()[..=30].to_vec(), chain.derived_from(0).unwrap())
+            (chain.retained()[..=30].to_vec(), chain.derived_from(0).unwrap())
         };
         let genesis_state = || {
             let config = crate::l2::L2Config::default();

@@ -177,7 +177,9 @@ fn simulate(
                 world.prune();
                 forget_finished_tasks();
             }
-            world.finish()
+            let judged = world.finish();
+            world.shut_down();
+            judged
         })
     }))
     .unwrap_or_else(|panic| {

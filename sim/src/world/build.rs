@@ -74,7 +74,7 @@ impl World {
                 .expect("validated with the scenario");
             world.num_confirmations = config.txmgr.num_confirmations;
             world.batcher_runs = true;
-            tokio::spawn(invariants::watch(world.watched(&config)));
+            world.spawn_background(invariants::watch(world.watched(&config)));
         }
         world
     }
@@ -108,12 +108,13 @@ impl World {
             batcher_runs: false,
             batcher_flush: Arc::default(),
             pruned: Mutex::default(),
+            background: Mutex::default(),
         }
     }
 
     /// L1 block production, node `l1`, and node `da` when the scenario has `[da]`.
     fn start_l1_and_da(&mut self, scenario: &Scenario) {
-        tokio::spawn(l1::produce_blocks(self.l1.clone()));
+        self.spawn_background(l1::produce_blocks(self.l1.clone()));
         let (chain, addr) = (self.l1.clone(), self.rpc_addr_of_next_node());
         self.add_node("l1", move || l1::serve(chain.clone(), addr));
         if scenario.da.is_some() {
@@ -178,7 +179,7 @@ impl World {
             down: Arc::default(),
             batcher_flush: self.batcher_flush.clone(),
         };
-        tokio::spawn(injector.run(scenario.faults.clone()));
+        self.spawn_background(injector.run(scenario.faults.clone()));
     }
 
     /// What the online invariants on the batcher watch, for a batcher configured as `config`.

@@ -5,11 +5,12 @@
 //! building with one-shot zlib-9 of the same batch bytes (the shadow compressor compresses twice).
 //! Run natively: `RUSTFLAGS= cargo bench -p rollsim --bench protocol_channel`.
 
-use alloy_consensus::{Block, BlockBody, Header, SignableTransaction, TxEip1559};
+mod common;
+
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, Bytes, Sealed, Signature, TxKind, B256, U256};
+use alloy_primitives::{Address, Bytes};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use op_alloy_consensus::{OpBlock, OpTxEnvelope, TxDeposit};
+use op_alloy_consensus::OpBlock;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rollsim::protocol::{
@@ -22,45 +23,16 @@ use rollsim::protocol::{
 const BLOCKS: usize = 600;
 const MAX_FRAME_SIZE: usize = 130_043;
 
+/// 70% transfers, 30% calldata of 200-2,000 bytes (12 zero bytes of each 32-byte word).
 fn blocks() -> Vec<OpBlock> {
-    let mut rng = ChaCha8Rng::seed_from_u64(1);
-    (0..BLOCKS as u64)
-        .map(|n| {
-            let mut calldata = vec![0u8; 164];
-            calldata[..4].copy_from_slice(&[0x44, 0x0a, 0x5e, 0x20]);
-            calldata[28..36].copy_from_slice(&(n / 6).to_be_bytes());
-            calldata[100..132].copy_from_slice(&[(n / 6) as u8; 32]);
-            let deposit = TxDeposit { input: calldata.into(), ..Default::default() };
-            let mut txs = vec![OpTxEnvelope::Deposit(Sealed::new_unchecked(deposit, B256::ZERO))];
-            for _ in 0..20 {
-                let input: Bytes = if rng.gen_ratio(3, 10) {
-                    let len = rng.gen_range(200..2_000);
-                    (0..len).map(|i| if i % 32 < 20 { 0 } else { rng.gen() }).collect::<Vec<u8>>().into()
-                } else {
-                    Bytes::new()
-                };
-                let tx = TxEip1559 {
-                    chain_id: 901,
-                    nonce: rng.gen_range(0..10_000),
-                    gas_limit: 21_000 + 16 * input.len() as u64,
-                    max_fee_per_gas: 1_000_000_000 + rng.gen_range(0..1_000),
-                    max_priority_fee_per_gas: 1_000_000,
-                    to: TxKind::Call(Address::with_last_byte(rng.gen())),
-                    value: U256::from(rng.gen::<u64>()),
-                    access_list: Default::default(),
-                    input,
-                };
-                let sig = Signature::new(
-                    U256::from_be_bytes(rng.gen::<[u8; 32]>()),
-                    U256::from_be_bytes(rng.gen::<[u8; 32]>()),
-                    rng.gen(),
-                );
-                txs.push(OpTxEnvelope::Eip1559(tx.into_signed(sig)));
-            }
-            let header = Header { number: n, timestamp: 1_000 + 2 * n, ..Default::default() };
-            Block { header, body: BlockBody { transactions: txs, ommers: vec![], withdrawals: None } }
-        })
-        .collect()
+    let input = |rng: &mut ChaCha8Rng| -> Bytes {
+        if !rng.gen_ratio(3, 10) {
+            return Bytes::new();
+        }
+        let len = rng.gen_range(200..2_000);
+        (0..len).map(|i| if i % 32 < 20 { 0 } else { rng.gen() }).collect::<Vec<u8>>().into()
+    };
+    common::blocks(BLOCKS as u64, 20, input, |rng| Address::with_last_byte(rng.gen()))
 }
 
 fn config(algo: CompressionAlgo) -> ChannelOutConfig {

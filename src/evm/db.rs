@@ -61,8 +61,7 @@ impl Database for StateDb<'_> {
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, StateDbError> {
-        let code = self.view.code(&code_hash).ok_or(StateDbError::MissingCode(code_hash))?;
-        Ok(Bytecode::new_raw(code))
+        self.view.code(&code_hash).ok_or(StateDbError::MissingCode(code_hash))
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, StateDbError> {

@@ -18,20 +18,21 @@ use std::{
 };
 
 use alloy_consensus::transaction::Recovered;
+use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::eip7840::BlobParams;
 use alloy_evm::{
     block::{BlockExecutionError, BlockExecutor as _, OnStateHook, StateChangeSource},
     precompiles::PrecompilesMap,
-    Evm, EvmEnv, EvmFactory,
+    Evm, EvmEnv, EvmFactory, FromTxWithEncoded, IntoTxEnv, RecoveredTx,
 };
 use alloy_hardforks::ForkCondition;
 use alloy_op_evm::{block::OpAlloyReceiptBuilder, OpBlockExecutionCtx, OpBlockExecutor, OpEvmFactory};
 use alloy_op_hardforks::{OpChainHardforks, OpHardfork};
 use alloy_primitives::{Address, Bytes, B256, U256};
 use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope};
-use op_revm::OpSpecId;
+use op_revm::{OpSpecId, OpTransaction};
 use revm::{
-    context::{BlockEnv, CfgEnv},
+    context::{either::Either, BlockEnv, CfgEnv, TxEnv},
     context_interface::block::BlobExcessGasAndPrice,
     database::State,
     inspector::NoOpInspector,
@@ -82,7 +83,60 @@ pub struct BlockContext {
 #[derive(Debug, Clone)]
 pub struct EvmBlock {
     pub context: BlockContext,
-    pub txs: Vec<Recovered<OpTxEnvelope>>,
+    pub txs: Vec<EvmTx>,
+}
+
+/// A transaction ready to execute: its sender, and its EVM environment built once and shared by
+/// prewarm and the block's execution, as reth's payload transaction iterator hands out
+/// `WithTxEnv`. The environment carries the encoded transaction (op-revm's L1 cost compresses it)
+/// and the EIP-7702 authorities recovered: neither is redone per execution.
+#[derive(Debug, Clone)]
+pub struct EvmTx {
+    tx: Recovered<OpTxEnvelope>,
+    env: OpTransaction<TxEnv>,
+}
+
+impl EvmTx {
+    /// `tx` from `sender`, whose EIP-2718 encoding is `encoded` (as the block carries it).
+    pub fn with_encoded(tx: OpTxEnvelope, sender: Address, encoded: Bytes) -> Self {
+        debug_assert_eq!(encoded, Bytes::from(tx.encoded_2718()), "the encoding of the transaction");
+        let mut env = OpTransaction::<TxEnv>::from_encoded_tx(&tx, sender, encoded);
+        for authorization in &mut env.base.authorization_list {
+            if let Either::Left(signed) = authorization {
+                *authorization = Either::Right(signed.clone().into_recovered());
+            }
+        }
+        Self { tx: Recovered::new_unchecked(tx, sender), env }
+    }
+
+    /// The transaction and its sender.
+    pub fn recovered(&self) -> &Recovered<OpTxEnvelope> {
+        &self.tx
+    }
+}
+
+impl From<Recovered<OpTxEnvelope>> for EvmTx {
+    fn from(tx: Recovered<OpTxEnvelope>) -> Self {
+        let (tx, sender) = tx.into_parts();
+        let encoded = tx.encoded_2718().into();
+        Self::with_encoded(tx, sender, encoded)
+    }
+}
+
+impl IntoTxEnv<OpTransaction<TxEnv>> for &EvmTx {
+    fn into_tx_env(self) -> OpTransaction<TxEnv> {
+        self.env.clone()
+    }
+}
+
+impl RecoveredTx<OpTxEnvelope> for &EvmTx {
+    fn tx(&self) -> &OpTxEnvelope {
+        self.tx.inner()
+    }
+
+    fn signer(&self) -> &Address {
+        self.tx.signer_ref()
+    }
 }
 
 /// What executing an [`EvmBlock`] produced.
@@ -152,8 +206,7 @@ impl BlockExecutor for OpEvmExecutor {
         let db = self.db(pre, &block.context);
         let mut evm = OpEvmFactory::default().create_evm(db, self.env(&block.context, false));
         for index in batch {
-            let mut execute =
-                || Some(tx_state(&evm.transact(block.txs[index].as_recovered_ref()).ok()?.state).0);
+            let mut execute = || Some(tx_state(&evm.transact(&block.txs[index]).ok()?.state).0);
             if visit(index, &mut execute).is_break() {
                 return;
             }
@@ -238,8 +291,8 @@ struct BlockRun<'db, 'a> {
 
 impl BlockRun<'_, '_> {
     /// Executes transaction `index`; an invalid one is left out and recorded.
-    fn transact(&mut self, index: usize, tx: &Recovered<OpTxEnvelope>) -> Result<(), PayloadError> {
-        match self.executor.execute_transaction(tx.as_recovered_ref()) {
+    fn transact(&mut self, index: usize, tx: &EvmTx) -> Result<(), PayloadError> {
+        match self.executor.execute_transaction(tx) {
             Ok(_) => self.output.included.push(index),
             Err(BlockExecutionError::Validation(invalid)) => {
                 self.output.rejected.push((index, invalid.to_string()))

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
+use revm::bytecode::Bytecode;
 
 use super::TxState;
 use crate::trie::{Account, HashedPostState, StateTrie};
@@ -13,8 +14,9 @@ pub trait StateView: Send + Sync {
     fn account(&self, address: &Address) -> Option<Account>;
     /// The value of `slot` in `address`'s storage (zero when unset).
     fn storage(&self, address: &Address, slot: &U256) -> U256;
-    /// The bytecode whose keccak256 is `code_hash`, if the state holds it.
-    fn code(&self, code_hash: &B256) -> Option<Bytes>;
+    /// The bytecode whose keccak256 is `code_hash`, if the state holds it: analyzed (its jump
+    /// table built) once, when the state took it, as a node's bytecode table and cache keep it.
+    fn code(&self, code_hash: &B256) -> Option<Bytecode>;
 }
 
 /// The L2 state: the state trie itself, read by plain address and slot (hashed on the way in), and
@@ -24,7 +26,7 @@ pub struct L2State {
     trie: StateTrie,
     /// Content-addressed and only ever added to: a rewind that removes a contract leaves its code
     /// here, as a node's bytecode table keeps it, harmlessly.
-    codes: BTreeMap<B256, Bytes>,
+    codes: BTreeMap<B256, Bytecode>,
 }
 
 impl L2State {
@@ -35,7 +37,7 @@ impl L2State {
 
     /// Adds contract code, keyed by its hash.
     pub fn insert_code(&mut self, code: Bytes) {
-        self.codes.entry(keccak256(&code)).or_insert(code);
+        self.codes.entry(keccak256(&code)).or_insert_with(|| Bytecode::new_raw(code));
     }
 
     /// The trie holding the state.
@@ -69,7 +71,7 @@ impl StateView for L2State {
         slots.and_then(|s| s.get(&keccak256(slot.to_be_bytes::<32>())).copied()).unwrap_or_default()
     }
 
-    fn code(&self, code_hash: &B256) -> Option<Bytes> {
+    fn code(&self, code_hash: &B256) -> Option<Bytecode> {
         self.codes.get(code_hash).cloned()
     }
 }
@@ -133,7 +135,7 @@ impl StateView for BlockState<'_> {
         }
     }
 
-    fn code(&self, code_hash: &B256) -> Option<Bytes> {
+    fn code(&self, code_hash: &B256) -> Option<Bytecode> {
         self.pre.code(code_hash)
     }
 }

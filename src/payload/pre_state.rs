@@ -14,6 +14,7 @@ use std::{
 
 use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_trie::{proof::ProofRetainer, HashBuilder, Nibbles};
+use revm::bytecode::Bytecode;
 
 use crate::{
     execution::{L2State, StateView},
@@ -331,7 +332,7 @@ impl StateView for PreState {
         self.state.storage(address, slot)
     }
 
-    fn code(&self, code_hash: &B256) -> Option<Bytes> {
+    fn code(&self, code_hash: &B256) -> Option<Bytecode> {
         self.state.code(code_hash)
     }
 }

@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rollsim::{
     cancel::Cancel,
-    evm::{BlockContext, EvmBlock, OpEvmExecutor},
+    evm::{BlockContext, EvmBlock, EvmTx, OpEvmExecutor},
     execution::{L2State, StateView},
     payload::{prewarm_targets, BlockExecutor, PayloadConfig, PayloadProcessor, PreState},
     trie::{Account, HashedPostState, HashedStorage, KECCAK_EMPTY},
@@ -151,7 +151,7 @@ fn random_block(rng: &mut ChaCha8Rng, senders: usize, txs: usize) -> EvmBlock {
         parent_beacon_block_root: Some(B256::with_last_byte(4)),
         ..Default::default()
     };
-    EvmBlock { context, txs: block }
+    EvmBlock { context, txs: block.into_iter().map(EvmTx::from).collect() }
 }
 
 fn case(seed: u64, senders: usize, txs: usize) -> Case {
@@ -216,7 +216,8 @@ fn evm_pipeline_root_matches_sequential_root() {
         });
         mispredicted += u64::from(missed);
         reverted += executed.output.receipts.iter().filter(|receipt| !receipt.status()).count();
-        destroyed += case.block.txs.iter().filter(|tx| tx.input().as_ref() == CREATE_AND_DESTROY).count();
+        destroyed +=
+            case.block.txs.iter().filter(|tx| tx.recovered().input().as_ref() == CREATE_AND_DESTROY).count();
     }
     assert!(mispredicted > 0, "prewarm mispredicted in some blocks");
     assert!(destroyed > 0 && reverted > 0, "blocks with self-destructs and reverts");
@@ -240,7 +241,8 @@ fn a_revert_leaves_only_the_fee_and_the_nonce() {
     block.txs = vec![Recovered::new_unchecked(
         OpTxEnvelope::Eip1559(call.into_signed(Signature::test_signature())),
         sender(1),
-    )];
+    )
+    .into()];
     let (output, merged) = executor.execute_sequential(&pre, &block).expect("executes");
     assert_eq!(output.included, vec![0]);
     assert!(!output.receipts[0].status(), "the call reverted");
@@ -288,7 +290,8 @@ fn create_and_destroy_in_one_transaction_leaves_no_account() {
     block.txs = vec![Recovered::new_unchecked(
         OpTxEnvelope::Eip1559(create.into_signed(Signature::test_signature())),
         sender(0),
-    )];
+    )
+    .into()];
     let (output, merged) = executor.execute_sequential(&pre, &block).expect("executes");
     assert!(output.receipts[0].status());
     let child = sender(0).create(0);

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 
 use alloy_consensus::{
     proofs::{calculate_receipt_root, calculate_transaction_root},
-    transaction::Recovered,
     Block, BlockBody, Header, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH,
 };
 use alloy_eips::{
@@ -25,7 +24,7 @@ use alloy_primitives::{Address, Bloom, Bytes, B256, B64, U256};
 use kona_genesis::ChainGenesis;
 use kona_protocol::{BlockInfo, L1BlockInfoTx, L2BlockInfo};
 use op_alloy_consensus::{OpBlock, OpTxEnvelope, TxDeposit};
-use rollsim::evm::{BlockContext, EvmBlock, EvmOutput};
+use rollsim::evm::{BlockContext, EvmBlock, EvmOutput, EvmTx};
 
 use super::L2Config;
 use crate::l1::L1Config;
@@ -304,7 +303,11 @@ pub fn evm_block<'a>(
 ) -> EvmBlock {
     EvmBlock {
         context: context(parent, parent_hash, inputs, ancestor_hashes),
-        txs: txs.into_iter().map(|(tx, sender)| Recovered::new_unchecked(tx.clone(), sender)).collect(),
+        txs: txs
+            .into_iter()
+            .zip(&inputs.txs)
+            .map(|((tx, sender), encoded)| EvmTx::with_encoded(tx.clone(), sender, encoded.clone()))
+            .collect(),
     }
 }
 

@@ -143,7 +143,7 @@ mod tests {
     use alloy_primitives::TxKind;
     use op_alloy_consensus::OpTxEnvelope;
     use rollsim::{
-        evm::{BlockContext, EvmBlock, EvmOutput, OpEvmExecutor},
+        evm::{BlockContext, EvmBlock, EvmOutput, EvmTx, OpEvmExecutor},
         execution::StateView,
     };
 
@@ -176,8 +176,9 @@ mod tests {
             parent_beacon_block_root: Some(B256::ZERO),
             ..Default::default()
         };
-        let (output, merged) =
-            OpEvmExecutor::new(CHAIN_ID).execute_sequential(&pre, &EvmBlock { context, txs }).unwrap();
+        let (output, merged) = OpEvmExecutor::new(CHAIN_ID)
+            .execute_sequential(&pre, &EvmBlock { context, txs: txs.into_iter().map(EvmTx::from).collect() })
+            .unwrap();
         assert!(output.rejected.is_empty(), "{:?}", output.rejected);
         let mut post = pre.clone();
         post.apply(&merged);

@@ -270,7 +270,7 @@ mod tests {
             parent_beacon_block_root: Some(B256::ZERO),
             ..Default::default()
         };
-        EvmBlock { context, txs: vec![Recovered::new_unchecked(tx, FROM)] }
+        EvmBlock { context, txs: vec![Recovered::new_unchecked(tx, FROM).into()] }
     }
 
     /// Blocks advance and rewind the state root by root; finalized blocks can no longer be undone.

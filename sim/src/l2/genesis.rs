@@ -127,7 +127,7 @@ fn execute(
             parent_beacon_block_root: Some(Default::default()),
             ..Default::default()
         },
-        txs: vec![Recovered::new_unchecked(OpTxEnvelope::Deposit(deposit.seal_slow()), from)],
+        txs: vec![Recovered::new_unchecked(OpTxEnvelope::Deposit(deposit.seal_slow()), from).into()],
     };
     let (output, merged) = executor.execute_sequential(&*state, &block).map_err(|e| failed(e.to_string()))?;
     if let Some((_, reason)) = output.rejected.first() {
@@ -173,7 +173,10 @@ mod tests {
         let l1_block = state.account(&Predeploys::L1_BLOCK_INFO).unwrap();
         let isthmus_l1_block = state.account(&Isthmus::NEW_L1_BLOCK).unwrap();
         assert_eq!(l1_block.code_hash, isthmus_l1_block.code_hash, "the newest L1Block");
-        assert_eq!(keccak256(state.code(&l1_block.code_hash).unwrap()), Isthmus::L1_BLOCK_DEPLOYER_CODE_HASH);
+        assert_eq!(
+            keccak256(state.code(&l1_block.code_hash).unwrap().original_bytes()),
+            Isthmus::L1_BLOCK_DEPLOYER_CODE_HASH
+        );
     }
 
     /// Dormant accounts make the state as large as asked: exactly the senders and the dormant
@@ -249,8 +252,8 @@ mod tests {
                 ..Default::default()
             },
             txs: vec![
-                Recovered::new_unchecked(OpTxEnvelope::Deposit(deposit.clone()), deposit.from),
-                Recovered::new_unchecked(call.clone(), SENDER),
+                Recovered::new_unchecked(OpTxEnvelope::Deposit(deposit.clone()), deposit.from).into(),
+                Recovered::new_unchecked(call.clone(), SENDER).into(),
             ],
         };
         let (output, merged) =

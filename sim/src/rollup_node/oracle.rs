@@ -102,7 +102,10 @@ impl TrieProvider for ParentState<'_> {
 
 impl TrieDBProvider for ParentState<'_> {
     fn bytecode_by_hash(&self, hash: B256) -> Result<Bytes, String> {
-        self.state.code(&hash).ok_or_else(|| format!("no code with hash {hash}"))
+        self.state
+            .code(&hash)
+            .map(|code| code.original_bytes())
+            .ok_or_else(|| format!("no code with hash {hash}"))
     }
 
     fn header_by_hash(&self, hash: B256) -> Result<Header, String> {

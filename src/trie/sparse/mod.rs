@@ -57,6 +57,11 @@ pub enum SparseNode {
         state_mask: TrieMask,
         /// Cached `RlpNode`.
         hash: Option<RlpNode>,
+        /// The children's `RlpNode`s in nibble order, as of the branch's last hash or its reveal
+        /// (valid with the same rule as `hash`: a child with no changed key under it still has
+        /// them). Re-hashing the branch reads an unchanged child's reference here instead of
+        /// looking the child up: in a trie kept across blocks, each lookup is a cache miss.
+        children: Option<Box<[RlpNode]>>,
     },
 }
 
@@ -70,7 +75,7 @@ impl SparseNode {
     }
 
     fn branch(state_mask: TrieMask) -> Self {
-        Self::Branch { state_mask, hash: None }
+        Self::Branch { state_mask, hash: None, children: None }
     }
 }
 
@@ -250,7 +255,7 @@ impl RevealedTrie {
     /// sorted changed leaf paths under `path`.
     fn rlp_node(&mut self, path: Nibbles, changed: &[Nibbles]) -> RlpNode {
         debug_assert!(changed.iter().all(|key| key.starts_with(&path)), "changed keys under path");
-        let node = self.nodes.get(&path).expect("a child's parent references it");
+        let node = self.nodes.get_mut(&path).expect("a child's parent references it");
         let cached = match node {
             SparseNode::Empty => return RlpNode::from_rlp(&[alloy_rlp::EMPTY_STRING_CODE]),
             SparseNode::Hash(hash) => return RlpNode::word_rlp(hash),
@@ -261,38 +266,50 @@ impl RevealedTrie {
         if let Some(cached) = cached.as_ref().filter(|_| changed.is_empty()) {
             return cached.clone();
         }
-        let rlp = match node.clone() {
+        let (rlp, children) = match node {
             SparseNode::Leaf { key, .. } => {
+                let key = *key;
                 let value = self.values.get(&path.join(&key)).expect("every leaf has a value");
                 self.rlp_buf.clear();
-                LeafNodeRef::new(&key, value).rlp(&mut self.rlp_buf)
+                (LeafNodeRef::new(&key, value).rlp(&mut self.rlp_buf), None)
             }
             SparseNode::Extension { key, .. } => {
+                let key = *key;
                 let child_path = path.join(&key);
                 let child = self.rlp_node(child_path, under(changed, &child_path));
                 self.rlp_buf.clear();
-                ExtensionNodeRef::new(&key, &child).rlp(&mut self.rlp_buf)
+                (ExtensionNodeRef::new(&key, &child).rlp(&mut self.rlp_buf), None)
             }
-            SparseNode::Branch { state_mask, .. } => {
-                let mut stack = Vec::with_capacity(state_mask.len());
-                for nibble in 0..16u8 {
-                    if state_mask.is_bit_set(nibble) {
-                        let mut child = path;
-                        child.push_unchecked(nibble);
-                        stack.push(self.rlp_node(child, under(changed, &child)));
+            SparseNode::Branch { state_mask, children, .. } => {
+                let state_mask = *state_mask;
+                let mut stack =
+                    children.take().map_or_else(|| Vec::with_capacity(state_mask.len()), Vec::from);
+                let known = stack.len() == state_mask.len();
+                stack.resize(state_mask.len(), RlpNode::default());
+                for (index, nibble) in state_mask.iter().enumerate() {
+                    let mut child = path;
+                    child.push_unchecked(nibble);
+                    let keys = under(changed, &child);
+                    if !known || !keys.is_empty() {
+                        stack[index] = self.rlp_node(child, keys);
                     }
                 }
                 self.rlp_buf.clear();
-                BranchNodeRef::new(&stack, state_mask).rlp(&mut self.rlp_buf)
+                (
+                    BranchNodeRef::new(&stack, state_mask).rlp(&mut self.rlp_buf),
+                    Some(stack.into_boxed_slice()),
+                )
             }
             SparseNode::Empty | SparseNode::Hash(_) => unreachable!("returned above"),
         };
         match self.nodes.get_mut(&path) {
-            Some(
-                SparseNode::Leaf { hash, .. }
-                | SparseNode::Extension { hash, .. }
-                | SparseNode::Branch { hash, .. },
-            ) => *hash = Some(rlp.clone()),
+            Some(SparseNode::Leaf { hash, .. } | SparseNode::Extension { hash, .. }) => {
+                *hash = Some(rlp.clone())
+            }
+            Some(SparseNode::Branch { hash, children: cached, .. }) => {
+                *hash = Some(rlp.clone());
+                *cached = children;
+            }
             _ => unreachable!("the node was hashed above"),
         }
         self.rehashed.insert(path, self.rlp_buf.clone());

@@ -113,8 +113,8 @@ impl RevealedTrie {
                     child_path.push_unchecked(nibble);
                     self.place_child(child_path, child);
                 }
-                let state_mask = branch.state_mask;
-                self.nodes.insert(path, SparseNode::Branch { state_mask, hash: Some(rlp) });
+                let (state_mask, children) = (branch.state_mask, Some(branch.stack.into_boxed_slice()));
+                self.nodes.insert(path, SparseNode::Branch { state_mask, hash: Some(rlp), children });
             }
         }
     }

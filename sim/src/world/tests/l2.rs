@@ -236,7 +236,7 @@ fn re_execution_verifies_the_sequencers_roots_and_reports_a_wrong_one() {
                 .txs()
                 .iter()
                 .zip(&block.senders)
-                .map(|(tx, s)| Recovered::new_unchecked(tx.clone(), *s));
+                .map(|(tx, s)| Recovered::new_unchecked(tx.clone(), *s).into());
             chain.state_mut().execute(&executor, &EvmBlock { context, txs: txs.collect() }).unwrap();
             if block.number() == 30 {
                 block.block.header.state_root = B256::repeat_byte(0x11);

@@ -32,7 +32,7 @@ use alloy_primitives::{Address, Bytes, B256, U256};
 use op_alloy_consensus::{OpReceiptEnvelope, OpTxEnvelope};
 use op_revm::{OpSpecId, OpTransaction};
 use revm::{
-    context::{either::Either, BlockEnv, CfgEnv, TxEnv},
+    context::{BlockEnv, CfgEnv, TxEnv},
     context_interface::block::BlobExcessGasAndPrice,
     database::State,
     inspector::NoOpInspector,
@@ -89,7 +89,8 @@ pub struct EvmBlock {
 /// A transaction ready to execute: its sender, and its EVM environment built once and shared by
 /// prewarm and the block's execution, as reth's payload transaction iterator hands out
 /// `WithTxEnv`. The environment carries the encoded transaction (op-revm's L1 cost compresses it)
-/// and the EIP-7702 authorities recovered: neither is redone per execution.
+/// and the EIP-7702 authorities, which alloy-evm recovers as it builds it: neither is redone per
+/// execution.
 #[derive(Debug, Clone)]
 pub struct EvmTx {
     tx: Recovered<OpTxEnvelope>,
@@ -100,12 +101,7 @@ impl EvmTx {
     /// `tx` from `sender`, whose EIP-2718 encoding is `encoded` (as the block carries it).
     pub fn with_encoded(tx: OpTxEnvelope, sender: Address, encoded: Bytes) -> Self {
         debug_assert_eq!(encoded, Bytes::from(tx.encoded_2718()), "the encoding of the transaction");
-        let mut env = OpTransaction::<TxEnv>::from_encoded_tx(&tx, sender, encoded);
-        for authorization in &mut env.base.authorization_list {
-            if let Either::Left(signed) = authorization {
-                *authorization = Either::Right(signed.clone().into_recovered());
-            }
-        }
+        let env = OpTransaction::<TxEnv>::from_encoded_tx(&tx, sender, encoded);
         Self { tx: Recovered::new_unchecked(tx, sender), env }
     }
 

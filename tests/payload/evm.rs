@@ -8,7 +8,10 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use alloy_consensus::{transaction::Recovered, SignableTransaction, Transaction, TxEip1559, TxReceipt};
+use alloy_consensus::{
+    transaction::Recovered, SignableTransaction, Transaction, TxEip1559, TxEip7702, TxReceipt,
+};
+use alloy_eips::eip7702::{Authorization, SignedAuthorization};
 use alloy_primitives::{address, keccak256, Address, Bytes, Sealable, Signature, TxKind, B256, U256};
 use madsim::runtime::Runtime;
 use op_alloy_consensus::{OpTxEnvelope, TxDeposit};
@@ -19,6 +22,7 @@ use rollsim::{
     evm::{BlockContext, EvmBlock, EvmTx, OpEvmExecutor},
     execution::{L2State, StateView},
     payload::{prewarm_targets, BlockExecutor, PayloadConfig, PayloadProcessor, PreState},
+    signer::LocalSigner,
     trie::{Account, HashedPostState, HashedStorage, KECCAK_EMPTY},
 };
 
@@ -302,4 +306,41 @@ fn create_and_destroy_in_one_transaction_leaves_no_account() {
     let sender_account = post.account(&sender(0)).expect("sender");
     let fee = U256::from(output.gas_used) * U256::from(BASE_FEE_WEI);
     assert_eq!(sender_account.balance, U256::from(FUNDS_WEI) - fee, "the value came back to the creator");
+}
+
+/// EIP-7702 authorities are recovered once, when the transaction's environment is built
+/// (`EvmTx`): a valid authorization delegates its authority and bumps its nonce, and one whose
+/// signature does not recover (a y-parity of 2) delegates nothing.
+#[test]
+fn authorities_recovered_with_the_environment_delegate() {
+    let executor = OpEvmExecutor::new(CHAIN_ID);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let pre = PreState::new(genesis(2, &mut rng));
+    let mut block = random_block(&mut rng, 2, 0);
+    let key = |byte| LocalSigner::new(B256::repeat_byte(byte)).expect("a valid key");
+    let (valid, broken) = (key(0x11), key(0x22));
+    let authorization = Authorization { chain_id: U256::from(CHAIN_ID), address: STORE_AT, nonce: 0 };
+    let signed = broken.sign_authorization(authorization.clone());
+    let unrecoverable = SignedAuthorization::new_unchecked(authorization.clone(), 2, signed.r(), signed.s());
+    let tx = TxEip7702 {
+        chain_id: CHAIN_ID,
+        gas_limit: 200_000,
+        max_fee_per_gas: MAX_FEE_WEI,
+        to: STORE_AT,
+        authorization_list: vec![valid.sign_authorization(authorization), unrecoverable],
+        ..Default::default()
+    };
+    block.txs = vec![Recovered::new_unchecked(
+        OpTxEnvelope::Eip7702(tx.into_signed(Signature::test_signature())),
+        sender(1),
+    )
+    .into()];
+    let (output, merged) = executor.execute_sequential(&pre, &block).expect("executes");
+    assert_eq!(output.included, vec![0]);
+    let designator = keccak256([&[0xef, 0x01, 0x00][..], STORE_AT.as_slice()].concat());
+    let authority = merged.accounts[&keccak256(valid.address())].expect("the authority exists");
+    assert_eq!((authority.nonce, authority.code_hash), (1, designator), "delegated, nonce bumped");
+    let delegated =
+        merged.accounts.values().flatten().filter(|account| account.code_hash == designator).count();
+    assert_eq!(delegated, 1, "the authorization that does not recover delegated no account");
 }

@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rollsim::{
     cancel::Cancel,
-    evm::{BlockContext, EvmBlock, EvmTx, OpEvmExecutor},
+    evm::{BlockContext, EvmBlock, EvmOutput, EvmTx, OpEvmExecutor},
     execution::{L2State, StateView},
     payload::{prewarm_targets, BlockExecutor, PayloadConfig, PayloadProcessor, PreState},
     signer::LocalSigner,
@@ -227,13 +227,20 @@ fn evm_pipeline_root_matches_sequential_root() {
     assert!(destroyed > 0 && reverted > 0, "blocks with self-destructs and reverts");
 }
 
+/// Executes `tx` from `from` as the only transaction of a block on a seeded genesis (senders 0
+/// and 1 funded): the pre-state, the output and the block's merged changes.
+fn execute_alone(seed: u64, tx: OpTxEnvelope, from: Address) -> (PreState, EvmOutput, HashedPostState) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let pre = PreState::new(genesis(2, &mut rng));
+    let mut block = random_block(&mut rng, 2, 0);
+    block.txs = vec![Recovered::new_unchecked(tx, from).into()];
+    let (output, merged) = OpEvmExecutor::new(CHAIN_ID).execute_sequential(&pre, &block).expect("executes");
+    (pre, output, merged)
+}
+
 /// A reverting call changes only its sender's nonce and balance (the fee) and the fee vaults.
 #[test]
 fn a_revert_leaves_only_the_fee_and_the_nonce() {
-    let executor = OpEvmExecutor::new(CHAIN_ID);
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let pre = PreState::new(genesis(2, &mut rng));
-    let mut block = random_block(&mut rng, 2, 0);
     let call = TxEip1559 {
         chain_id: CHAIN_ID,
         gas_limit: 100_000,
@@ -242,12 +249,8 @@ fn a_revert_leaves_only_the_fee_and_the_nonce() {
         value: U256::from(5),
         ..Default::default()
     };
-    block.txs = vec![Recovered::new_unchecked(
-        OpTxEnvelope::Eip1559(call.into_signed(Signature::test_signature())),
-        sender(1),
-    )
-    .into()];
-    let (output, merged) = executor.execute_sequential(&pre, &block).expect("executes");
+    let call = OpTxEnvelope::Eip1559(call.into_signed(Signature::test_signature()));
+    let (pre, output, merged) = execute_alone(7, call, sender(1));
     assert_eq!(output.included, vec![0]);
     assert!(!output.receipts[0].status(), "the call reverted");
     let gas_used = output.gas_used;
@@ -278,10 +281,6 @@ fn a_revert_leaves_only_the_fee_and_the_nonce() {
 /// A contract created and self-destructed in one transaction does not exist afterwards (EIP-6780).
 #[test]
 fn create_and_destroy_in_one_transaction_leaves_no_account() {
-    let executor = OpEvmExecutor::new(CHAIN_ID);
-    let mut rng = ChaCha8Rng::seed_from_u64(8);
-    let pre = PreState::new(genesis(2, &mut rng));
-    let mut block = random_block(&mut rng, 2, 0);
     let create = TxEip1559 {
         chain_id: CHAIN_ID,
         gas_limit: 100_000,
@@ -291,12 +290,8 @@ fn create_and_destroy_in_one_transaction_leaves_no_account() {
         input: Bytes::from_static(CREATE_AND_DESTROY),
         ..Default::default()
     };
-    block.txs = vec![Recovered::new_unchecked(
-        OpTxEnvelope::Eip1559(create.into_signed(Signature::test_signature())),
-        sender(0),
-    )
-    .into()];
-    let (output, merged) = executor.execute_sequential(&pre, &block).expect("executes");
+    let create = OpTxEnvelope::Eip1559(create.into_signed(Signature::test_signature()));
+    let (pre, output, merged) = execute_alone(8, create, sender(0));
     assert!(output.receipts[0].status());
     let child = sender(0).create(0);
     assert_eq!(merged.accounts.get(&keccak256(child)), Some(&None), "destroyed");
@@ -313,10 +308,6 @@ fn create_and_destroy_in_one_transaction_leaves_no_account() {
 /// signature does not recover (a y-parity of 2) delegates nothing.
 #[test]
 fn authorities_recovered_with_the_environment_delegate() {
-    let executor = OpEvmExecutor::new(CHAIN_ID);
-    let mut rng = ChaCha8Rng::seed_from_u64(9);
-    let pre = PreState::new(genesis(2, &mut rng));
-    let mut block = random_block(&mut rng, 2, 0);
     let key = |byte| LocalSigner::new(B256::repeat_byte(byte)).expect("a valid key");
     let (valid, broken) = (key(0x11), key(0x22));
     let authorization = Authorization { chain_id: U256::from(CHAIN_ID), address: STORE_AT, nonce: 0 };
@@ -330,12 +321,8 @@ fn authorities_recovered_with_the_environment_delegate() {
         authorization_list: vec![valid.sign_authorization(authorization), unrecoverable],
         ..Default::default()
     };
-    block.txs = vec![Recovered::new_unchecked(
-        OpTxEnvelope::Eip7702(tx.into_signed(Signature::test_signature())),
-        sender(1),
-    )
-    .into()];
-    let (output, merged) = executor.execute_sequential(&pre, &block).expect("executes");
+    let tx = OpTxEnvelope::Eip7702(tx.into_signed(Signature::test_signature()));
+    let (_, output, merged) = execute_alone(9, tx, sender(1));
     assert_eq!(output.included, vec![0]);
     let designator = keccak256([&[0xef, 0x01, 0x00][..], STORE_AT.as_slice()].concat());
     let authority = merged.accounts[&keccak256(valid.address())].expect("the authority exists");

@@ -15,7 +15,7 @@ use std::{
     ops::RangeInclusive,
 };
 
-use alloy_primitives::{Bytes, B256};
+use alloy_primitives::{Bytes, B256, U256};
 use alloy_trie::{nodes::RlpNode, proof::ProofRetainer, HashBuilder, Nibbles};
 
 /// Proof targets: hashed address to the hashed slots wanted in its storage trie.
@@ -150,14 +150,11 @@ fn collapsible<V>(leaves: &BTreeMap<B256, V>, targets: &BTreeSet<B256>, branch: 
 
 /// The 32-byte keys starting with `prefix`.
 pub(crate) fn key_range(prefix: &Nibbles) -> RangeInclusive<B256> {
-    let pad = |fill| {
-        let mut key = *prefix;
-        while key.len() < 64 {
-            key.push_unchecked(fill);
-        }
-        B256::from_slice(&key.pack())
-    };
-    pad(0)..=pad(0xf)
+    let mut low = B256::ZERO;
+    // The nibbles after the prefix (and an odd prefix's last half byte) are zero.
+    prefix.pack_to(low.as_mut_slice());
+    let rest = if prefix.len() < 64 { U256::MAX >> (4 * prefix.len()) } else { U256::ZERO };
+    low..=B256::from(U256::from_be_bytes(low.0) | rest)
 }
 
 fn child(path: &Nibbles, nibble: u8) -> Nibbles {
@@ -182,4 +179,29 @@ where
         hb.add_leaf(Nibbles::unpack(key), &buf);
     }
     hb.root()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The range's ends are the prefix padded with zero and with 0xf nibbles: the smallest and
+        /// largest keys under it.
+        #[test]
+        fn key_range_spans_the_keys_under_the_prefix(key in any::<[u8; 32]>(), len in 0usize..=64) {
+            let prefix = Nibbles::unpack(key).slice(..len);
+            let pad = |fill| {
+                let mut padded = prefix;
+                while padded.len() < 64 {
+                    padded.push(fill);
+                }
+                B256::from_slice(&padded.pack())
+            };
+            let range = key_range(&prefix);
+            prop_assert_eq!((*range.start(), *range.end()), (pad(0), pad(0xf)));
+            prop_assert!(range.contains(&B256::from(key)));
+        }
+    }
 }

@@ -24,13 +24,12 @@ use crate::{
 };
 use alloy_consensus::{Sealable, Sealed};
 use alloy_eips::{eip2718::Encodable2718, BlockNumberOrTag};
-use alloy_primitives::B256;
 use kona_genesis::{RollupConfig, SystemConfig};
 use kona_protocol::{L1BlockInfoTx, Predeploys};
 use op_alloy_consensus::{OpTxEnvelope, TxDeposit};
 use rollsim::{
     cancel::Cancel,
-    evm::OpEvmExecutor,
+    evm::{AncestorHashes, OpEvmExecutor},
     payload::{PayloadError, PayloadProcessor, PreState},
 };
 
@@ -38,7 +37,6 @@ use rollsim::{
 const DEPOSITOR: alloy_primitives::Address =
     alloy_primitives::address!("deaddeaddeaddeaddeaddeaddeaddeaddead0001");
 use std::{
-    collections::BTreeMap,
     net::SocketAddr,
     sync::{Arc, Mutex},
     time::Duration,
@@ -52,7 +50,7 @@ pub const MAX_SEQUENCER_DRIFT_S: u64 = 1_800;
 struct Building {
     user: Vec<PendingTx>,
     pre_state: Arc<PreState>,
-    ancestor_hashes: BTreeMap<u64, B256>,
+    ancestor_hashes: AncestorHashes,
 }
 
 /// What the sequencer shares with the world across restarts.

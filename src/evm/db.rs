@@ -1,7 +1,5 @@
 //! revm's `Database` over a [`StateView`].
 
-use std::collections::BTreeMap;
-
 use alloy_primitives::{Address, B256, U256};
 use revm::{
     bytecode::Bytecode,
@@ -9,6 +7,7 @@ use revm::{
     state::AccountInfo,
 };
 
+use super::AncestorHashes;
 use crate::execution::StateView;
 
 /// A state read that cannot be answered: the state is inconsistent, not the block invalid.
@@ -28,12 +27,12 @@ impl DBErrorMarker for StateDbError {}
 /// from the block's context.
 pub struct StateDb<'a> {
     view: &'a dyn StateView,
-    ancestor_hashes: &'a BTreeMap<u64, B256>,
+    ancestor_hashes: &'a AncestorHashes,
 }
 
 impl<'a> StateDb<'a> {
     /// Reads `view`; `BLOCKHASH` answers from `ancestor_hashes`.
-    pub fn new(view: &'a dyn StateView, ancestor_hashes: &'a BTreeMap<u64, B256>) -> Self {
+    pub fn new(view: &'a dyn StateView, ancestor_hashes: &'a AncestorHashes) -> Self {
         Self { view, ancestor_hashes }
     }
 }
@@ -41,7 +40,7 @@ impl<'a> StateDb<'a> {
 impl std::fmt::Debug for StateDb<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StateDb")
-            .field("ancestor_hashes", &self.ancestor_hashes.len())
+            .field("ancestor_hashes", &self.ancestor_hashes.numbers())
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +68,6 @@ impl Database for StateDb<'_> {
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, StateDbError> {
-        self.ancestor_hashes.get(&number).copied().ok_or(StateDbError::MissingBlockHash(number))
+        self.ancestor_hashes.get(number).ok_or(StateDbError::MissingBlockHash(number))
     }
 }

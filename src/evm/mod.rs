@@ -75,8 +75,35 @@ pub struct BlockContext {
     pub parent_beacon_block_root: Option<B256>,
     /// Holocene's EIP-1559 parameters.
     pub extra_data: Bytes,
-    /// Hashes of up to 256 ancestors, by number: what `BLOCKHASH` reads.
-    pub ancestor_hashes: BTreeMap<u64, B256>,
+    /// Hashes of up to 256 ancestors: what `BLOCKHASH` reads.
+    pub ancestor_hashes: AncestorHashes,
+}
+
+/// Hashes of consecutive blocks, oldest first: the ancestors `BLOCKHASH` can read. A window of a
+/// chain's blocks, copied in one go per block executed (a map of 256 entries cost more than most
+/// blocks' reads of it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AncestorHashes {
+    /// The number of the block `hashes[0]` is the hash of.
+    first: u64,
+    hashes: Vec<B256>,
+}
+
+impl AncestorHashes {
+    /// The hashes of blocks `first`, `first + 1`, ...
+    pub fn new(first: u64, hashes: Vec<B256>) -> Self {
+        Self { first, hashes }
+    }
+
+    /// The hash of block `number`, if the window holds it.
+    pub fn get(&self, number: u64) -> Option<B256> {
+        self.hashes.get(usize::try_from(number.checked_sub(self.first)?).ok()?).copied()
+    }
+
+    /// The numbers of the blocks held, oldest first.
+    pub fn numbers(&self) -> std::ops::Range<u64> {
+        self.first..self.first + self.hashes.len() as u64
+    }
 }
 
 /// An OP block to execute: its context and its transactions with their senders.

@@ -6,7 +6,7 @@
 //! changes applied to the pre-state and the root recomputed in full with `HashBuilder`.
 #![cfg(madsim)]
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::sync::Arc;
 
 use alloy_consensus::{
     transaction::Recovered, SignableTransaction, Transaction, TxEip1559, TxEip7702, TxReceipt,
@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rollsim::{
     cancel::Cancel,
-    evm::{BlockContext, EvmBlock, EvmOutput, EvmTx, OpEvmExecutor},
+    evm::{AncestorHashes, BlockContext, EvmBlock, EvmOutput, EvmTx, OpEvmExecutor},
     execution::{L2State, StateView},
     payload::{prewarm_targets, BlockExecutor, PayloadConfig, PayloadProcessor, PreState},
     signer::LocalSigner,
@@ -150,7 +150,7 @@ fn random_block(rng: &mut ChaCha8Rng, senders: usize, txs: usize) -> EvmBlock {
         beneficiary: address!("4200000000000000000000000000000000000011"),
         gas_limit: 30_000_000,
         base_fee: BASE_FEE_WEI,
-        ancestor_hashes: BTreeMap::from([(0, B256::with_last_byte(9))]),
+        ancestor_hashes: AncestorHashes::new(0, vec![B256::with_last_byte(9)]),
         parent_hash: B256::with_last_byte(9),
         parent_beacon_block_root: Some(B256::with_last_byte(4)),
         ..Default::default()
@@ -330,4 +330,58 @@ fn authorities_recovered_with_the_environment_delegate() {
     let delegated =
         merged.accounts.values().flatten().filter(|account| account.code_hash == designator).count();
     assert_eq!(delegated, 1, "the authorization that does not recover delegated no account");
+}
+
+/// `BLOCKHASH` answers from the block's window of ancestors: the hash of a block in it, zero for one
+/// more than 256 blocks back (revm does not ask), and an error naming a block within 256 that the
+/// window lacks rather than a made-up hash.
+#[test]
+fn blockhash_reads_the_ancestor_window() {
+    let hash_of = |n: u64| B256::from(U256::from(n) << 8 | U256::from(0xab));
+    // Init code storing BLOCKHASH(number) in slot 0 of the new contract.
+    let store_blockhash = |nonce: u64, number: u16| {
+        let [hi, lo] = number.to_be_bytes();
+        let create = TxEip1559 {
+            chain_id: CHAIN_ID,
+            nonce,
+            gas_limit: 200_000,
+            max_fee_per_gas: MAX_FEE_WEI,
+            to: TxKind::Create,
+            input: Bytes::from(vec![0x61, hi, lo, 0x40, 0x60, 0x00, 0x55, 0x00]),
+            ..Default::default()
+        };
+        Recovered::new_unchecked(
+            OpTxEnvelope::Eip1559(create.into_signed(Signature::test_signature())),
+            sender(1),
+        )
+    };
+    let run = |window: AncestorHashes, numbers: &[u16]| {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let pre = PreState::new(genesis(2, &mut rng));
+        let mut block = random_block(&mut rng, 2, 0);
+        block.context.number = 300;
+        block.context.ancestor_hashes = window;
+        block.txs = numbers.iter().zip(0..).map(|(n, nonce)| store_blockhash(nonce, *n).into()).collect();
+        OpEvmExecutor::new(CHAIN_ID).execute_sequential(&pre, &block).map(|(_, merged)| {
+            (0..numbers.len() as u64)
+                .map(|nonce| {
+                    let storage = merged.storages.get(&keccak256(sender(1).create(nonce)));
+                    let slot = storage.and_then(|s| s.slots.get(&keccak256(U256::ZERO.to_be_bytes::<32>())));
+                    B256::from(slot.copied().unwrap_or_default())
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let full = AncestorHashes::new(44, (44..300).map(hash_of).collect());
+    assert_eq!(full.get(43), None);
+    assert_eq!(full.get(299), Some(hash_of(299)));
+    assert_eq!(full.get(300), None);
+    assert_eq!(
+        run(full, &[299, 44, 43]).expect("executes"),
+        vec![hash_of(299), hash_of(44), B256::ZERO],
+        "the parent, the oldest readable ancestor, and one too old"
+    );
+    let pruned = AncestorHashes::new(100, (100..300).map(hash_of).collect());
+    let error = run(pruned, &[50]).expect_err("block 50 is within 256 but not in the window");
+    assert!(error.to_string().contains("no hash for ancestor block 50"), "{error}");
 }

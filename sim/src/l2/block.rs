@@ -8,8 +8,6 @@
 //! and the logs bloom over the real transactions and receipts, the withdrawals root as the
 //! L2ToL1MessagePasser's storage root, the empty requests hash.
 
-use std::collections::BTreeMap;
-
 use alloy_consensus::{
     proofs::{calculate_receipt_root, calculate_transaction_root},
     Block, BlockBody, Header, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH,
@@ -24,7 +22,7 @@ use alloy_primitives::{Address, Bloom, Bytes, B256, B64, U256};
 use kona_genesis::ChainGenesis;
 use kona_protocol::{BlockInfo, L1BlockInfoTx, L2BlockInfo};
 use op_alloy_consensus::{OpBlock, OpTxEnvelope, TxDeposit};
-use rollsim::evm::{BlockContext, EvmBlock, EvmOutput, EvmTx};
+use rollsim::evm::{AncestorHashes, BlockContext, EvmBlock, EvmOutput, EvmTx};
 
 use super::L2Config;
 use crate::l1::L1Config;
@@ -276,7 +274,7 @@ pub fn context(
     parent: &Header,
     parent_hash: B256,
     inputs: &BlockInputs,
-    ancestor_hashes: BTreeMap<u64, B256>,
+    ancestor_hashes: AncestorHashes,
 ) -> BlockContext {
     BlockContext {
         number: parent.number + 1,
@@ -299,7 +297,7 @@ pub fn evm_block<'a>(
     parent_hash: B256,
     inputs: &BlockInputs,
     txs: impl IntoIterator<Item = (&'a OpTxEnvelope, Address)>,
-    ancestor_hashes: BTreeMap<u64, B256>,
+    ancestor_hashes: AncestorHashes,
 ) -> EvmBlock {
     EvmBlock {
         context: context(parent, parent_hash, inputs, ancestor_hashes),

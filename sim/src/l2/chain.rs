@@ -9,6 +9,7 @@ use super::{block::L2Block, engine::ExecutedState};
 use alloy_eips::BlockNumHash;
 use alloy_primitives::{Address, Bytes, B256};
 use op_alloy_consensus::OpTxEnvelope;
+use rollsim::evm::AncestorHashes;
 use std::{
     collections::{BTreeMap, VecDeque},
     sync::{Arc, Mutex, MutexGuard},
@@ -59,6 +60,9 @@ pub struct PrunedBlock {
 pub struct L2Chain {
     /// Blocks `first..=head`.
     blocks: Vec<Arc<L2Block>>,
+    /// Their hashes, in a row of their own: a block's `BLOCKHASH` window copies 256 of them
+    /// without reading 256 blocks.
+    hashes: Vec<B256>,
     /// The oldest block kept: 0 until blocks are pruned.
     first: u64,
     safe: u64,
@@ -98,6 +102,7 @@ impl L2Chain {
             "the genesis header commits to the genesis state"
         );
         Self {
+            hashes: vec![genesis.hash],
             blocks: vec![Arc::new(genesis)],
             first: 0,
             safe: 0,
@@ -132,8 +137,17 @@ impl L2Chain {
 
     /// Hashes of `number` and up to 255 blocks below it, by number: what `BLOCKHASH` reads in the
     /// block above `number`.
-    pub fn ancestor_hashes(&self, number: u64) -> BTreeMap<u64, B256> {
-        (number.saturating_sub(255)..=number).filter_map(|n| Some((n, self.block(n)?.hash))).collect()
+    pub fn ancestor_hashes(&self, number: u64) -> AncestorHashes {
+        let first = number.saturating_sub(255).max(self.first);
+        let end = ((number + 1).saturating_sub(self.first) as usize).min(self.hashes.len());
+        let start = ((first - self.first) as usize).min(end);
+        let hashes = &self.hashes[start..end];
+        debug_assert!(
+            self.hashes.len() == self.blocks.len()
+                && hashes.iter().zip(&self.blocks[start..end]).all(|(hash, block)| *hash == block.hash),
+            "the hashes follow the blocks kept"
+        );
+        AncestorHashes::new(first, hashes.to_vec())
     }
 
     /// The canonical blocks kept: from genesis until blocks are pruned.
@@ -183,6 +197,7 @@ impl L2Chain {
             self.nonces.insert(sender, nonce + 1);
         }
         self.stats.user_txs_included += block.user_txs().count() as u64;
+        self.hashes.push(block.hash);
         self.blocks.push(Arc::new(block));
     }
 
@@ -191,6 +206,7 @@ impl L2Chain {
     pub fn truncate(&mut self, number: u64) -> usize {
         assert!(number >= self.safe, "truncating to {number} below the safe head {}", self.safe);
         let dropped = self.blocks.split_off((number - self.first) as usize + 1);
+        self.hashes.truncate(self.blocks.len());
         self.state.rewind(number);
         let mut returned = Vec::new();
         for block in dropped.iter().rev() {
@@ -274,6 +290,7 @@ impl L2Chain {
         };
         self.first = number;
         self.derived_from.drain(..count as usize);
+        self.hashes.drain(..count as usize);
         let mut produced = self.produced.split_off(&number);
         std::mem::swap(&mut produced, &mut self.produced);
         let pruned = self.blocks.drain(..count as usize).map(|block| {

@@ -167,6 +167,7 @@ mod tests {
     use alloy_primitives::{address, TxKind, U256};
     use kona_protocol::{L1BlockInfoTx, Predeploys};
     use op_alloy_consensus::OpTxEnvelope;
+    use rollsim::evm::AncestorHashes;
     use rollsim::{evm::OpEvmExecutor, signer::LocalSigner};
 
     /// Block 1 of a chain: the L1-info deposit and `transfers` really signed transfers, built and
@@ -216,7 +217,8 @@ mod tests {
         };
         let parent_hash = parent_header.hash_slow();
         let txs = decoded.iter().map(|(tx, sender)| (tx, *sender));
-        let block = evm_block(&parent_header, parent_hash, &inputs, txs, [(0, parent_hash)].into());
+        let block =
+            evm_block(&parent_header, parent_hash, &inputs, txs, AncestorHashes::new(0, vec![parent_hash]));
         let pre = state.clone();
         let mut post = state;
         let (output, root) = post.execute(&OpEvmExecutor::new(config.chain_id), &block).unwrap();

@@ -194,9 +194,9 @@ impl Verifier {
         // The parent first: kona-executor walks BLOCKHASH down from it.
         let ancestors: Vec<_> = if checked {
             ancestor_hashes
-                .keys()
+                .numbers()
                 .rev()
-                .map(|n| chain.block(*n).expect("an ancestor").header().clone())
+                .map(|n| chain.block(n).expect("an ancestor").header().clone())
                 .collect()
         } else {
             Vec::new()

@@ -167,8 +167,10 @@ mod tests {
     use alloy_primitives::{address, TxKind, U256};
     use kona_protocol::{L1BlockInfoTx, Predeploys};
     use op_alloy_consensus::OpTxEnvelope;
-    use rollsim::evm::AncestorHashes;
-    use rollsim::{evm::OpEvmExecutor, signer::LocalSigner};
+    use rollsim::{
+        evm::{AncestorHashes, OpEvmExecutor},
+        signer::LocalSigner,
+    };
 
     /// Block 1 of a chain: the L1-info deposit and `transfers` really signed transfers, built and
     /// executed as the sequencer does; with the parent's state and header.

@@ -32,3 +32,10 @@ pub use proof::{prove_leaves, MultiProof, MultiProofTargets, TrieProof};
 pub use sparse::{RevealedTrie, SparseNode, SparseTrie, TrieChanges};
 pub use sparse_state::{SparseStateTrie, StateTrieChanges};
 pub use state::StateTrie;
+
+/// The path of the child at `nibble` of the node at `path`.
+pub(crate) fn child(path: &Nibbles, nibble: u8) -> Nibbles {
+    let mut child = *path;
+    child.push_unchecked(nibble);
+    child
+}

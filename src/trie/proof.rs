@@ -18,6 +18,8 @@ use std::{
 use alloy_primitives::{Bytes, B256, U256};
 use alloy_trie::{nodes::RlpNode, proof::ProofRetainer, HashBuilder, Nibbles};
 
+use super::child;
+
 /// Proof targets: hashed address to the hashed slots wanted in its storage trie.
 pub type MultiProofTargets = BTreeMap<B256, BTreeSet<B256>>;
 
@@ -173,12 +175,6 @@ pub(crate) fn key_range(prefix: &Nibbles) -> RangeInclusive<B256> {
     prefix.pack_to(low.as_mut_slice());
     let rest = if prefix.len() < 64 { U256::MAX >> (4 * prefix.len()) } else { U256::ZERO };
     low..=B256::from(U256::from_be_bytes(low.0) | rest)
-}
-
-fn child(path: &Nibbles, nibble: u8) -> Nibbles {
-    let mut child = *path;
-    child.push_unchecked(nibble);
-    child
 }
 
 /// Feeds `leaves` (sorted by key) into `hb` and returns the root.

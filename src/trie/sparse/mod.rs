@@ -22,7 +22,7 @@ use alloy_trie::{
     Nibbles, TrieMask, EMPTY_ROOT_HASH,
 };
 
-use super::TrieError;
+use super::{child, TrieError};
 
 /// Nodes and values are looked up by path at every step of every update and hash: hash maps, with a
 /// fixed seed (std's `RandomState` would differ between runs; nothing iterates them anyway).
@@ -287,11 +287,10 @@ impl RevealedTrie {
                 let known = stack.len() == state_mask.len();
                 stack.resize(state_mask.len(), RlpNode::default());
                 for (index, nibble) in state_mask.iter().enumerate() {
-                    let mut child = path;
-                    child.push_unchecked(nibble);
-                    let keys = under(changed, &child);
+                    let child_path = child(&path, nibble);
+                    let keys = under(changed, &child_path);
                     if !known || !keys.is_empty() {
-                        stack[index] = self.rlp_node(child, keys);
+                        stack[index] = self.rlp_node(child_path, keys);
                     }
                 }
                 self.rlp_buf.clear();

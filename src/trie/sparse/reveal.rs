@@ -16,7 +16,7 @@ use alloy_trie::{
 };
 
 use super::{RevealedTrie, SparseNode};
-use crate::trie::TrieError;
+use crate::trie::{child, TrieError};
 
 /// Longest path a node can sit at: a 32-byte key.
 const MAX_PATH: usize = 64;
@@ -108,10 +108,8 @@ impl RevealedTrie {
                 self.nodes.insert(path, SparseNode::Extension { key: ext.key, hash: Some(rlp) });
             }
             TrieNode::Branch(branch) => {
-                for (nibble, child) in branch.state_mask.iter().zip(&branch.stack) {
-                    let mut child_path = path;
-                    child_path.push_unchecked(nibble);
-                    self.place_child(child_path, child);
+                for (nibble, reference) in branch.state_mask.iter().zip(&branch.stack) {
+                    self.place_child(child(&path, nibble), reference);
                 }
                 let (state_mask, children) = (branch.state_mask, Some(branch.stack.into_boxed_slice()));
                 self.nodes.insert(path, SparseNode::Branch { state_mask, hash: Some(rlp), children });
@@ -150,10 +148,8 @@ fn validate(path: &Nibbles, node: &TrieNode) -> Result<(), TrieError> {
             if path.len() >= MAX_PATH || branch.state_mask.count_bits() < 2 {
                 return Err(bad(*path, "branch too deep or with fewer than two children"));
             }
-            for (nibble, child) in branch.state_mask.iter().zip(&branch.stack) {
-                let mut child_path = *path;
-                child_path.push_unchecked(nibble);
-                validate_child(&child_path, child)?;
+            for (nibble, reference) in branch.state_mask.iter().zip(&branch.stack) {
+                validate_child(&child(path, nibble), reference)?;
             }
             Ok(())
         }

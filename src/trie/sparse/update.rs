@@ -8,7 +8,7 @@
 use alloy_trie::{Nibbles, TrieMask};
 
 use super::{RevealedTrie, SparseNode};
-use crate::trie::TrieError;
+use crate::trie::{child, TrieError};
 
 impl RevealedTrie {
     /// Inserts or updates the leaf at `full_path` (a 64-nibble key in a state trie) with `value`
@@ -233,12 +233,6 @@ impl RevealedTrie {
         self.nodes.insert(path, node);
         self.modified.insert(path);
     }
-}
-
-fn child(path: &Nibbles, nibble: u8) -> Nibbles {
-    let mut child = *path;
-    child.push_unchecked(nibble);
-    child
 }
 
 fn malformed(path: Nibbles) -> TrieError {

@@ -46,7 +46,7 @@ pub use multiproof::{
     chunk_targets, FetchedTargets, MultiProofMessage, MultiProofStats, ProofSequencer, SparseTrieUpdate,
 };
 pub use pre_state::{PreState, PreservedSparseTrie};
-pub use prewarm::targets as prewarm_targets;
+pub use prewarm::{targets as prewarm_targets, SMALL_BLOCK_TX_THRESHOLD};
 pub use sparse_trie::SparseTrieStats;
 
 use crate::{
@@ -58,6 +58,12 @@ use crate::{
 /// Tuning, with reth v1.4.8's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PayloadConfig {
+    /// Whether blocks are prewarmed: a node validating a block it received does (reth's engine, for
+    /// blocks of [`SMALL_BLOCK_TX_THRESHOLD`] transactions or more); a node building one does not.
+    /// reth's payload builder executes pool transactions one at a time into the shared state-root
+    /// task, with no prewarm task (it cannot know the block's transactions ahead) and reth's
+    /// txpool prewarm paused for the build.
+    pub prewarm: bool,
     /// Prewarm batches per block at most.
     pub prewarm_max_concurrency: usize,
     /// Targets (accounts without slots, or slots) per proof job.
@@ -69,7 +75,7 @@ pub struct PayloadConfig {
 
 impl Default for PayloadConfig {
     fn default() -> Self {
-        Self { prewarm_max_concurrency: 64, proof_chunk_size: 10, max_concurrent_proofs: 256 }
+        Self { prewarm: true, prewarm_max_concurrency: 64, proof_chunk_size: 10, max_concurrent_proofs: 256 }
     }
 }
 
@@ -216,16 +222,18 @@ impl<E: BlockExecutor> PayloadProcessor<E> {
         let executed = Arc::new(AtomicUsize::new(0));
         // The trie the parent block's root was computed on, or a blind one anchored at its root.
         let trie = pre_state.take_trie();
-        let prewarm = prewarm::spawn(
-            &self.executor,
-            self.block_executor.clone(),
-            block,
-            pre_state.clone(),
-            self.config.prewarm_max_concurrency,
-            terminate_prewarm.clone(),
-            executed.clone(),
-            to_multi_proof.clone(),
-        );
+        let prewarm = self.config.prewarm.then(|| {
+            prewarm::spawn(
+                &self.executor,
+                self.block_executor.clone(),
+                block,
+                pre_state.clone(),
+                self.config.prewarm_max_concurrency,
+                terminate_prewarm.clone(),
+                executed.clone(),
+                to_multi_proof.clone(),
+            )
+        });
         let multiproof = multiproof::MultiProofTask::new(
             multi_proof_rx,
             to_multi_proof.clone(),
@@ -249,7 +257,7 @@ impl<E: BlockExecutor> PayloadProcessor<E> {
             to_multi_proof: Some(to_multi_proof),
             terminate_prewarm,
             executed,
-            prewarm,
+            prewarm: prewarm.unwrap_or_default(),
             multiproof: Some(multiproof),
             sparse_trie: Some(sparse_trie),
             cancel,

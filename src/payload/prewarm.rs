@@ -8,7 +8,8 @@
 //! between transactions: their targets could no longer arrive in time to help. Likewise a
 //! transaction the real execution has already passed (the state hook counts them) is skipped: its
 //! state update asks for its targets anyway, so prewarming it would only cost an execution and a
-//! prefetch message that dedup then drops.
+//! prefetch message that dedup then drops. Blocks of fewer than [`SMALL_BLOCK_TX_THRESHOLD`]
+//! transactions are not prewarmed.
 
 use std::{
     ops::ControlFlow,
@@ -28,7 +29,11 @@ use super::{
 };
 use crate::{execution::TxState, trie::MultiProofTargets};
 
-/// Spawns the prewarm batches of one block.
+/// Blocks with fewer transactions are not prewarmed (reth's `SMALL_BLOCK_TX_THRESHOLD`: spawning
+/// the workers costs more than the early proofs save).
+pub const SMALL_BLOCK_TX_THRESHOLD: usize = 5;
+
+/// Spawns the prewarm batches of one block (none for a small block).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn spawn<E: BlockExecutor>(
     executor: &WorkloadExecutor,
@@ -42,6 +47,9 @@ pub(super) fn spawn<E: BlockExecutor>(
 ) -> Vec<JoinHandle<()>> {
     assert!(max_concurrency > 0, "prewarm needs at least one batch");
     let tx_count = block_executor.tx_count(&block);
+    if tx_count < SMALL_BLOCK_TX_THRESHOLD {
+        return Vec::new();
+    }
     let batch_size = (tx_count / max_concurrency).max(1);
     let mut batches = Vec::with_capacity(tx_count.div_ceil(batch_size));
     for start in (0..tx_count).step_by(batch_size) {

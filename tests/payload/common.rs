@@ -206,8 +206,12 @@ mod sim {
 
     pub fn processor(seed: u64) -> PayloadProcessor<SimpleExecutor> {
         // Small limits so the queue, the chunking and the prewarm batching all happen in small blocks.
-        let config =
-            PayloadConfig { prewarm_max_concurrency: 8, proof_chunk_size: 10, max_concurrent_proofs: 4 };
+        let config = PayloadConfig {
+            prewarm_max_concurrency: 8,
+            proof_chunk_size: 10,
+            max_concurrent_proofs: 4,
+            ..Default::default()
+        };
         PayloadProcessor::new(executor(seed), SimpleExecutor, config)
     }
 

@@ -170,7 +170,12 @@ fn simulate<T>(seed: u64, run: impl std::future::Future<Output = T> + 'static) -
 }
 
 fn processor(seed: u64) -> PayloadProcessor<OpEvmExecutor> {
-    let config = PayloadConfig { prewarm_max_concurrency: 8, proof_chunk_size: 10, max_concurrent_proofs: 4 };
+    let config = PayloadConfig {
+        prewarm_max_concurrency: 8,
+        proof_chunk_size: 10,
+        max_concurrent_proofs: 4,
+        ..Default::default()
+    };
     PayloadProcessor::new(crate::common::executor(seed), OpEvmExecutor::new(CHAIN_ID), config)
 }
 

@@ -4,16 +4,27 @@
 //! applied, recomputed in full with `HashBuilder` (`StateTrie::root`).
 #![cfg(madsim)]
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    ops::Range,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use crate::common::{
-    address, case, processor, random_block, random_state, rng, run_block, simulate, Case, Faults, Shape,
+    address, case, executor, processor, random_block, random_state, rng, run_block, simulate, Case, Faults,
+    Shape,
 };
 use alloy_primitives::U256;
 use rollsim::{
     cancel::Cancel,
     execution::{execute_block, L2State, SimpleExecutor, Tx, TxState},
-    payload::{Fallback, PayloadConfig, PayloadError, PayloadProcessor, PreState},
+    payload::{
+        BlockExecutor, Fallback, Pace, PayloadConfig, PayloadError, PayloadProcessor, PreState, StateHook,
+        Visit, SMALL_BLOCK_TX_THRESHOLD,
+    },
     trie::{StateTrie, EMPTY_ROOT_HASH},
 };
 
@@ -270,4 +281,60 @@ fn the_trie_kept_from_block_to_block_gives_the_same_roots_with_fewer_proofs() {
         }
     }
     assert!(kept_proofs < fresh_proofs, "the kept trie saves proofs: {kept_proofs} against {fresh_proofs}");
+}
+
+/// Counts the prewarm batches it is asked for; otherwise the [`SimpleExecutor`].
+struct CountingPrewarm(Arc<AtomicUsize>);
+
+impl BlockExecutor for CountingPrewarm {
+    type Block = [Tx];
+    type Output = Vec<bool>;
+
+    fn tx_count(&self, block: &[Tx]) -> usize {
+        SimpleExecutor.tx_count(block)
+    }
+
+    fn prewarm(&self, pre: &PreState, block: &[Tx], batch: Range<usize>, visit: &mut Visit<'_>) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        SimpleExecutor.prewarm(pre, block, batch, visit)
+    }
+
+    async fn execute(
+        &self,
+        pre: &PreState,
+        block: &[Tx],
+        hook: StateHook,
+        pace: &mut Pace,
+    ) -> Result<Vec<bool>, PayloadError> {
+        SimpleExecutor.execute(pre, block, hook, pace).await
+    }
+}
+
+/// Prewarm runs where reth's engine runs it: for a received block of `SMALL_BLOCK_TX_THRESHOLD`
+/// transactions or more, never for a smaller one, nor at a builder (`prewarm: false`). Without it
+/// the root is still right.
+#[test]
+fn prewarm_runs_for_received_blocks_of_five_transactions_or_more() {
+    let run = |seed: u64, txs: usize, prewarm: bool| {
+        let case = case(seed, Shape { txs, ..Shape::SMALL });
+        let batches = Arc::new(AtomicUsize::new(0));
+        let config = PayloadConfig { prewarm, ..PayloadConfig::default() };
+        let processor = PayloadProcessor::new(executor(seed), CountingPrewarm(batches.clone()), config);
+        let (pre_state, block) = (case.pre_state.clone(), case.txs.clone());
+        let (_, root) = simulate(seed, async move {
+            processor.execute_block(pre_state, block, Arc::new(Faults::default()), None, &Cancel::new()).await
+        })
+        .expect("no faults, no error");
+        assert_eq!((root.state_root, root.fallback), (case.expected, None), "seed {seed}, {txs} txs");
+        batches.load(Ordering::Relaxed)
+    };
+    let (mut small, mut threshold, mut builder) = (0, 0, 0);
+    for seed in 0..8 {
+        small += run(seed, SMALL_BLOCK_TX_THRESHOLD - 1, true);
+        threshold += run(seed, SMALL_BLOCK_TX_THRESHOLD, true);
+        builder += run(seed, 30, false);
+    }
+    assert_eq!(small, 0, "a block under the threshold is not prewarmed");
+    assert!(threshold > 0, "a block at the threshold is");
+    assert_eq!(builder, 0, "a builder prewarms nothing");
 }

@@ -41,7 +41,7 @@ use rollsim::{
         BatcherConfig, DaType,
     },
     evm::OpEvmExecutor,
-    payload::{PayloadProcessor, WorkloadExecutor},
+    payload::{PayloadConfig, PayloadProcessor, WorkloadExecutor},
     sync::lock,
 };
 use std::{
@@ -237,12 +237,12 @@ impl World {
         let chain: SharedL2 = Arc::new(Mutex::new(L2Chain::new(genesis, l1_genesis.num_hash(), state)));
         let verifier = Arc::<Mutex<VerifierStats>>::default();
         // Each node's payload processor draws its task interleavings from its own stream.
-        let processor = |node: &str| {
+        let processor = |node: &str, tuning: PayloadConfig| {
             let seed = seed::stream(seed, &format!("payload-{node}")).next_u64();
             PayloadProcessor::new(
                 WorkloadExecutor::inline(SimCosts::default().seeded(seed)),
                 OpEvmExecutor::new(config.chain_id),
-                Default::default(),
+                tuning,
             )
         };
         let system_config = l2::system_config(config, batcher);
@@ -260,7 +260,8 @@ impl World {
                 seed::stream(seed, "l2-workload"),
             )),
             da_limits: Arc::default(),
-            payload: processor("sequencer"),
+            // A builder: no prewarm, as reth's payload builder.
+            payload: processor("sequencer", PayloadConfig { prewarm: false, ..Default::default() }),
             payload_faults: self.payload_faults.clone(),
             monitor: self.monitor.clone(),
         });
@@ -271,7 +272,7 @@ impl World {
         let verifier_node = Verifier::new(
             verifier_state,
             hash,
-            processor("rollup"),
+            processor("rollup", PayloadConfig::default()),
             self.payload_faults.clone(),
             self.monitor.clone(),
             verifier.clone(),

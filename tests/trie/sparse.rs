@@ -147,6 +147,38 @@ proptest! {
         }
     }
 
+    /// Setting leaves to the values they hold writes nothing: a batch mixing such updates with real
+    /// ones gives the same root and the same changed nodes (what a store writes) as the real ones
+    /// alone.
+    #[test]
+    fn same_value_updates_change_no_node(genesis in genesis(), batch in batches(), keep in any::<u64>()) {
+        let batch = &batch[0];
+        let build = || {
+            let mut trie = SparseTrie::revealed_empty();
+            for (key, value) in &genesis {
+                trie.update_leaf(Nibbles::unpack(*key), value.clone()).unwrap();
+            }
+            trie.revealed_mut().unwrap().take_changes().unwrap();
+            trie
+        };
+        // Some existing leaves set again to their own values, besides the batch's inserts.
+        let same: Batch = genesis.iter().enumerate().filter(|(i, _)| keep >> (i % 64) & 1 == 1)
+            .map(|(_, (k, v))| (*k, Some(v.clone()))).collect();
+        let real: Batch = batch.iter().filter(|(k, v)| v.is_some() && !same.contains_key(*k))
+            .map(|(k, v)| (*k, v.clone())).collect();
+        let mut mixed = same.clone();
+        mixed.extend(real.clone());
+        let (mut with_same, mut without) = (build(), build());
+        apply(&mut with_same, &mixed).unwrap();
+        apply(&mut without, &real).unwrap();
+        let changes = |trie: &mut SparseTrie| {
+            let mut changes = trie.revealed_mut().unwrap().take_changes().unwrap();
+            changes.updated.sort();
+            changes
+        };
+        prop_assert_eq!(changes(&mut with_same), changes(&mut without));
+    }
+
     /// Random bytes as proof nodes never panic; where they hash right they are checked for form.
     #[test]
     fn random_proof_nodes_are_errors_not_panics(

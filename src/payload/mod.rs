@@ -45,7 +45,7 @@ pub use executor::{Job, JobCosts, WorkloadExecutor};
 pub use multiproof::{
     chunk_targets, FetchedTargets, MultiProofMessage, MultiProofStats, ProofSequencer, SparseTrieUpdate,
 };
-pub use pre_state::{PreState, PreservedSparseTrie};
+pub use pre_state::{KeySet, PreState, PreservedSparseTrie};
 pub use prewarm::{targets as prewarm_targets, SMALL_BLOCK_TX_THRESHOLD};
 pub use sparse_trie::SparseTrieStats;
 

@@ -18,7 +18,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::{
     executor::{Job, WorkloadExecutor},
-    PayloadError, PayloadHook, PreState,
+    KeySet, PayloadError, PayloadHook, PreState,
 };
 use crate::{
     cancel::Cancel,
@@ -147,14 +147,14 @@ impl ProofSequencer {
 /// holds revealed from earlier blocks (its preserved trie's): neither needs a proof.
 #[derive(Debug, Default)]
 pub struct FetchedTargets {
-    revealed: Arc<MultiProofTargets>,
-    fetched: MultiProofTargets,
+    revealed: Arc<KeySet>,
+    fetched: KeySet,
 }
 
 impl FetchedTargets {
     /// Nothing requested yet; `revealed` are revealed in the block's trie already.
-    pub fn new(revealed: Arc<MultiProofTargets>) -> Self {
-        Self { revealed, fetched: MultiProofTargets::new() }
+    pub fn new(revealed: Arc<KeySet>) -> Self {
+        Self { revealed, fetched: KeySet::default() }
     }
 
     /// Drops what was requested already from `targets` (an account whose slots were all requested
@@ -163,12 +163,10 @@ impl FetchedTargets {
         #[cfg(feature = "planted-bugs")]
         if crate::planted::active("payload-targets-per-account") {
             // Tracked per account: an account requested once counts as proved, its new slots too.
-            targets.retain(|address, _| !self.fetched.contains_key(address));
+            targets.retain(|address, _| !self.fetched.contains_account(address));
         }
         self.drop_fetched(&mut targets);
-        for (address, slots) in &targets {
-            self.fetched.entry(*address).or_default().extend(slots);
-        }
+        self.fetched.extend(&targets);
         targets
     }
 
@@ -181,15 +179,8 @@ impl FetchedTargets {
 
     /// Drops the slots requested or revealed already, and the accounts left with nothing new.
     fn drop_fetched(&self, targets: &mut MultiProofTargets) {
-        for known in [&*self.revealed, &self.fetched] {
-            targets.retain(|address, slots| match known.get(address) {
-                Some(known) => {
-                    slots.retain(|slot| !known.contains(slot));
-                    !slots.is_empty()
-                }
-                None => true,
-            });
-        }
+        self.revealed.drop_known(targets);
+        self.fetched.drop_known(targets);
     }
 }
 
@@ -354,7 +345,7 @@ impl MultiProofTask {
         to_sparse_trie: UnboundedSender<SparseTrieMessage>,
         executor: WorkloadExecutor,
         pre_state: Arc<PreState>,
-        revealed: Arc<MultiProofTargets>,
+        revealed: Arc<KeySet>,
         hook: Arc<dyn PayloadHook>,
         config: &super::PayloadConfig,
         cancel: Cancel,

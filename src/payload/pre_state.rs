@@ -63,7 +63,43 @@ pub struct PreservedSparseTrie {
     pub trie: SparseStateTrie,
     /// Keys (accounts, and slots by account) revealed in it: what blocks changed. Their proofs
     /// are not requested again ([`FetchedTargets`](super::multiproof::FetchedTargets)).
-    pub revealed: Arc<MultiProofTargets>,
+    pub revealed: Arc<KeySet>,
+}
+
+/// Hashed keys, accounts and slots by account, looked up once per proof target of every
+/// transaction: hash sets (a sorted map of the thousands of accounts a run touches costs a dozen
+/// 32-byte comparisons, each a cache miss, per lookup). Nothing iterates them in an order that
+/// matters: they only answer whether a key is in.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet(FixedMap<B256, FixedSet<B256>>);
+
+type FixedMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
+type FixedSet<K> = hashbrown::HashSet<K, foldhash::fast::FixedState>;
+
+impl KeySet {
+    /// Drops from `targets` the slots in this set, and the accounts left with nothing else (an
+    /// account target without slots is dropped when the account is in).
+    pub fn drop_known(&self, targets: &mut MultiProofTargets) {
+        targets.retain(|address, slots| match self.0.get(address) {
+            Some(known) => {
+                slots.retain(|slot| !known.contains(slot));
+                !slots.is_empty()
+            }
+            None => true,
+        });
+    }
+
+    /// Whether the account is in (with or without slots).
+    pub fn contains_account(&self, address: &B256) -> bool {
+        self.0.contains_key(address)
+    }
+
+    /// Adds every key of `targets`.
+    pub fn extend(&mut self, targets: &MultiProofTargets) {
+        for (address, slots) in targets {
+            self.0.entry(*address).or_default().extend(slots);
+        }
+    }
 }
 
 /// Another state of its own: the preserved trie is copied with it.
@@ -276,7 +312,7 @@ impl PreState {
         }
         // The block's keys are revealed now. Deleted ones are forgotten (a later block proves them
         // again): the set stays within the live state, however much a long run creates and deletes.
-        let revealed = Arc::make_mut(&mut preserved.revealed);
+        let revealed = &mut Arc::make_mut(&mut preserved.revealed).0;
         for (address, slots) in targets {
             if state.account(&address).is_none() {
                 revealed.remove(&address);

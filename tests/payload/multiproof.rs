@@ -1,10 +1,10 @@
 //! The multiproof task's pieces on their own: the sequencer, target dedup, chunking, merging.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use alloy_primitives::{B256, U256};
 use rollsim::{
-    payload::{chunk_targets, FetchedTargets, ProofSequencer, SparseTrieUpdate},
+    payload::{chunk_targets, FetchedTargets, KeySet, ProofSequencer, SparseTrieUpdate},
     trie::{Account, HashedPostState, HashedStorage, MultiProofTargets},
 };
 
@@ -92,6 +92,19 @@ fn dedup_is_per_account_and_slot() {
         targets(&[(1, &[12]), (3, &[])])
     );
     assert_eq!(fetched.take_new(targets(&[(1, &[10, 11, 12]), (3, &[])])), targets(&[]));
+}
+
+#[test]
+fn keys_revealed_by_earlier_blocks_are_not_requested() {
+    let mut revealed = KeySet::default();
+    revealed.extend(&targets(&[(1, &[10]), (2, &[])]));
+    assert!(revealed.contains_account(&key(1)) && !revealed.contains_account(&key(3)));
+    let mut fetched = FetchedTargets::new(Arc::new(revealed));
+    // The preserved trie holds account 2 and slot 10 of account 1: only slot 11 and account 3
+    // need proofs, and they are requested once.
+    let wanted = targets(&[(1, &[10, 11]), (2, &[]), (3, &[])]);
+    assert_eq!(fetched.take_new(wanted.clone()), targets(&[(1, &[11]), (3, &[])]));
+    assert_eq!(fetched.take_new(wanted), targets(&[]));
 }
 
 #[test]

@@ -20,9 +20,9 @@ use crate::{
     execution::{L2State, StateView},
     sync::lock,
     trie::{
-        encode_slot, key_range, proof_paths, Account, HashedPostState, HashedStorage, MultiProof,
-        MultiProofTargets, SparseStateTrie, StateTrieChanges, StateTrieError, TrieChanges, TrieError,
-        TrieProof, EMPTY_ROOT_HASH,
+        encode_slot, key_range, proof_paths, Account, FixedMap, FixedSet, HashedPostState, HashedStorage,
+        MultiProof, MultiProofTargets, SparseStateTrie, StateTrieChanges, StateTrieError, TrieChanges,
+        TrieError, TrieProof, EMPTY_ROOT_HASH,
     },
 };
 
@@ -30,7 +30,7 @@ use crate::{
 /// good, so an update needs at most about one per removal; a loop means a bug.
 const MAX_NODE_FETCHES: usize = 4_096;
 
-type NodeMap = hashbrown::HashMap<Nibbles, Bytes, foldhash::fast::FixedState>;
+type NodeMap = FixedMap<Nibbles, Bytes>;
 
 /// One trie's root and all its nodes by path (its leaves stay in the state's sorted maps).
 #[derive(Debug, Default, Clone)]
@@ -72,9 +72,6 @@ pub struct PreservedSparseTrie {
 /// matters: they only answer whether a key is in.
 #[derive(Debug, Clone, Default)]
 pub struct KeySet(FixedMap<B256, FixedSet<B256>>);
-
-type FixedMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
-type FixedSet<K> = hashbrown::HashSet<K, foldhash::fast::FixedState>;
 
 impl KeySet {
     /// Drops from `targets` the slots in this set, and the accounts left with nothing else (an

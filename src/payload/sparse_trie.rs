@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     cancel::Cancel,
-    trie::{MultiProof, Nibbles, SparseStateTrie},
+    trie::{FixedSet, MultiProof, Nibbles, SparseStateTrie},
 };
 
 /// Counters of one block's sparse-trie task.
@@ -105,7 +105,7 @@ pub(super) async fn run(
 
 /// Proof nodes handed to the trie so far: (storage trie's account, or `None` for the account trie;
 /// path).
-type Revealed = hashbrown::HashSet<(Option<B256>, Nibbles), foldhash::fast::FixedState>;
+type Revealed = FixedSet<(Option<B256>, Nibbles)>;
 
 /// Drops the nodes an earlier batch revealed already. Every proof repeats the upper levels of the
 /// tries, and the trie decodes, re-encodes and hashes each node it is given before finding it

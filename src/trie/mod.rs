@@ -33,6 +33,12 @@ pub use sparse::{RevealedTrie, SparseNode, SparseTrie, TrieChanges};
 pub use sparse_state::{SparseStateTrie, StateTrieChanges};
 pub use state::StateTrie;
 
+/// A hash map with a fixed seed, for lookups on hot paths: std's `RandomState` would differ between
+/// runs. Iterating one gives an order that must not reach behaviour.
+pub(crate) type FixedMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
+/// A hash set with a fixed seed, as [`FixedMap`].
+pub(crate) type FixedSet<K> = hashbrown::HashSet<K, foldhash::fast::FixedState>;
+
 /// The path of the child at `nibble` of the node at `path`.
 pub(crate) fn child(path: &Nibbles, nibble: u8) -> Nibbles {
     let mut child = *path;

@@ -22,12 +22,8 @@ use alloy_trie::{
     Nibbles, TrieMask, EMPTY_ROOT_HASH,
 };
 
-use super::{child, TrieError};
-
-/// Nodes and values are looked up by path at every step of every update and hash: hash maps, with a
-/// fixed seed (std's `RandomState` would differ between runs; nothing iterates them anyway).
-type FixedMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::FixedState>;
-type FixedSet<K> = hashbrown::HashSet<K, foldhash::fast::FixedState>;
+// Nodes and values are looked up by path at every step of every update and hash: hash maps.
+use super::{child, FixedMap, FixedSet, TrieError};
 
 /// A node of the sparse trie. Leaf and extension keys are the nibbles below the node's own path;
 /// `hash` caches the node's `RlpNode` (valid unless the prefix set holds a key under the node).

@@ -22,7 +22,6 @@ use alloy_trie::{
     Nibbles, TrieMask, EMPTY_ROOT_HASH,
 };
 
-// Nodes and values are looked up by path at every step of every update and hash: hash maps.
 use super::{child, FixedMap, FixedSet, TrieError};
 
 /// A node of the sparse trie. Leaf and extension keys are the nibbles below the node's own path;
@@ -149,7 +148,8 @@ impl SparseTrie {
 /// The revealed part of a sparse trie.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevealedTrie {
-    /// Every known node by absolute path; the root is at the empty path.
+    /// Every known node by absolute path; the root is at the empty path. Hash maps: nodes and values
+    /// are looked up by path at every step of every update and hash.
     nodes: FixedMap<Nibbles, SparseNode>,
     /// Leaf values (RLP as stored in the trie) by full path.
     values: FixedMap<Nibbles, Vec<u8>>,

@@ -143,8 +143,32 @@ enum TraceCommand {
     },
 }
 
-pub fn main() -> ExitCode {
+/// How many worlds a command builds in its process: what the binary tunes its allocator for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worlds {
+    /// `run` and `bench` (a `--matrix` cell is a `bench` in a child process): one world at a
+    /// time, so the process's memory is bounded by that world's peak.
+    One,
+    /// Everything else: `fuzz` and `planted` build many worlds, each on a thread of its own.
+    Many,
+}
+
+impl Command {
+    fn worlds(&self) -> Worlds {
+        match self {
+            Command::Run { .. } | Command::Bench { .. } => Worlds::One,
+            Command::Trace { .. } | Command::Fuzz { .. } | Command::Planted | Command::List { .. } => {
+                Worlds::Many
+            }
+        }
+    }
+}
+
+/// Parses the command line, lets the binary tune its allocator for the command's [`Worlds`], and
+/// runs the command.
+pub fn main(tune_allocator: impl FnOnce(Worlds)) -> ExitCode {
     let cli = Cli::parse();
+    tune_allocator(cli.command.worlds());
     let result = match cli.command {
         Command::Run { scenario, seed, json, trace, twice, report } => {
             run(&scenario, seed, json, trace.as_deref(), twice, report.as_deref())
@@ -654,4 +678,25 @@ fn reproducer_report(scenario: &Scenario, dir: &Path, command: &str) -> Result<S
     let html = crate::report::for_run(scenario, &outcome, command);
     std::fs::write(&path, html).map_err(|e| format!("{}: cannot write report: {e}", path.display()))?;
     Ok(path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worlds(args: &[&str]) -> Worlds {
+        let cli = Cli::try_parse_from(std::iter::once("rollsim").chain(args.iter().copied()))
+            .expect("valid arguments");
+        cli.command.worlds()
+    }
+
+    #[test]
+    fn only_one_world_commands_keep_freed_memory() {
+        assert_eq!(worlds(&["run", "scenarios/baseline.toml", "--twice"]), Worlds::One);
+        assert_eq!(worlds(&["bench"]), Worlds::One);
+        assert_eq!(worlds(&["bench", "--matrix", "--day"]), Worlds::One);
+        assert_eq!(worlds(&["fuzz", "--time", "5m"]), Worlds::Many);
+        assert_eq!(worlds(&["planted"]), Worlds::Many);
+        assert_eq!(worlds(&["list"]), Worlds::Many);
+    }
 }

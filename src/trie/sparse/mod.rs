@@ -227,8 +227,8 @@ impl RevealedTrie {
             return Err(TrieError::Unhashed { path: *path });
         }
         let removed: Vec<Nibbles> = self.removed.drain().collect();
-        let mut updated: Vec<(Nibbles, Vec<u8>)> = std::mem::take(&mut self.rehashed).into_iter().collect();
-        updated.retain(|(path, _)| live(path));
+        // Drained, not taken: the map keeps its capacity for the next block instead of growing anew.
+        let updated = self.rehashed.drain().filter(|(path, _)| live(path)).collect();
         self.modified.clear();
         Ok(TrieChanges { root, removed, updated })
     }

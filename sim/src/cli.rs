@@ -143,13 +143,15 @@ enum TraceCommand {
     },
 }
 
-/// How many worlds a command builds in its process: what the binary tunes its allocator for.
+/// How many worlds a command builds in its process: what the binary tunes its allocator for, and
+/// whether built geneses are kept for the next world ([`crate::keep_built_geneses`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Worlds {
     /// `run` and `bench` (a `--matrix` cell is a `bench` in a child process): one world at a
     /// time, so the process's memory is bounded by that world's peak.
     One,
-    /// Everything else: `fuzz` and `planted` build many worlds, each on a thread of its own.
+    /// Everything else: `fuzz` and `planted` build many worlds, each on a thread of its own, most
+    /// of them on the same genesis.
     Many,
 }
 
@@ -168,7 +170,11 @@ impl Command {
 /// runs the command.
 pub fn main(tune_allocator: impl FnOnce(Worlds)) -> ExitCode {
     let cli = Cli::parse();
-    tune_allocator(cli.command.worlds());
+    let worlds = cli.command.worlds();
+    tune_allocator(worlds);
+    if worlds == Worlds::Many {
+        crate::l2::genesis::keep_built_geneses();
+    }
     let result = match cli.command {
         Command::Run { scenario, seed, json, trace, twice, report } => {
             run(&scenario, seed, json, trace.as_deref(), twice, report.as_deref())

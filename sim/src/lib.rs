@@ -57,7 +57,7 @@ pub use batcher_node::{BatcherNode, BatcherSystem, PortedBatcher, SimDa, SimL1, 
 pub use faults::{Fault, RpcFaultKind};
 pub use fuzz::{fuzz_case, shrink};
 pub use harness::{for_each_seed, run, spawn_run, Outcome, RunHandle, RunOptions};
-pub use l2::engine::PayloadFaultRates;
+pub use l2::{engine::PayloadFaultRates, genesis::keep_built_geneses};
 pub use scenario::{Scenario, ScenarioBuilder, ScenarioError};
 pub use submitter::{GarbageKind, GarbageSender};
 pub use verdict::{Invariant, UnknownInvariant, Verdict};

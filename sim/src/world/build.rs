@@ -17,7 +17,7 @@ use crate::{
         block::L2Block,
         chain::{L2Chain, SharedL2},
         costs::SimCosts,
-        engine::{ExecutedState, PayloadFaultSource},
+        engine::PayloadFaultSource,
         workload::{Burst, Workload},
     },
     net::{RpcFaults, RPC_TIMEOUT},
@@ -214,13 +214,7 @@ impl World {
             chain.fund(stranger_signer().address(), ether(1_000));
             (chain.canonical()[0].clone(), chain.config().clone())
         };
-        let genesis_state = l2::genesis::genesis_state_with_dormant(
-            config.chain_id,
-            (0..config.workload.funded_senders()).map(|i| config.workload.sender_address(i)),
-            config.dormant_accounts(),
-        )
-        .expect("the shipped network-upgrade deposits execute");
-        let state = ExecutedState::genesis(genesis_state);
+        let state = l2::genesis::executed(config);
         let header = l2::block::genesis(config, l1_genesis.header.timestamp, state.root());
         let hash = header.hash_slow();
         let rollup = Arc::new(l2::rollup_config(

@@ -5,15 +5,18 @@
 //! heads, counters, invariant verdicts and the trace hash, so any behaviour change shows up in
 //! review. Accept intended changes with `cargo insta review` (or `INSTA_UPDATE=always`).
 
-use rollsim_sim::{spawn_run, Invariant, Outcome, RunOptions, Scenario};
+use rollsim_sim::{keep_built_geneses, spawn_run, Invariant, Outcome, RunOptions, Scenario};
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
     sync::Mutex,
 };
 
-/// Runs every (scenario, seed) two at a time (CI has 2 cores) and returns outcomes by file.
+/// Runs every (scenario, seed) two at a time (CI has 2 cores) and returns outcomes by file. Built
+/// geneses are kept, as a campaign keeps them: every run after the first on a genesis starts from a
+/// copy, and its snapshot pins that it runs as on a genesis built for it.
 fn run_all(dir: &Path) -> BTreeMap<PathBuf, Vec<Outcome>> {
+    keep_built_geneses();
     let mut jobs = Vec::new();
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("scenarios directory")

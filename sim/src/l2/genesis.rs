@@ -57,10 +57,13 @@ pub enum GenesisError {
 
 /// Whether geneses built from now on are kept for the next world ([`keep_built_geneses`]).
 static KEEP: AtomicBool = AtomicBool::new(false);
-/// Geneses kept, the newest last.
-static KEPT: Mutex<Vec<(GenesisKey, ExecutedState)>> = Mutex::new(Vec::new());
+/// The geneses this process keeps.
+static KEPT: Mutex<Kept> = Mutex::new(Vec::new());
 /// A fuzz campaign's cases draw between two geneses: simulated or real signatures.
 const KEPT_MAX: usize = 2;
+
+/// Geneses kept, the newest last.
+type Kept = Vec<(GenesisKey, ExecutedState)>;
 
 /// Everything a genesis is built from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,35 +84,48 @@ pub fn keep_built_geneses() {
     KEEP.store(true, Ordering::Relaxed);
 }
 
-/// The executed genesis state of `config`'s chain: a copy of a kept one when there is one (a state
-/// of its own, as `ExecutedState`'s `Clone` makes), else built.
+/// The executed genesis state of `config`'s chain: built, or a copy of a kept one once
+/// [`keep_built_geneses`] was asked for.
 pub fn executed(config: &L2Config) -> ExecutedState {
-    let key = GenesisKey {
+    if KEEP.load(Ordering::Relaxed) {
+        executed_keeping(config, &KEPT)
+    } else {
+        build(config, &key(config))
+    }
+}
+
+/// A copy of the genesis `kept` holds for `config` (a state of its own, as `ExecutedState`'s
+/// `Clone` makes), else one built and kept.
+fn executed_keeping(config: &L2Config, kept: &Mutex<Kept>) -> ExecutedState {
+    let key = key(config);
+    if let Some((_, state)) = lock(kept).iter().find(|(kept, _)| *kept == key) {
+        return state.clone();
+    }
+    let state = build(config, &key);
+    let mut kept = lock(kept);
+    if !kept.iter().any(|(kept, _)| *kept == key) {
+        if kept.len() == KEPT_MAX {
+            kept.remove(0);
+        }
+        kept.push((key, state.clone()));
+    }
+    state
+}
+
+fn key(config: &L2Config) -> GenesisKey {
+    GenesisKey {
         chain_id: config.chain_id,
         signatures: config.workload.signatures,
         funded_senders: config.workload.funded_senders(),
         dormant: config.dormant_accounts(),
-    };
-    if let Some((_, kept)) = lock(&KEPT).iter().find(|(kept, _)| *kept == key) {
-        return kept.clone();
     }
-    let state = genesis_state_with_dormant(
-        key.chain_id,
-        (0..key.funded_senders).map(|index| config.workload.sender_address(index)),
-        key.dormant,
-    )
-    .expect("the shipped network-upgrade deposits execute");
-    let state = ExecutedState::genesis(state);
-    if KEEP.load(Ordering::Relaxed) {
-        let mut kept = lock(&KEPT);
-        if !kept.iter().any(|(kept, _)| *kept == key) {
-            if kept.len() == KEPT_MAX {
-                kept.remove(0);
-            }
-            kept.push((key, state.clone()));
-        }
-    }
-    state
+}
+
+fn build(config: &L2Config, key: &GenesisKey) -> ExecutedState {
+    let senders = (0..key.funded_senders).map(|index| config.workload.sender_address(index));
+    let state = genesis_state_with_dormant(key.chain_id, senders, key.dormant)
+        .expect("the shipped network-upgrade deposits execute");
+    ExecutedState::genesis(state)
 }
 
 /// The genesis state of chain `chain_id`: the predeploys, the workload's contracts, then the first
@@ -220,20 +236,37 @@ mod tests {
 
     #[test]
     fn a_kept_genesis_is_handed_out_as_a_state_of_its_own() {
-        keep_built_geneses();
-        // A chain of its own: no other test builds this genesis.
-        let config = L2Config { chain_id: 90_001, ..L2Config::default() };
-        let mut first = executed(&config);
+        let kept = Mutex::new(Kept::new());
+        let config = L2Config::default();
+        let mut first = executed_keeping(&config, &kept);
         let genesis_root = first.root();
-        assert!(lock(&KEPT).iter().any(|(key, _)| key.chain_id == config.chain_id), "kept once built");
+        assert_eq!(lock(&kept).len(), 1, "kept once built");
         let sender = config.workload.sender_address(0);
         let spent = Account { nonce: 1, balance: U256::from(1), code_hash: KECCAK_EMPTY };
         let post =
             HashedPostState { accounts: [(keccak256(sender), Some(spent))].into(), ..Default::default() };
         assert_ne!(first.advance(&post, &Default::default(), None), genesis_root, "the world's block");
-        let second = executed(&config);
+        let second = executed_keeping(&config, &kept);
+        assert_eq!(lock(&kept).len(), 1, "a copy of the kept one, not another");
         assert_eq!(second.root(), genesis_root, "a world's blocks never reach the kept genesis");
         assert_eq!(second.head().account(&sender).map(|a| a.nonce), Some(0));
+    }
+
+    #[test]
+    fn geneses_are_kept_by_what_they_are_built_from_two_at_most() {
+        let kept = Mutex::new(Kept::new());
+        // Geneses with 1, 2 and 3 dormant accounts.
+        let config = |dormant: u64| {
+            let config = L2Config::default();
+            L2Config { genesis_accounts: Some(config.workload.funded_senders() + dormant), ..config }
+        };
+        let roots: Vec<B256> =
+            [1, 2, 3].map(|dormant| executed_keeping(&config(dormant), &kept).root()).into();
+        assert_ne!(roots[0], roots[1]);
+        let dormant: Vec<u64> = lock(&kept).iter().map(|(key, _)| key.dormant).collect();
+        assert_eq!(dormant, [2, 3], "the oldest goes");
+        assert_eq!(executed_keeping(&config(2), &kept).root(), roots[1]);
+        assert_eq!(lock(&kept).len(), 2);
     }
 
     #[test]
